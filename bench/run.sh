@@ -1,0 +1,80 @@
+#!/bin/sh
+# bench/run.sh BUILD_DIR - runs every benchmark and prints its figures.
+#
+#   1. every executable in BUILD_DIR/bench/, in name order, without
+#      arguments (each prints its own medians);
+#   2. the stdin streaming rate of "BUILD_DIR/hrid code validate -" over a
+#      generated file of 1M distinct valid codes, one a line, canonical and
+#      display form: lines per second, median of 3 runs, output discarded.
+#      Skipped (with a note) while BUILD_DIR/hrid is not built.
+#
+# Figures go to stdout; docs/PERFORMANCE.md says how they are recorded.
+# Exits non-zero when a benchmark fails, so "make bench" fails with it.
+set -eu
+
+B=${1:-build}
+LINES=1000000
+RUNS=3
+
+if [ ! -d "$B/bench" ]; then
+	echo "bench/run.sh: no $B/bench; run 'make bench'" >&2
+	exit 1
+fi
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs," \
+	"$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)"
+
+for b in "$B"/bench/*; do
+	[ -f "$b" ] && [ -x "$b" ] || continue
+	echo "== $(basename "$b")"
+	"$b"
+done
+
+# Seconds (with nanoseconds) on a clock that only moves forward as far as
+# date(1) allows; GNU date's %N is enough for runs of a tenth of a second.
+now() { date +%s.%N; }
+
+# Prints the median of the numbers on stdin, one a line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# stream_rate LABEL FILE [OPTION...]: lines/s of "hrid code validate -".
+stream_rate() {
+	label=$1 file=$2
+	shift 2
+	i=0
+	: > "$tmp/rates"
+	while [ $i -lt $RUNS ]; do
+		t0=$(now)
+		if ! "$B/hrid" code validate "$@" - < "$file" > /dev/null \
+		    2> "$tmp/stderr"; then
+			cat "$tmp/stderr" >&2
+			echo "bench/run.sh: hrid code validate $* - failed" >&2
+			exit 1
+		fi
+		t1=$(now)
+		awk -v n=$LINES -v a="$t0" -v b="$t1" \
+			'BEGIN { printf "%.0f\n", n / (b - a) }' >> "$tmp/rates"
+		i=$((i + 1))
+	done
+	m=$(median < "$tmp/rates")
+	awk -v l="$label" -v m="$m" -v r=$RUNS -v n=$LINES 'BEGIN {
+		printf "%-40s %7.2f M lines/s  (median of %d runs, %d lines)\n",
+		    l, m / 1e6, r, n }'
+}
+
+echo "== hrid code validate - (stdin streaming)"
+if [ ! -x "$B/hrid" ]; then
+	echo "skipped: $B/hrid is not built yet"
+	exit 0
+fi
+if [ ! -x "$B/bench/bench_code" ]; then
+	echo "skipped: $B/bench/bench_code generates the input and is not built"
+	exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+"$B/bench/bench_code" --gen $LINES > "$tmp/canonical.txt"
+"$B/bench/bench_code" --gen-display $LINES > "$tmp/display.txt"
+stream_rate "canonical, one result a line" "$tmp/canonical.txt"
+stream_rate "canonical, --quiet" "$tmp/canonical.txt" --quiet
+stream_rate "display form, one result a line" "$tmp/display.txt"

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Installs the Debian packages HRID needs for a purpose, and only those that
+# are missing.  Idempotent and silent when everything is present; must run
+# as root (or through sudo) on Debian 12 when something is missing.
+#
+#   scripts/install-deps.sh build   compiler and libraries
+#   scripts/install-deps.sh test    build + test tools (cmocka, clang, python3)
+#   scripts/install-deps.sh bench   build + load generator
+set -eu
+
+build="build-essential pkg-config libsodium-dev libjansson-dev libmicrohttpd-dev
+libsqlite3-dev libcurl4-openssl-dev libqrencode-dev libssl-dev"
+test="$build libcmocka-dev clang libclang-rt-14-dev python3 sqlite3 curl"
+bench="$build wrk"
+
+case "${1:-build}" in
+build) want=$build ;;
+test) want=$test ;;
+bench) want=$bench ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $want; do
+	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$s" = "install ok installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=sudo
+	else
+		echo "install-deps: missing packages:$missing; run as root" >&2
+		exit 1
+	fi
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

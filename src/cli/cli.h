@@ -1,0 +1,101 @@
+/*
+ * cli/cli.h - what the files of the hrid command-line tool share.
+ *
+ * The tool is laid out like git's and curl's: hrid.c holds main, the
+ * global options and a data table of commands; each cmd_*.c file holds one
+ * command and its subcommands, written against libhrid's public headers
+ * (and, for the online commands, the HTTP API).  This header is private to
+ * src/cli/.
+ *
+ * Conventions every command follows:
+ *   - results go to stdout, diagnostics to stderr, git-style:
+ *     "error: ..." and "usage: ...";
+ *   - exit status CLI_OK (0) when everything was valid, CLI_FAIL (1) when
+ *     some input was invalid or an operation failed, CLI_USAGE (2) when the
+ *     command line itself was wrong;
+ *   - "--help" on any command prints its usage to stdout and exits 0.
+ */
+#ifndef HRID_CLI_H
+#define HRID_CLI_H
+
+#include <stdio.h>
+
+/* Exit statuses (see above). */
+enum cli_status {
+    CLI_OK = 0,
+    CLI_FAIL = 1,
+    CLI_USAGE = 2
+};
+
+/* The global options, parsed in hrid.c before the command name and passed
+ * to every command.  server and key are borrowed from argv. */
+struct cli_global {
+    int json;            /* --json: machine-readable output */
+    const char *server;  /* --server URL, for the online commands (later) */
+    const char *key;     /* --key KEY, for the online commands (later) */
+};
+
+/* A command: one row of a command table.  run gets argv starting at the
+ * command's own name (argv[0]) and returns an enum cli_status. */
+struct cli_command {
+    const char *name;
+    int (*run)(const struct cli_global *g, int argc, char **argv);
+    const char *help;    /* one line, for the usage listing */
+};
+
+/*
+ * Option parsing.  A small reentrant parser instead of getopt_long, so that
+ * the global options and each command's options are parsed by independent
+ * cursors (getopt's global state needs non-portable resets between them)
+ * and so that errors read the git way.  Long options take "--name value"
+ * or "--name=value"; short options are single letters ("-h"); "--" ends
+ * the options; "-" alone is an operand (standard input, by convention).
+ */
+enum cli_arg {
+    CLI_ARG_END = -1,      /* no arguments left */
+    CLI_ARG_ERROR = -2,    /* bad option; the message is already printed */
+    CLI_ARG_OPERAND = -3   /* not an option: *value is the operand */
+};
+
+struct cli_option {
+    const char *name;      /* long name without the dashes, or NULL */
+    char short_name;       /* single letter, or 0 */
+    int has_value;         /* 1 when the option takes a value */
+    int id;                /* returned by cli_args_next; must be >= 0 */
+};
+
+struct cli_args {
+    int argc;
+    char **argv;
+    int next;              /* index of the next argument to look at */
+    int options_done;      /* "--" seen: the rest are operands */
+    const struct cli_option *options;  /* ends with a zeroed row */
+};
+
+/* Starts parsing argv[first..argc-1] against options (borrowed; ends with
+ * a row whose name and short_name are both empty). */
+void cli_args_init(struct cli_args *a, int argc, char **argv, int first,
+                   const struct cli_option *options);
+
+/* Returns the next option's id (with *value set to its value, or NULL when
+ * it takes none), CLI_ARG_OPERAND with *value the operand, CLI_ARG_END, or
+ * CLI_ARG_ERROR after printing "error: ..." to stderr.  Values point into
+ * argv. */
+int cli_args_next(struct cli_args *a, const char **value);
+
+/* Prints "error: <message>" to stderr and returns CLI_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "error: <message>" (when fmt is not NULL) and then usage to
+ * stderr, and returns CLI_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Flushes stdout and reports a failed write ("error: write error: ...").
+ * Returns CLI_OK, or CLI_FAIL when anything written to stdout was lost. */
+int cli_flush_stdout(void);
+
+/* The commands, one file each. */
+int cmd_code(const struct cli_global *g, int argc, char **argv);
+
+#endif
