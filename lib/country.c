@@ -347,10 +347,14 @@ const char *hrid_country_name(const char *cc)
 {
     /* Unsigned arithmetic sends every byte outside 'A'..'Z' above 25. */
     unsigned a = (unsigned)(unsigned char)cc[0] - 'A';
-    unsigned b = (unsigned)(unsigned char)cc[1] - 'A';
-    unsigned i;
+    unsigned b, i;
 
-    if (a >= 26 || b >= 26)
+    /* The second byte is read only when the first is a letter, so a
+     * shorter string ("" or "C") is never read past its NUL. */
+    if (a >= 26)
+        return NULL;
+    b = (unsigned)(unsigned char)cc[1] - 'A';
+    if (b >= 26)
         return NULL;
     i = country_index[a][b];
     return i ? countries[i - 1].name : NULL;
