@@ -1,0 +1,257 @@
+/*
+ * core/core.h - the registry's rules: who may do what to which record.
+ *
+ * Layer: src/core.  No HTTP and no SQL: core takes a caller (struct
+ * core_principal) and a request body as JSON, checks the body field by
+ * field against the schemas in schema.c, checks the caller's role and its
+ * relation to the record (maker, custodian, operator, grantee), runs the
+ * state machine of DESIGN §3, and writes through store_write() so that the
+ * event, the unit row and everything derived commit together or not at
+ * all.  Replies are JSON built here, because what a caller may see of a
+ * unit is a rule too (DESIGN §5: public < custodian < manufacturer <
+ * regulator).
+ *
+ * Ownership: every json_t a core function returns through *out is a new
+ * reference the caller must json_decref.  Strings core returns live in
+ * the arena the caller passed.  On failure *out is NULL and err says why.
+ */
+#ifndef CORE_CORE_H
+#define CORE_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "store/store.h"
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* The classes of refusal.  The server maps each to one HTTP status in one
+ * table (routes.c); the finer reason is core_err.code. */
+enum core_status {
+    CORE_OK = 0,
+    CORE_EBADREQ,     /* 400: the request is malformed as a whole */
+    CORE_EUNAUTH,     /* 401: no key, or the key is unknown or revoked */
+    CORE_EFORBIDDEN,  /* 403: the caller's role or relation forbids it */
+    CORE_ENOTFOUND,   /* 404: no such record (or not visible to caller) */
+    CORE_ECONFLICT,   /* 409: the record's state forbids it */
+    CORE_ETOOLARGE,   /* 413: a batch or list over its limit */
+    CORE_EINVALID,    /* 422: a field is missing, unknown or invalid */
+    CORE_EINTERNAL    /* 500: the store failed */
+};
+
+/* Field paths like "units[17].components[2].serial" fit in 128 bytes: the
+ * deepest path core reports has three levels of short names. */
+#define CORE_FIELD_MAX 128
+#define CORE_MSG_MAX   320
+
+struct core_err {
+    int status;                 /* enum core_status */
+    const char *code;           /* "unit_scrapped", "not_custodian", ...
+                                   (static storage) */
+    char field[CORE_FIELD_MAX]; /* the offending field, "" when none */
+    char msg[CORE_MSG_MAX];     /* lower case, no trailing period */
+    int pos;                    /* for invalid codes: position, else 0 */
+    int reason;                 /* for invalid codes: hrid_code_reason */
+};
+
+/* Sets err and returns status; field may be NULL. */
+int core_fail(struct core_err *err, int status, const char *code,
+              const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* ---- roles and callers --------------------------------------------- */
+
+/* Roles a key can carry (DESIGN §1), as bits so that a rule can name a
+ * set of them.  ROLE_PUBLIC is a caller without a key. */
+enum core_role {
+    ROLE_PUBLIC       = 1u << 0,
+    ROLE_ADMIN        = 1u << 1,
+    ROLE_REGULATOR    = 1u << 2,
+    ROLE_MANUFACTURER = 1u << 3,
+    ROLE_SELLER       = 1u << 4,
+    ROLE_OWNER        = 1u << 5,   /* owner or operator */
+    ROLE_SERVICE      = 1u << 6,
+    ROLE_RECYCLER     = 1u << 7,
+    ROLE_CERTIFIER    = 1u << 8
+};
+#define ROLE_ANY_KEY 0x1feu        /* every role but ROLE_PUBLIC */
+
+/* "manufacturer" for ROLE_MANUFACTURER...; NULL for a set of several. */
+const char *core_role_name(unsigned role);
+/* The role named s, or 0. */
+unsigned core_role_parse(const char *s);
+
+/* Who is calling.  A public caller has role ROLE_PUBLIC and party_id 0. */
+struct core_principal {
+    unsigned role;
+    int64_t party_id;
+    int64_t key_row;
+    const char *party_name;    /* borrowed from the request's arena */
+};
+
+/* ---- the registry handle -------------------------------------------- */
+
+struct core;
+
+struct core_config {
+    struct store *store;
+    /* The admin key to install, from HRID_ADMIN_KEY; NULL to keep the
+     * existing one or make one. */
+    const char *admin_key;
+    /* Where to write a generated admin key (0600); NULL: next to the
+     * database is the caller's choice, so it must be given. */
+    const char *admin_key_file;
+    /* ISO 3166-1 alpha-2 of the registry's own jurisdiction ("CN"). */
+    const char *country;
+};
+
+/*
+ * Sets up the registry on an open store.  On the first start (no admin
+ * key in the store) installs cfg->admin_key, or generates a key and
+ * writes it to cfg->admin_key_file with mode 0600; *generated is set to
+ * true in that case.  Returns CORE_OK and a handle to free with
+ * core_free.
+ */
+int core_new(const struct core_config *cfg, struct core **out,
+             bool *generated, struct core_err *err);
+void core_free(struct core *c);
+struct store *core_store(struct core *c);
+
+/*
+ * Finds the caller of a request from the bearer key (NULL or "" for a
+ * public caller).  CORE_EUNAUTH for an unknown or revoked key.
+ */
+int core_authenticate(struct core *c, const char *key, struct arena *a,
+                      struct core_principal *out, struct core_err *err);
+
+/* ---- time ---------------------------------------------------------- */
+
+/* Milliseconds since the epoch, UTC. */
+int64_t core_now_ms(void);
+
+/* Events may be dated this far ahead of the registry's clock, to allow
+ * for clock skew between a robot, its operator and the registry. */
+#define CORE_CLOCK_SKEW_MS (5 * 60 * 1000)
+
+/* Parses RFC 3339 ("2026-05-22T08:30:00Z", "...T08:30:00.250+08:00") to
+ * milliseconds UTC.  Returns 0 on success, -1 if s is not RFC 3339. */
+int core_time_parse(const char *s, int64_t *ms);
+
+/* Formats ms as RFC 3339 UTC with milliseconds, "2026-05-22T00:30:00.250Z"
+ * (25 bytes with the NUL). */
+void core_time_format(int64_t ms, char out[32]);
+
+/* ---- idempotency ---------------------------------------------------- */
+
+/* A write request that carries an Idempotency-Key.  A retry with the same
+ * key and the same request gets the first reply again and writes nothing;
+ * the same key with a different request is refused. */
+struct core_idem {
+    const char *key;             /* NULL when the request has none */
+    unsigned char req_hash[32];  /* SHA-256 of method, path and body */
+};
+
+/* Limits of keys given by clients: 1-128 printable ASCII characters, as
+ * common practice for Idempotency-Key values (UUIDs are 36). */
+#define CORE_IDEM_KEY_MAX 128
+
+/* The reply of a write: its status (200/201) and body. */
+struct core_reply {
+    int http_status;
+    json_t *body;
+    bool replayed;               /* true when an idempotent replay */
+};
+
+/* ---- operations ----------------------------------------------------- */
+
+/* Listings take at most CORE_PAGE_MAX rows per page (default
+ * CORE_PAGE_DEFAULT); "cursor" is opaque to clients. */
+#define CORE_PAGE_DEFAULT 100
+#define CORE_PAGE_MAX     1000
+
+struct core_page {
+    int limit;                   /* 0 = default */
+    const char *cursor;          /* NULL = first page */
+};
+
+/* Parties, enterprises and keys (admin). */
+int core_party_create(struct core *c, const struct core_principal *who,
+                      json_t *body, const struct core_idem *idem,
+                      struct arena *a, struct core_reply *out,
+                      struct core_err *err);
+int core_party_get(struct core *c, const struct core_principal *who,
+                   int64_t id, struct arena *a, json_t **out,
+                   struct core_err *err);
+int core_party_list(struct core *c, const struct core_principal *who,
+                    const char *kind, const struct core_page *page,
+                    struct arena *a, json_t **out, struct core_err *err);
+int core_enterprise_enrol(struct core *c, const struct core_principal *who,
+                          json_t *body, const struct core_idem *idem,
+                          struct arena *a, struct core_reply *out,
+                          struct core_err *err);
+/* ent is "CCEEEE" (country + enterprise code), forgiving case. */
+int core_enterprise_get(struct core *c, const struct core_principal *who,
+                        const char *ent, struct arena *a, json_t **out,
+                        struct core_err *err);
+int core_key_create(struct core *c, const struct core_principal *who,
+                    json_t *body, struct arena *a, struct core_reply *out,
+                    struct core_err *err);
+int core_key_revoke(struct core *c, const struct core_principal *who,
+                    const char *key_id, struct arena *a,
+                    struct core_reply *out, struct core_err *err);
+int core_key_list(struct core *c, const struct core_principal *who,
+                  int64_t party_id, struct arena *a, json_t **out,
+                  struct core_err *err);
+
+/* Models: filing by the maker, status by a regulator. */
+int core_model_file(struct core *c, const struct core_principal *who,
+                    const char *ent, json_t *body,
+                    const struct core_idem *idem, struct arena *a,
+                    struct core_reply *out, struct core_err *err);
+int core_model_get(struct core *c, const struct core_principal *who,
+                   const char *model_id, struct arena *a, json_t **out,
+                   struct core_err *err);
+int core_model_list(struct core *c, const struct core_principal *who,
+                    const char *ent, const struct core_page *page,
+                    struct arena *a, json_t **out, struct core_err *err);
+int core_model_set_status(struct core *c, const struct core_principal *who,
+                          const char *model_id, json_t *body,
+                          struct arena *a, struct core_reply *out,
+                          struct core_err *err);
+
+/* Units.  A bulk registration holds at most CORE_BULK_MAX units: 10,000
+ * (the registry issue's batch limit; about 8 MB of JSON, the body cap). */
+#define CORE_BULK_MAX 10000
+int core_units_register(struct core *c, const struct core_principal *who,
+                        json_t *body, const struct core_idem *idem,
+                        struct arena *a, struct core_reply *out,
+                        struct core_err *err);
+int core_unit_get(struct core *c, const struct core_principal *who,
+                  const char *code, size_t code_len, struct arena *a,
+                  json_t **out, struct core_err *err);
+int core_unit_list(struct core *c, const struct core_principal *who,
+                   const char *state, const char *model_id,
+                   const struct core_page *page, struct arena *a,
+                   json_t **out, struct core_err *err);
+
+/* Lifecycle events and grants. */
+int core_event_add(struct core *c, const struct core_principal *who,
+                   const char *code, size_t code_len, json_t *body,
+                   const struct core_idem *idem, struct arena *a,
+                   struct core_reply *out, struct core_err *err);
+int core_event_list(struct core *c, const struct core_principal *who,
+                    const char *code, size_t code_len,
+                    const struct core_page *page, struct arena *a,
+                    json_t **out, struct core_err *err);
+int core_grant_create(struct core *c, const struct core_principal *who,
+                      const char *code, size_t code_len, json_t *body,
+                      const struct core_idem *idem, struct arena *a,
+                      struct core_reply *out, struct core_err *err);
+int core_grant_list(struct core *c, const struct core_principal *who,
+                    const char *code, size_t code_len, struct arena *a,
+                    json_t **out, struct core_err *err);
+
+#endif

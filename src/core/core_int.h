@@ -1,0 +1,147 @@
+/*
+ * core/core_int.h - what the files of src/core share and nothing else may
+ * include: the registry handle, the write wrapper, key hashing, and the
+ * helpers that turn store records into replies.
+ */
+#ifndef CORE_CORE_INT_H
+#define CORE_CORE_INT_H
+
+#include "core/core.h"
+#include "core/schema.h"
+
+struct core {
+    struct store *store;
+    char country[3];
+};
+
+/* Keys: "hrid_" and 40 base32 characters; key_id is 16 hex digits of the
+ * key's SHA-256.  A key given by an operator must be at least 24
+ * characters (about 120 bits when random) and at most 256. */
+#define CORE_KEY_LEN       45
+#define CORE_KEY_ID_LEN    16
+#define CORE_KEY_MIN       24
+#define CORE_KEY_INPUT_MAX 256
+
+void core_key_hash(const char *key, unsigned char hash[32],
+                   char key_id[CORE_KEY_ID_LEN + 1]);
+void core_key_generate(char out[CORE_KEY_LEN + 1]);
+
+/* The party kind that may hold role, or NULL for ROLE_PUBLIC. */
+const char *core_role_party_kind(unsigned role);
+
+/* Maps a store status (and its message) to a core error; returns the core
+ * status. */
+int core_store_fail(struct core_err *err, int rc, const struct hrid_err *he);
+
+/* A store listing callback that copies the first party into ctx (a
+ * struct store_party) and stops. */
+int core_first_party(void *ctx, const struct store_party *p);
+
+/* An RFC 3339 string, or null for 0. */
+json_t *core_time_json(int64_t ms);
+
+/* The calling thread's connection, or CORE_EINTERNAL in err. */
+struct store_conn *core_conn(struct core *c, struct core_err *err);
+
+/*
+ * The write path of every operation.  op runs inside store_write; it
+ * returns CORE_OK and sets reply->http_status and reply->body, or a core
+ * status with err set, and then nothing it wrote is kept.  With an
+ * idempotency key, a replay returns the stored reply without running op,
+ * and a successful op's reply is stored in the same transaction.
+ */
+typedef int (*core_op_fn)(struct core *c, struct store_conn *sc, void *arg,
+                          struct arena *a, struct core_reply *reply,
+                          struct core_err *err);
+int core_write(struct core *c, const struct core_principal *who,
+               const struct core_idem *idem, core_op_fn op, void *arg,
+               struct arena *a, struct core_reply *reply,
+               struct core_err *err);
+
+/* Requires one of the roles in mask: CORE_EUNAUTH for a public caller,
+ * CORE_EFORBIDDEN otherwise. */
+int core_require(const struct core_principal *who, unsigned mask,
+                 const char *what, struct core_err *err);
+
+/* Parses "CCEEEE" (forgiving case) into a manufacturer party; 404 when no
+ * such enterprise. */
+int core_enterprise_find(struct core *c, struct store_conn *sc,
+                         const char *ent, struct arena *a,
+                         struct store_party *out, struct core_err *err);
+
+/* Parses a code from a path (forgiving input) into canonical form, or
+ * CORE_EINVALID "invalid_code" with the libhrid message, position and
+ * reason. */
+int core_code_arg(const char *code, size_t len,
+                  char out[HRID_CODE_LEN + 1], struct core_err *err);
+
+/* Pagination cursors are the last key of the page, as text. */
+int core_page_limit(const struct core_page *page, struct core_err *err);
+
+/* json_object_set_new that tolerates a NULL value (stores null). */
+void core_set(json_t *o, const char *key, json_t *v);
+/* A JSON string, or null when s is NULL. */
+json_t *core_str(const char *s);
+/* Parses stored JSON text (a record's JSON column); an empty object when
+ * text is NULL or does not parse. */
+json_t *core_json_text(const char *text);
+/* Serialises v compactly into the arena (sorted keys: the canonical form
+ * of event bodies, see docs/ledger.md); NULL when out of memory. */
+char *core_json_dump(struct arena *a, const json_t *v);
+
+/* Reply forms of records (registry.c, unit.c). */
+json_t *core_party_json(const struct store_party *p, bool private_info);
+json_t *core_model_json(const struct store_model *m, const char *ent,
+                        bool private_filing);
+
+/* The states of a unit (DESIGN §3), as bits so that a rule can name a
+ * set of them. */
+enum core_state {
+    ST_REGISTERED  = 1u << 0,
+    ST_RELEASED    = 1u << 1,
+    ST_IN_SERVICE  = 1u << 2,
+    ST_MAINTENANCE = 1u << 3,
+    ST_SUSPENDED   = 1u << 4,
+    ST_SCRAPPED    = 1u << 5,
+    ST_RECYCLED    = 1u << 6,
+    ST_VOIDED      = 1u << 7
+};
+const char *core_state_name(unsigned st);
+unsigned core_state_parse(const char *s);
+
+/* How much of a unit a caller sees (DESIGN §5), in increasing order. */
+enum core_view {
+    VIEW_PUBLIC = 0,
+    VIEW_MANUFACTURER,
+    VIEW_CUSTODIAN,
+    VIEW_REGULATOR
+};
+
+/* A grant is live at time t when not revoked, t is inside its window, and
+ * the party that granted it is still the unit's custodian. */
+bool core_grant_live(const struct store_grant *g, const struct store_unit *u,
+                     int64_t t);
+
+/* Whether who holds a live grant of scope (NULL = any) on u at t. */
+int core_has_grant(struct store_conn *sc, const struct core_principal *who,
+                   const struct store_unit *u, const char *scope, int64_t t,
+                   struct arena *a, bool *has, struct core_err *err);
+
+/* The view who gets of u. */
+int core_unit_view(struct store_conn *sc, const struct core_principal *who,
+                   const struct store_unit *u, struct arena *a,
+                   enum core_view *view, struct core_err *err);
+
+/* The unit as the view allows; a new reference, NULL with err on failure. */
+json_t *core_unit_json(struct store_conn *sc, const struct store_unit *u,
+                       enum core_view view, struct arena *a,
+                       struct core_err *err);
+
+/* Loads a unit by canonical code; 404 "not_found" when unknown. */
+int core_unit_load(struct store_conn *sc, const char *code, struct arena *a,
+                   struct store_unit *u, struct core_err *err);
+
+/* The reply form of an event. */
+json_t *core_event_json(const struct store_event *e, const char *state);
+
+#endif

@@ -1,0 +1,725 @@
+/*
+ * unit.c - registering units and showing them to each kind of caller.
+ *
+ * Registration computes the code from the model (country, enterprise,
+ * model segments) and the serial body (the maker's own, or YYMMDD of the
+ * production date and a sequence the platform allocates), appends the
+ * "register" event, and writes the unit row and its components, all in
+ * one transaction: a bulk of 10,000 units commits whole or not at all.
+ *
+ * Views follow DESIGN §5: the public sees what a QR scan should show;
+ * the maker adds its production record; the custodian (and its operator
+ * and grantees) adds custody and deployment; regulators see everything.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core_int.h"
+
+static const char *const state_names[] = {
+    "registered", "released", "in_service", "maintenance",
+    "suspended",  "scrapped", "recycled",   "voided",
+};
+
+const char *core_state_name(unsigned st)
+{
+    for (unsigned i = 0; i < 8; i++)
+        if (st == 1u << i)
+            return state_names[i];
+    return "unknown";
+}
+
+unsigned core_state_parse(const char *s)
+{
+    for (unsigned i = 0; s != NULL && i < 8; i++)
+        if (strcmp(s, state_names[i]) == 0)
+            return 1u << i;
+    return 0;
+}
+
+/* ---- registration ---------------------------------------------------- */
+
+static const struct schema_field component_fields[] = {
+    {"slot", S_STR, SF_REQUIRED, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {"part_no", S_STR, SF_REQUIRED, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {"supplier", S_STR, 0, SCHEMA_NAME_MAX, 0, 0, NULL, NULL},
+    {"lot", S_STR, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {"serial", S_STR, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+
+/* A humanoid has 20-60 joints (DESIGN §4) plus batteries, sensors and
+ * compute; 256 components leave room for the most detailed bill. */
+#define UNIT_COMPONENTS_MAX 256
+
+static const struct schema_field unit_fields[] = {
+    {"model", S_STR, SF_REQUIRED, HRID_MODEL_ID_LEN, 0, 0, NULL, NULL},
+    {"serial", S_STR, 0, 32, 0, 0, NULL, NULL},
+    {"batch", S_STR, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {"production_date", S_DATE, SF_REQUIRED, 0, 0, 0, NULL, NULL},
+    {"factory", S_STR, 0, SCHEMA_NAME_MAX, 0, 0, NULL, NULL},
+    {"firmware", S_MAP, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {"components", S_ARR, 0, UNIT_COMPONENTS_MAX, 0, 0, NULL,
+     component_fields},
+    {"device_key", S_B64, 0, 32, 0, 0, NULL, NULL},
+    {"at", S_TIME, 0, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+
+struct reg_op {
+    json_t *units;          /* array of checked unit objects */
+    bool bulk;
+    const struct core_principal *who;
+};
+
+/* Milliseconds of 00:00 UTC on a checked YYYY-MM-DD. */
+static int64_t date_ms(const char *date)
+{
+    char buf[32];
+    int64_t ms = 0;
+
+    snprintf(buf, sizeof buf, "%.10sT00:00:00Z", date);
+    core_time_parse(buf, &ms);
+    return ms;
+}
+
+static void field_path(char *out, size_t n, bool bulk, size_t i,
+                       const char *name)
+{
+    if (bulk)
+        snprintf(out, n, "units[%zu].%s", i, name);
+    else
+        snprintf(out, n, "%s", name);
+}
+
+/* Registers one checked unit object; i is its index in a bulk. */
+static int register_one(struct core *c, struct store_conn *sc,
+                        struct reg_op *op, size_t i, json_t *in,
+                        struct store_model *model, struct arena *a,
+                        json_t **reply, struct core_err *err)
+{
+    struct store_unit u;
+    struct store_event e;
+    struct hrid_err he;
+    const char *model_id = schema_str(in, "model");
+    const char *serial = schema_str(in, "serial");
+    const char *pdate = schema_str(in, "production_date");
+    json_t *firmware = json_object_get(in, "firmware");
+    json_t *components = json_object_get(in, "components");
+    json_t *body, *comp;
+    char field[CORE_FIELD_MAX], ser[HRID_SERIAL_BODY_LEN + 1], mid[13];
+    char code[HRID_CODE_LEN + 1];
+    int64_t now = core_now_ms();
+    int64_t at = schema_time(in, "at", now);
+    size_t k;
+    int rc;
+
+    /* The model: one lookup per distinct model in a bulk. */
+    for (k = 0; k < HRID_MODEL_ID_LEN && model_id[k]; k++)
+        mid[k] = (char)(model_id[k] >= 'a' && model_id[k] <= 'z'
+                            ? model_id[k] - 'a' + 'A'
+                            : model_id[k]);
+    mid[k] = '\0';
+    if (strcmp(model->model_id, mid) != 0) {
+        rc = store_model_get(sc, mid, a, model, &he);
+        if (rc != STORE_OK) {
+            model->model_id[0] = '\0';
+            field_path(field, sizeof field, op->bulk, i, "model");
+            if (rc == STORE_NOTFOUND)
+                return core_fail(err, CORE_EINVALID, "invalid_field", field,
+                                 "%s: no model '%s'", field, mid);
+            return core_store_fail(err, rc, &he);
+        }
+    }
+    if (model->enterprise_id != op->who->party_id) {
+        field_path(field, sizeof field, op->bulk, i, "model");
+        return core_fail(err, CORE_EFORBIDDEN, "not_maker", field,
+                         "model '%s' belongs to another enterprise", mid);
+    }
+    if (strcmp(model->status, "withdrawn") == 0) {
+        field_path(field, sizeof field, op->bulk, i, "model");
+        return core_fail(err, CORE_ECONFLICT, "model_withdrawn", field,
+                         "model '%s' is withdrawn: no new units", mid);
+    }
+    if (at > now + CORE_CLOCK_SKEW_MS) {
+        field_path(field, sizeof field, op->bulk, i, "at");
+        return core_fail(err, CORE_EINVALID, "invalid_field", field,
+                         "%s: more than 5 minutes in the future", field);
+    }
+    /* A unit cannot be registered before it was made; a day of slack
+     * covers time zones between a factory's date and UTC. */
+    if (date_ms(pdate) > now + 24 * 3600 * 1000LL ||
+        at < date_ms(pdate) - 24 * 3600 * 1000LL) {
+        field_path(field, sizeof field, op->bulk, i, "production_date");
+        return core_fail(err, CORE_EINVALID, "invalid_field", field,
+                         "%s: '%s' is after the registration time", field,
+                         pdate);
+    }
+
+    /* The serial body: the maker's own, or allocated. */
+    if (serial == NULL || strcmp(serial, "allocate") == 0) {
+        char counter[48];
+        int64_t n;
+        int y = (pdate[0] - '0') * 1000 + (pdate[1] - '0') * 100 +
+                (pdate[2] - '0') * 10 + (pdate[3] - '0');
+        int mo = (pdate[5] - '0') * 10 + (pdate[6] - '0');
+        int d = (pdate[8] - '0') * 10 + (pdate[9] - '0');
+
+        snprintf(counter, sizeof counter, "serial:%s:%.10s", mid, pdate);
+        rc = store_counter_next(sc, counter, &n, &he);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
+        if (hrid_serial_allocate(y, mo, d, (uint64_t)n, ser, &he) != HRID_OK) {
+            field_path(field, sizeof field, op->bulk, i, "production_date");
+            return core_fail(err, CORE_EINVALID, "invalid_field", field,
+                             "%s: %s", field, he.msg);
+        }
+    } else {
+        size_t n = strlen(serial);
+
+        if (n != HRID_SERIAL_BODY_LEN) {
+            field_path(field, sizeof field, op->bulk, i, "serial");
+            return core_fail(err, CORE_EINVALID, "invalid_field", field,
+                             "%s: must be 16 characters 0-9A-Z (the serial "
+                             "body) or \"allocate\"; got %zu", field, n);
+        }
+        memcpy(ser, serial, n + 1);
+    }
+    {
+        char cc[3] = {mid[0], mid[1], '\0'}, ent[5], mc[7];
+
+        memcpy(ent, mid + 2, 4);
+        ent[4] = '\0';
+        memcpy(mc, mid + 6, 6);
+        mc[6] = '\0';
+        if (hrid_code_make(cc, ent, mc, ser, code, &he) != HRID_OK) {
+            field_path(field, sizeof field, op->bulk, i, "serial");
+            return core_fail(err, CORE_EINVALID, "invalid_field", field,
+                             "%s: %s", field, he.msg);
+        }
+    }
+
+    /* The register event's body is the registration as recorded, with
+     * the serial resolved: the canonical record of the unit's birth. */
+    body = json_deep_copy(in);
+    json_object_del(body, "at");
+    json_object_set_new(body, "model", json_string(mid));
+    json_object_set_new(body, "serial", json_string(ser));
+
+    memset(&u, 0, sizeof u);
+    memcpy(u.code, code, sizeof code);
+    u.model_row = model->id;
+    u.enterprise_id = model->enterprise_id;
+    u.state = "registered";
+    u.custodian_id = op->who->party_id;
+    u.owner_id = op->who->party_id;
+    u.serial = ser;
+    u.batch = schema_str(in, "batch");
+    u.production_date = pdate;
+    u.factory = schema_str(in, "factory");
+    u.firmware = firmware ? core_json_dump(a, firmware) : "{}";
+    u.device_key = schema_str(in, "device_key");
+    u.jurisdiction = c->country;
+    u.extra = "{}";
+    u.registered_at = at;
+    u.updated_at = now;
+    u.last_event_at = at;
+    u.event_count = 1;
+    rc = store_unit_insert(sc, &u, &he);
+    if (rc == STORE_CONFLICT) {
+        json_decref(body);
+        field_path(field, sizeof field, op->bulk, i, "serial");
+        return core_fail(err, CORE_ECONFLICT, "unit_exists", field,
+                         "unit '%s' is already registered", code);
+    }
+    if (rc != STORE_OK) {
+        json_decref(body);
+        return core_store_fail(err, rc, &he);
+    }
+    memset(&e, 0, sizeof e);
+    e.unit_id = u.id;
+    memcpy(e.code, code, sizeof code);
+    e.type = "register";
+    e.at = at;
+    e.recorded_at = now;
+    e.actor_id = op->who->party_id;
+    e.actor_role = core_role_name(op->who->role);
+    e.body = core_json_dump(a, body);
+    json_decref(body);
+    rc = store_event_append(sc, &e, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    u.last_event_seq = e.seq;
+    rc = store_unit_update(sc, &u, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    json_array_foreach(components, k, comp) {
+        struct store_component sc_comp;
+
+        memset(&sc_comp, 0, sizeof sc_comp);
+        sc_comp.unit_id = u.id;
+        sc_comp.slot = schema_str(comp, "slot");
+        sc_comp.part_no = schema_str(comp, "part_no");
+        sc_comp.supplier = schema_str(comp, "supplier");
+        sc_comp.lot = schema_str(comp, "lot");
+        sc_comp.serial = schema_str(comp, "serial");
+        sc_comp.installed_at = at;
+        sc_comp.installed_seq = e.seq;
+        rc = store_component_insert(sc, &sc_comp, &he);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
+    }
+    if (op->bulk) {
+        char display[HRID_CODE_DISPLAY_LEN + 1];
+
+        hrid_code_display(code, display);
+        *reply = json_pack("{s:s, s:s, s:I}", "code", code, "display",
+                           display, "seq", (json_int_t)e.seq);
+    } else {
+        *reply = core_unit_json(sc, &u, VIEW_MANUFACTURER, a, err);
+        if (*reply == NULL)
+            return err->status;
+    }
+    return CORE_OK;
+}
+
+static int register_op(struct core *c, struct store_conn *sc, void *arg,
+                       struct arena *a, struct core_reply *reply,
+                       struct core_err *err)
+{
+    struct reg_op *op = arg;
+    struct store_model model;
+    json_t *list = op->bulk ? json_array() : NULL;
+    json_t *in, *one = NULL;
+    size_t i;
+
+    memset(&model, 0, sizeof model);
+    json_array_foreach(op->units, i, in) {
+        int rc = register_one(c, sc, op, i, in, &model, a, &one, err);
+
+        if (rc != CORE_OK) {
+            json_decref(list);
+            return rc;
+        }
+        if (list != NULL)
+            json_array_append_new(list, one);
+    }
+    reply->http_status = 201;
+    if (op->bulk)
+        reply->body = json_pack("{s:I, s:o}", "count",
+                                (json_int_t)json_array_size(op->units),
+                                "units", list);
+    else
+        reply->body = one;
+    return CORE_OK;
+}
+
+int core_units_register(struct core *c, const struct core_principal *who,
+                        json_t *body, const struct core_idem *idem,
+                        struct arena *a, struct core_reply *out,
+                        struct core_err *err)
+{
+    struct reg_op op = {NULL, false, who};
+    json_t *units = json_object_get(body, "units");
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = core_require(who, ROLE_MANUFACTURER, "register units", err);
+    if (rc != CORE_OK)
+        return rc;
+    if (!json_is_object(body))
+        return core_fail(err, CORE_EBADREQ, "bad_request", NULL,
+                         "the body must be a unit object or {\"units\":[...]}");
+    if (units != NULL) {
+        size_t i;
+        json_t *u;
+
+        if (json_object_size(body) != 1) {
+            const char *k;
+            json_t *v;
+
+            json_object_foreach(body, k, v) if (strcmp(k, "units") != 0)
+                return core_fail(err, CORE_EINVALID, "unknown_field", k,
+                                 "unknown field '%.64s' beside \"units\"", k);
+        }
+        if (!json_is_array(units) || json_array_size(units) == 0)
+            return core_fail(err, CORE_EINVALID, "invalid_field", "units",
+                             "units: must be an array of 1 to %d unit "
+                             "objects", CORE_BULK_MAX);
+        if (json_array_size(units) > CORE_BULK_MAX)
+            return core_fail(err, CORE_ETOOLARGE, "too_large", "units",
+                             "units: %zu units in one request; at most %d",
+                             json_array_size(units), CORE_BULK_MAX);
+        json_array_foreach(units, i, u) {
+            char path[32];
+
+            snprintf(path, sizeof path, "units[%zu]", i);
+            if (!json_is_object(u))
+                return core_fail(err, CORE_EINVALID, "invalid_field", path,
+                                 "%s: must be a unit object", path);
+            rc = schema_check(u, unit_fields, path, err);
+            if (rc != CORE_OK)
+                return rc;
+        }
+        op.units = units;
+        op.bulk = true;
+        return core_write(c, who, idem, register_op, &op, a, out, err);
+    }
+    rc = schema_check(body, unit_fields, "", err);
+    if (rc != CORE_OK)
+        return rc;
+    op.units = json_pack("[O]", body);
+    rc = core_write(c, who, idem, register_op, &op, a, out, err);
+    json_decref(op.units);
+    return rc;
+}
+
+/* ---- views ------------------------------------------------------------ */
+
+bool core_grant_live(const struct store_grant *g, const struct store_unit *u,
+                     int64_t t)
+{
+    return g->revoked_at == 0 && g->valid_from <= t && t < g->valid_until &&
+           g->granted_by == u->custodian_id;
+}
+
+struct grant_find {
+    const struct core_principal *who;
+    const struct store_unit *u;
+    const char *scope;
+    int64_t t;
+    bool found;
+};
+
+static int grant_each(void *ctx, const struct store_grant *g)
+{
+    struct grant_find *f = ctx;
+
+    if (g->grantee_id == f->who->party_id && core_grant_live(g, f->u, f->t) &&
+        (f->scope == NULL || strcmp(g->scope, f->scope) == 0)) {
+        f->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+int core_has_grant(struct store_conn *sc, const struct core_principal *who,
+                   const struct store_unit *u, const char *scope, int64_t t,
+                   struct arena *a, bool *has, struct core_err *err)
+{
+    struct grant_find f = {who, u, scope, t, false};
+    struct hrid_err he;
+    int rc;
+
+    *has = false;
+    if (!(who->role & (ROLE_SERVICE | ROLE_RECYCLER)))
+        return CORE_OK;
+    rc = store_grant_list(sc, u->id, a, grant_each, &f, &he);
+    if (rc != STORE_OK && rc != 1)
+        return core_store_fail(err, rc, &he);
+    *has = f.found;
+    return CORE_OK;
+}
+
+int core_unit_view(struct store_conn *sc, const struct core_principal *who,
+                   const struct store_unit *u, struct arena *a,
+                   enum core_view *view, struct core_err *err)
+{
+    bool granted;
+    int rc;
+
+    if (who->role & (ROLE_REGULATOR | ROLE_ADMIN)) {
+        *view = VIEW_REGULATOR;
+        return CORE_OK;
+    }
+    if (who->party_id != 0 &&
+        (who->party_id == u->custodian_id || who->party_id == u->owner_id ||
+         who->party_id == u->operator_id)) {
+        *view = VIEW_CUSTODIAN;
+        return CORE_OK;
+    }
+    rc = core_has_grant(sc, who, u, NULL, core_now_ms(), a, &granted, err);
+    if (rc != CORE_OK)
+        return rc;
+    if (granted)
+        *view = VIEW_CUSTODIAN;
+    else if (who->role == ROLE_MANUFACTURER && who->party_id == u->enterprise_id)
+        *view = VIEW_MANUFACTURER;
+    else
+        *view = VIEW_PUBLIC;
+    return CORE_OK;
+}
+
+/* {"id":..,"name":..} of a party, or null; names only (public_name) for
+ * the public. */
+static json_t *party_ref(struct store_conn *sc, int64_t id, bool full,
+                         struct arena *a)
+{
+    struct store_party p;
+    struct hrid_err he;
+
+    if (id == 0 || store_party_get(sc, id, a, &p, &he) != STORE_OK)
+        return json_null();
+    if (!full)
+        return json_pack("{s:s?}", "name", p.public_name);
+    return json_pack("{s:I, s:s?, s:s?, s:s?}", "id", (json_int_t)p.id,
+                     "kind", p.kind, "name", p.name, "public_name",
+                     p.public_name);
+}
+
+static int component_each(void *ctx, const struct store_component *k)
+{
+    json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?}", "slot", k->slot,
+                          "part_no", k->part_no, "supplier", k->supplier,
+                          "lot", k->lot, "serial", k->serial);
+
+    core_set(o, "installed_at", core_time_json(k->installed_at));
+    json_array_append_new(ctx, o);
+    return 0;
+}
+
+json_t *core_unit_json(struct store_conn *sc, const struct store_unit *u,
+                       enum core_view view, struct arena *a,
+                       struct core_err *err)
+{
+    struct store_model m;
+    struct store_party ent;
+    struct hrid_err he;
+    char display[HRID_CODE_DISPLAY_LEN + 1], entc[7];
+    json_t *o, *model, *comps;
+    int rc;
+
+    rc = store_model_get_row(sc, u->model_row, a, &m, &he);
+    if (rc == STORE_OK)
+        rc = store_party_get(sc, u->enterprise_id, a, &ent, &he);
+    if (rc != STORE_OK) {
+        core_store_fail(err, rc == STORE_NOTFOUND ? STORE_EIO : rc, &he);
+        return NULL;
+    }
+    hrid_code_display(u->code, display);
+    memcpy(entc, u->code, 6);
+    entc[6] = '\0';
+    o = json_object();
+    core_set(o, "code", json_string(u->code));
+    core_set(o, "display", json_string(display));
+    core_set(o, "view", json_string(view == VIEW_REGULATOR ? "regulator"
+                                    : view == VIEW_CUSTODIAN ? "custodian"
+                                    : view == VIEW_MANUFACTURER
+                                        ? "manufacturer"
+                                        : "public"));
+    core_set(o, "country", json_pack("{s:s%, s:s?}", "code", u->code,
+                                     (size_t)2, "name",
+                                     hrid_country_name(u->code)));
+    core_set(o, "enterprise", json_pack("{s:s, s:s?}", "id", entc, "name",
+                                        ent.public_name));
+    model = json_pack("{s:s, s:s?, s:i, s:s?, s:s?}", "id", m.model_id,
+                      "name", m.name, "level", m.level, "level_meaning",
+                      hrid_level_meaning(m.level), "status", m.status);
+    core_set(o, "model", model);
+    core_set(o, "production_date", core_str(u->production_date));
+    core_set(o, "state", core_str(u->state));
+    core_set(o, "operator", party_ref(sc, u->operator_id, false, a));
+    core_set(o, "scenario", core_str(u->scenario));
+    core_set(o, "region", core_str(u->region));
+    if (view >= VIEW_MANUFACTURER) {
+        core_set(o, "serial", core_str(u->serial));
+        core_set(o, "batch", core_str(u->batch));
+        core_set(o, "factory", core_str(u->factory));
+        core_set(o, "firmware", core_json_text(u->firmware));
+        comps = json_array();
+        rc = store_component_list(sc, u->id, true, a, component_each, comps,
+                                  &he);
+        if (rc != STORE_OK) {
+            json_decref(comps);
+            json_decref(o);
+            core_store_fail(err, rc, &he);
+            return NULL;
+        }
+        core_set(o, "components", comps);
+        core_set(o, "device_key", core_str(u->device_key));
+        core_set(o, "market_filing_no", core_str(u->market_filing_no));
+        core_set(o, "jurisdiction", core_str(u->jurisdiction));
+        core_set(o, "registered_at", core_time_json(u->registered_at));
+        core_set(o, "updated_at", core_time_json(u->updated_at));
+        core_set(o, "last_event_at", core_time_json(u->last_event_at));
+        json_object_set_new(o, "last_event_seq",
+                            json_integer(u->last_event_seq));
+        json_object_set_new(o, "event_count", json_integer(u->event_count));
+    }
+    if (view >= VIEW_CUSTODIAN) {
+        core_set(o, "custodian", party_ref(sc, u->custodian_id, true, a));
+        core_set(o, "owner", party_ref(sc, u->owner_id, true, a));
+        json_object_set_new(o, "operator",
+                            party_ref(sc, u->operator_id, true, a));
+        core_set(o, "site", u->site ? core_json_text(u->site) : json_null());
+        core_set(o, "previous_state", core_str(u->prev_state));
+    }
+    return o;
+}
+
+int core_unit_load(struct store_conn *sc, const char *code, struct arena *a,
+                   struct store_unit *u, struct core_err *err)
+{
+    struct hrid_err he;
+    int rc = store_unit_get(sc, code, a, u, &he);
+
+    if (rc == STORE_NOTFOUND)
+        return core_fail(err, CORE_ENOTFOUND, "not_found", "code",
+                         "unit '%s' is not registered", code);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    return CORE_OK;
+}
+
+int core_unit_get(struct core *c, const struct core_principal *who,
+                  const char *code, size_t code_len, struct arena *a,
+                  json_t **out, struct core_err *err)
+{
+    struct store_conn *sc;
+    struct store_unit u;
+    enum core_view view;
+    char canon[HRID_CODE_LEN + 1];
+    int rc;
+
+    *out = NULL;
+    rc = core_code_arg(code, code_len, canon, err);
+    if (rc != CORE_OK)
+        return rc;
+    if ((sc = core_conn(c, err)) == NULL)
+        return err->status;
+    rc = core_unit_load(sc, canon, a, &u, err);
+    if (rc == CORE_OK)
+        rc = core_unit_view(sc, who, &u, a, &view, err);
+    if (rc == CORE_OK) {
+        *out = core_unit_json(sc, &u, view, a, err);
+        if (*out == NULL)
+            rc = err->status;
+    }
+    return rc;
+}
+
+struct unit_list_ctx {
+    struct store_conn *sc;
+    const struct core_principal *who;
+    struct arena *a;
+    json_t *items;
+    struct core_err *err;
+    enum core_view view;
+    char last[HRID_CODE_LEN + 1];
+    int n;
+};
+
+static int unit_each(void *ctx, const struct store_unit *u)
+{
+    struct unit_list_ctx *l = ctx;
+    json_t *o = core_unit_json(l->sc, u, l->view, l->a, l->err);
+
+    if (o == NULL)
+        return -1;
+    json_array_append_new(l->items, o);
+    memcpy(l->last, u->code, sizeof l->last);
+    l->n++;
+    return 0;
+}
+
+int core_unit_list(struct core *c, const struct core_principal *who,
+                   const char *state, const char *model_id,
+                   const struct core_page *page, struct arena *a,
+                   json_t **out, struct core_err *err)
+{
+    struct store_unit_filter f;
+    struct unit_list_ctx l;
+    struct store_conn *sc;
+    struct store_model m;
+    struct hrid_err he;
+    json_t *o;
+    int limit, rc;
+
+    *out = NULL;
+    rc = core_require(who, ROLE_ANY_KEY, "list units", err);
+    if (rc != CORE_OK)
+        return rc;
+    if ((limit = core_page_limit(page, err)) < 0)
+        return err->status;
+    if ((sc = core_conn(c, err)) == NULL)
+        return err->status;
+    memset(&f, 0, sizeof f);
+    memset(&l, 0, sizeof l);
+    l.view = VIEW_REGULATOR;
+    if (who->role == ROLE_MANUFACTURER) {
+        f.enterprise_id = who->party_id;
+        l.view = VIEW_MANUFACTURER;
+    } else if (!(who->role & (ROLE_REGULATOR | ROLE_ADMIN))) {
+        f.custodian_id = who->party_id;
+        l.view = VIEW_CUSTODIAN;
+    }
+    if (state != NULL && state[0] != '\0') {
+        if (core_state_parse(state) == 0)
+            return core_fail(err, CORE_EINVALID, "invalid_field", "state",
+                             "state: '%.32s' is not one of registered, "
+                             "released, in_service, maintenance, suspended, "
+                             "scrapped, recycled, voided", state);
+        f.state = state;
+    }
+    if (model_id != NULL && model_id[0] != '\0') {
+        char id[HRID_MODEL_ID_LEN + 1];
+        size_t n = strlen(model_id);
+
+        if (n != HRID_MODEL_ID_LEN)
+            return core_fail(err, CORE_EINVALID, "invalid_field", "model",
+                             "model: must be 12 characters");
+        for (size_t i = 0; i <= n; i++)
+            id[i] = (char)(model_id[i] >= 'a' && model_id[i] <= 'z'
+                               ? model_id[i] - 'a' + 'A'
+                               : model_id[i]);
+        rc = store_model_get(sc, id, a, &m, &he);
+        if (rc == STORE_NOTFOUND)
+            return core_fail(err, CORE_EINVALID, "invalid_field", "model",
+                             "model: no model '%s'", id);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
+        f.model_row = m.id;
+    }
+    if (page != NULL && page->cursor != NULL && page->cursor[0] != '\0') {
+        if (strlen(page->cursor) != HRID_CODE_LEN)
+            return core_fail(err, CORE_EINVALID, "invalid_field", "cursor",
+                             "cursor: not a cursor this listing returned");
+        f.after_code = page->cursor;
+    }
+    f.limit = limit;
+    l.sc = sc;
+    l.who = who;
+    l.a = a;
+    l.err = err;
+    l.items = json_array();
+    rc = store_unit_list(sc, &f, a, unit_each, &l, &he);
+    if (rc != STORE_OK) {
+        json_decref(l.items);
+        if (rc == -1)
+            return err->status;
+        return core_store_fail(err, rc, &he);
+    }
+    o = json_object();
+    json_object_set_new(o, "items", l.items);
+    core_set(o, "next_cursor", l.n == limit ? json_string(l.last) : NULL);
+    *out = o;
+    return CORE_OK;
+}
+
+json_t *core_event_json(const struct store_event *e, const char *state)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "seq", json_integer(e->seq));
+    core_set(o, "code", json_string(e->code));
+    core_set(o, "type", core_str(e->type));
+    core_set(o, "at", core_time_json(e->at));
+    core_set(o, "recorded_at", core_time_json(e->recorded_at));
+    core_set(o, "actor", json_pack("{s:I, s:s?}", "party",
+                                   (json_int_t)e->actor_id, "role",
+                                   e->actor_role));
+    if (state != NULL)
+        core_set(o, "state", json_string(state));
+    core_set(o, "body", core_json_text(e->body));
+    return o;
+}

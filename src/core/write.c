@@ -1,0 +1,221 @@
+/*
+ * write.c - the one write path of the registry, with idempotent replay,
+ * and small helpers shared by the operations.
+ *
+ * Every operation that changes anything runs through core_write: its
+ * checks and its writes happen inside one store_write transaction, so a
+ * refusal leaves nothing behind, and a request retried with the same
+ * Idempotency-Key finds the stored reply in that same transaction instead
+ * of writing twice.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core_int.h"
+
+struct write_job {
+    struct core *core;
+    const struct core_principal *who;
+    const struct core_idem *idem;
+    core_op_fn op;
+    void *arg;
+    struct arena *a;
+    struct core_reply *reply;
+    struct core_err *err;
+};
+
+static int write_job_run(struct store_conn *sc, void *arg,
+                         struct hrid_err *he)
+{
+    struct write_job *j = arg;
+    const struct core_idem *idem = j->idem;
+    bool with_idem = idem != NULL && idem->key != NULL;
+    struct store_idem rec;
+    int rc;
+
+    if (with_idem) {
+        rc = store_idem_get(sc, j->who->party_id, idem->key, j->a, &rec, he);
+        if (rc == STORE_OK) {
+            if (memcmp(rec.req_hash, idem->req_hash, 32) != 0) {
+                core_fail(j->err, CORE_EINVALID, "idempotency_key_reused",
+                          "Idempotency-Key",
+                          "idempotency key '%.128s' was used for a "
+                          "different request", idem->key);
+                return STORE_ABORT;
+            }
+            j->reply->http_status = rec.status;
+            j->reply->body = core_json_text(rec.response);
+            j->reply->replayed = true;
+            return STORE_OK;
+        }
+        if (rc != STORE_NOTFOUND) {
+            core_store_fail(j->err, rc, he);
+            return rc;
+        }
+    }
+    rc = j->op(j->core, sc, j->arg, j->a, j->reply, j->err);
+    if (rc != CORE_OK) {
+        json_decref(j->reply->body);
+        j->reply->body = NULL;
+        return STORE_ABORT;
+    }
+    if (with_idem) {
+        memset(&rec, 0, sizeof rec);
+        rec.party_id = j->who->party_id;
+        rec.key = idem->key;
+        memcpy(rec.req_hash, idem->req_hash, 32);
+        rec.status = j->reply->http_status;
+        rec.response = core_json_dump(j->a, j->reply->body);
+        rec.created_at = core_now_ms();
+        if (rec.response == NULL) {
+            core_fail(j->err, CORE_EINTERNAL, "internal", NULL,
+                      "out of memory");
+            return STORE_ABORT;
+        }
+        rc = store_idem_put(sc, &rec, he);
+        if (rc != STORE_OK) {
+            core_store_fail(j->err, rc, he);
+            return rc;
+        }
+    }
+    return STORE_OK;
+}
+
+int core_write(struct core *c, const struct core_principal *who,
+               const struct core_idem *idem, core_op_fn op, void *arg,
+               struct arena *a, struct core_reply *reply,
+               struct core_err *err)
+{
+    struct write_job j = {c, who, idem, op, arg, a, reply, err};
+    struct hrid_err he;
+    int rc;
+
+    memset(reply, 0, sizeof *reply);
+    err->status = CORE_OK;
+    hrid_err_clear(&he);
+    rc = store_write(c->store, write_job_run, &j, &he);
+    if (rc == STORE_OK)
+        return CORE_OK;
+    /* The transaction did not commit: whatever reply op built is void. */
+    json_decref(reply->body);
+    reply->body = NULL;
+    if (rc == STORE_ABORT && err->status != CORE_OK)
+        return err->status;
+    if (err->status != CORE_OK && rc != STORE_EIO)
+        return err->status;
+    return core_store_fail(err, rc == STORE_ABORT ? STORE_EIO : rc, &he);
+}
+
+int core_require(const struct core_principal *who, unsigned mask,
+                 const char *what, struct core_err *err)
+{
+    if (who->role & mask)
+        return CORE_OK;
+    if (who->role == ROLE_PUBLIC)
+        return core_fail(err, CORE_EUNAUTH, "unauthorized", NULL,
+                         "%s needs an API key", what);
+    return core_fail(err, CORE_EFORBIDDEN, "forbidden", NULL,
+                     "the %s role may not %s", core_role_name(who->role),
+                     what);
+}
+
+struct store_conn *core_conn(struct core *c, struct core_err *err)
+{
+    struct hrid_err he;
+    struct store_conn *sc = store_conn(c->store, &he);
+
+    if (sc == NULL)
+        core_store_fail(err, STORE_EIO, &he);
+    return sc;
+}
+
+int core_enterprise_find(struct core *c, struct store_conn *sc,
+                         const char *ent, struct arena *a,
+                         struct store_party *out, struct core_err *err)
+{
+    char cc[3], code[5];
+    struct hrid_err he;
+    int rc;
+
+    (void)c;
+    if (ent == NULL || strlen(ent) != 6)
+        return core_fail(err, CORE_ENOTFOUND, "not_found", "enterprise",
+                         "enterprise '%.32s' is not 6 characters (country and "
+                         "enterprise code, e.g. CN0001)", ent ? ent : "");
+    for (int i = 0; i < 6; i++) {
+        char ch = ent[i];
+
+        if (ch >= 'a' && ch <= 'z')
+            ch = (char)(ch - 'a' + 'A');
+        if (i < 2)
+            cc[i] = ch;
+        else
+            code[i - 2] = ch;
+    }
+    cc[2] = '\0';
+    code[4] = '\0';
+    rc = store_party_by_ent_code(sc, cc, code, a, out, &he);
+    if (rc == STORE_NOTFOUND)
+        return core_fail(err, CORE_ENOTFOUND, "not_found", "enterprise",
+                         "no enterprise '%s%s'", cc, code);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    return CORE_OK;
+}
+
+int core_code_arg(const char *code, size_t len,
+                  char out[HRID_CODE_LEN + 1], struct core_err *err)
+{
+    struct hrid_err he;
+
+    if (hrid_code_parse(code, len, out, &he) == HRID_OK)
+        return CORE_OK;
+    core_fail(err, CORE_EINVALID, "invalid_code", "code", "%s", he.msg);
+    err->pos = he.pos;
+    err->reason = he.reason;
+    return CORE_EINVALID;
+}
+
+int core_page_limit(const struct core_page *page, struct core_err *err)
+{
+    if (page == NULL || page->limit == 0)
+        return CORE_PAGE_DEFAULT;
+    if (page->limit < 1 || page->limit > CORE_PAGE_MAX) {
+        core_fail(err, CORE_EINVALID, "invalid_field", "limit",
+                  "limit: must be an integer from 1 to %d", CORE_PAGE_MAX);
+        return -1;
+    }
+    return page->limit;
+}
+
+void core_set(json_t *o, const char *key, json_t *v)
+{
+    json_object_set_new(o, key, v ? v : json_null());
+}
+
+json_t *core_str(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *core_json_text(const char *text)
+{
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+    return v ? v : json_object();
+}
+
+char *core_json_dump(struct arena *a, const json_t *v)
+{
+    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
+    char *buf;
+
+    if (n == 0)
+        return NULL;
+    buf = arena_alloc(a, n + 1);
+    if (buf == NULL)
+        return NULL;
+    json_dumpb(v, buf, n, JSON_COMPACT | JSON_SORT_KEYS);
+    buf[n] = '\0';
+    return buf;
+}

@@ -1,0 +1,335 @@
+/*
+ * server/hridd.c - main() of hridd, the registry's HTTP/JSON server.
+ *
+ * Parses the command line, opens the store and the registry on it, starts
+ * the HTTP threads and then only waits for SIGTERM or SIGINT.  The signals
+ * are blocked before any thread starts, so every thread inherits the mask
+ * and the main thread alone takes them with sigwait: no handler runs
+ * inside a request, and shutdown is ordinary code (stop the daemon, which
+ * waits for the requests in flight, then close the registry and the
+ * store, exit 0).
+ *
+ * Start-up output on stdout is for scripts: any notice first (the path of
+ * a generated admin key), and last the line "hridd listening on URL",
+ * which the API tests wait for.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/demo.h"
+#include "server/http.h"
+#include "server/routes.h"
+#include "store/store.h"
+
+/* Worker threads beyond this are a typo: libmicrohttpd spreads connections
+ * over the pool, and more threads than a few times the cores only adds
+ * context switches. */
+#define THREADS_MAX 1024u
+
+/* The registry's own jurisdiction: enterprises it enrols get codes in
+ * this country's space (DESIGN §2).  The reference deployment is China's
+ * platform. */
+#define HRIDD_COUNTRY "CN"
+
+struct options {
+    char host[256];
+    unsigned port;
+    unsigned threads;           /* 0 = number of CPUs */
+    bool quiet;
+    bool demo;                  /* seed demo data into an empty database */
+    const char *db;             /* store uri: a file path (SQLite) */
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: hridd [options]\n"
+        "\n"
+        "  -d, --db PATH           database file (default hrid.db); a generated\n"
+        "                          admin key goes to PATH.admin-key\n"
+        "      --demo              seed the demo fleet into a new database and\n"
+        "                          print keys to explore it\n"
+        "  -l, --listen HOST:PORT  address to serve (default 127.0.0.1:8080;\n"
+        "                          port 0 picks a free port; [::1]:PORT for IPv6)\n"
+        "  -t, --threads N         worker threads (default: number of CPUs)\n"
+        "  -q, --quiet             no per-request log lines\n"
+        "  -h, --help              this help\n"
+        "  -V, --version           print the version\n");
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* HOST:PORT, [V6ADDR]:PORT or :PORT (all interfaces of IPv4). */
+static int parse_listen(const char *arg, struct options *o)
+{
+    const char *colon, *host = arg;
+    size_t hlen;
+
+    if (arg[0] == '[') {
+        const char *close = strchr(arg, ']');
+
+        if (close == NULL || close[1] != ':')
+            return -1;
+        host = arg + 1;
+        hlen = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        colon = strrchr(arg, ':');
+        if (colon == NULL)
+            return -1;
+        hlen = (size_t)(colon - arg);
+    }
+    if (hlen == 0) {
+        host = "0.0.0.0";
+        hlen = strlen(host);
+    }
+    if (hlen >= sizeof(o->host))
+        return -1;
+    memcpy(o->host, host, hlen);
+    o->host[hlen] = '\0';
+    return parse_uint(colon + 1, 65535, &o->port);
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        { "db",      required_argument, NULL, 'd' },
+        { "demo",    no_argument,       NULL, 'D' },
+        { "listen",  required_argument, NULL, 'l' },
+        { "threads", required_argument, NULL, 't' },
+        { "quiet",   no_argument,       NULL, 'q' },
+        { "help",    no_argument,       NULL, 'h' },
+        { "version", no_argument,       NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    int c;
+
+    memcpy(o->host, "127.0.0.1", sizeof("127.0.0.1"));
+    o->port = 8080;
+    o->threads = 0;
+    o->quiet = false;
+    o->demo = false;
+    o->db = "hrid.db";
+    while ((c = getopt_long(argc, argv, "d:l:t:qhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "hridd: --db: expected a path\n");
+                return 2;
+            }
+            o->db = optarg;
+            break;
+        case 'D':
+            o->demo = true;
+            break;
+        case 'l':
+            if (parse_listen(optarg, o) != 0) {
+                fprintf(stderr, "hridd: --listen '%s': expected HOST:PORT\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 't':
+            if (parse_uint(optarg, THREADS_MAX, &o->threads) != 0 ||
+                o->threads == 0) {
+                fprintf(stderr, "hridd: --threads '%s': expected 1-%u\n",
+                        optarg, THREADS_MAX);
+                return 2;
+            }
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("hridd %s\n", HRID_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hridd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    return -1;                  /* go on and serve */
+}
+
+/*
+ * Opens the store and the registry on it.  Prints where a generated admin
+ * key went.  Returns 0, or -1 after a message on stderr (both handles
+ * then NULL).
+ */
+static int open_registry(const struct options *o, struct store **st,
+                         struct core **core)
+{
+    struct hrid_err he;
+    struct core_err ce;
+    struct core_config cc;
+    char *key_file = NULL;
+    bool generated = false;
+    int rc = -1;
+
+    *st = NULL;
+    *core = NULL;
+    hrid_err_clear(&he);
+    if (store_open(o->db, st, &he) != STORE_OK) {
+        fprintf(stderr, "hridd: cannot open database '%s': %s\n", o->db,
+                he.msg);
+        goto out;
+    }
+    if (asprintf(&key_file, "%s.admin-key", o->db) < 0) {
+        key_file = NULL;
+        fprintf(stderr, "hridd: out of memory\n");
+        goto out;
+    }
+    memset(&cc, 0, sizeof(cc));
+    memset(&ce, 0, sizeof(ce));
+    cc.store = *st;
+    cc.admin_key = getenv("HRID_ADMIN_KEY");
+    if (cc.admin_key != NULL && cc.admin_key[0] == '\0')
+        cc.admin_key = NULL;
+    cc.admin_key_file = key_file;
+    cc.country = HRIDD_COUNTRY;
+    if (core_new(&cc, core, &generated, &ce) != CORE_OK) {
+        fprintf(stderr, "hridd: %s\n", ce.msg);
+        goto out;
+    }
+    if (generated)
+        printf("admin key written to %s (mode 0600)\n", key_file);
+    rc = 0;
+out:
+    free(key_file);
+    if (rc != 0) {
+        store_close(*st);
+        *st = NULL;
+    }
+    return rc;
+}
+
+/*
+ * --demo: seeds the launch-scale demo fleet (core/demo.h) into a fresh
+ * database and prints the keys to explore it with.  A database that has
+ * data already is served as it is.  Returns 0, or -1 after a message on
+ * stderr.
+ */
+static int seed_demo(struct core *core)
+{
+    struct core_demo_opts o;
+    struct core_demo_result res;
+    struct core_err err;
+    int rc;
+
+    core_demo_opts_init(&o);
+    memset(&err, 0, sizeof(err));
+    rc = core_demo_seed(core, &o, &res, &err);
+    if (rc == CORE_ECONFLICT && err.code != NULL &&
+        strcmp(err.code, "not_empty") == 0) {
+        fprintf(stderr, "hridd: --demo: the database has data already: "
+                "serving it without seeding\n");
+        return 0;
+    }
+    if (rc != CORE_OK) {
+        fprintf(stderr, "hridd: --demo: %s\n", err.msg);
+        return -1;
+    }
+    printf("demo: %lld units, %lld events\n"
+           "demo regulator key: %s\n"
+           "demo manufacturer key: %s\n"
+           "demo owner key: %s\n"
+           "demo unit: %s\n",
+           (long long)res.units, (long long)res.events, res.regulator_key,
+           res.maker_key, res.owner_key, res.sample_code);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    struct http_config cfg;
+    struct http_server *srv = NULL;
+    struct store *st = NULL;
+    struct core *core = NULL;
+    sigset_t sigs;
+    char errbuf[256];
+    int sig, rc = 1;
+
+    rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    rc = 1;
+    if (routes_check(errbuf, sizeof(errbuf)) != 0) {
+        fprintf(stderr, "hridd: %s\n", errbuf);
+        return 1;
+    }
+
+    /* Before any thread exists (the store may start its own): SIGTERM and
+     * SIGINT go to sigwait below, and a peer closing its socket must not
+     * kill the process. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0) {
+        fprintf(stderr, "hridd: cannot block signals\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    if (open_registry(&o, &st, &core) != 0)
+        goto out;
+    if (o.demo && seed_demo(core) != 0)
+        goto out;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.host = o.host;
+    cfg.port = o.port;
+    cfg.threads = o.threads;
+    cfg.quiet = o.quiet;
+    cfg.dispatch = routes_dispatch;
+    cfg.app = core;
+    if (http_server_start(&srv, &cfg, errbuf, sizeof(errbuf)) != 0) {
+        fprintf(stderr, "hridd: %s\n", errbuf);
+        goto out;
+    }
+    /* Exactly this line on stdout, and the last one of the start-up:
+     * scripts and the API tests read the URL from it, which is how they
+     * learn a port picked with port 0. */
+    printf("hridd listening on %s\n", http_server_url(srv));
+    fflush(stdout);
+
+    if (sigwait(&sigs, &sig) != 0) {
+        fprintf(stderr, "hridd: sigwait failed\n");
+        goto out;
+    }
+    rc = 0;
+out:
+    /* In this order: no request may run once the registry is gone. */
+    http_server_stop(srv);
+    core_free(core);
+    store_close(st);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/*
+ * server/route_events.c - a unit's lifecycle history (docs/API.md,
+ * "Lifecycle events"):
+ *
+ *   POST /v1/units/{code}/events    records one event; core runs the
+ *                                   state machine and the custody rules
+ *   GET  /v1/units/{code}/events    pages the history, oldest first, with
+ *                                   bodies as the caller's view allows
+ */
+#include "server/routes.h"
+
+int route_events_post(struct hreq *r, const struct route_call *call)
+{
+    struct core_idem idem;
+    struct core_reply reply;
+    struct core_err err = {0};
+    json_t *body;
+    size_t len;
+    const char *code = http_param(r, "code", &len);
+    int rc;
+
+    if (route_idem(r, &idem) != 0)
+        return 0;
+    if ((body = http_body_json(r)) == NULL)
+        return 0;
+    rc = core_event_add(call->core, &call->who, code, len, body, &idem,
+                        http_arena(r), &reply, &err);
+    json_decref(body);
+    return route_reply(r, rc, &reply, &err);
+}
+
+int route_events_list(struct hreq *r, const struct route_call *call)
+{
+    struct core_page page;
+    struct core_err err = {0};
+    json_t *out = NULL;
+    size_t len;
+    const char *code = http_param(r, "code", &len);
+    int rc;
+
+    if (route_page(r, &page) != 0)
+        return 0;
+    rc = core_event_list(call->core, &call->who, code, len, &page,
+                         http_arena(r), &out, &err);
+    return route_read(r, rc, out, &err);
+}

@@ -1,0 +1,247 @@
+/*
+ * store/store.c - the store_* wrappers (store/store.h).
+ *
+ * Layer: src/store.  Every wrapper forwards to the operations table that
+ * the handle's backend filled (struct store_int.h), as SQLite's VFS methods
+ * are reached through sqlite3_file.pMethods: adding an operation touches
+ * the table, this file and each backend, never a switch on the backend.
+ * The only decision made here is which backend a uri names.
+ */
+#include <string.h>
+
+#include "store/store_int.h"
+
+/* A PostgreSQL connection uri (libpq accepts both spellings). */
+static bool is_pg_uri(const char *uri)
+{
+    return strncmp(uri, "postgresql://", 13) == 0 ||
+           strncmp(uri, "postgres://", 11) == 0;
+}
+
+int store_open(const char *uri, struct store **out, struct hrid_err *err)
+{
+    *out = NULL;
+    if (uri == NULL || uri[0] == '\0')
+        return hrid_err_set(err, STORE_EIO, 0, 0, "no store uri given");
+    /* The uri itself is not quoted: a PostgreSQL uri may hold a password. */
+    if (is_pg_uri(uri))
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "this build has no postgresql support: "
+                            "rebuild with 'make PG=1' or give a file path");
+    return store_sqlite_ops.open(uri, out, err);
+}
+
+void store_close(struct store *s)
+{
+    if (s != NULL)
+        s->ops->close(s);
+}
+
+const char *store_backend(const struct store *s)
+{
+    return s->ops->name;
+}
+
+struct store_conn *store_conn(struct store *s, struct hrid_err *err)
+{
+    return s->ops->conn(s, err);
+}
+
+int store_write(struct store *s, store_write_fn fn, void *arg,
+                struct hrid_err *err)
+{
+    return s->ops->write(s, fn, arg, err);
+}
+
+int store_read_begin(struct store_conn *c, struct hrid_err *err)
+{
+    return c->store->ops->read_begin(c, err);
+}
+
+void store_read_end(struct store_conn *c)
+{
+    c->store->ops->read_end(c);
+}
+
+int store_counter_next(struct store_conn *c, const char *name, int64_t *value,
+                       struct hrid_err *err)
+{
+    return c->store->ops->counter_next(c, name, value, err);
+}
+
+int store_party_insert(struct store_conn *c, struct store_party *p,
+                       struct hrid_err *err)
+{
+    return c->store->ops->party_insert(c, p, err);
+}
+
+int store_party_get(struct store_conn *c, int64_t id, struct arena *a,
+                    struct store_party *out, struct hrid_err *err)
+{
+    return c->store->ops->party_get(c, id, a, out, err);
+}
+
+int store_party_by_ent_code(struct store_conn *c, const char *country,
+                            const char *ent_code, struct arena *a,
+                            struct store_party *out, struct hrid_err *err)
+{
+    return c->store->ops->party_by_ent_code(c, country, ent_code, a, out,
+                                            err);
+}
+
+int store_party_list(struct store_conn *c, const char *kind, int64_t after_id,
+                     int limit, struct arena *a, store_each_party_fn each,
+                     void *ctx, struct hrid_err *err)
+{
+    return c->store->ops->party_list(c, kind, after_id, limit, a, each, ctx,
+                                     err);
+}
+
+int store_key_insert(struct store_conn *c, struct store_key *k,
+                     struct hrid_err *err)
+{
+    return c->store->ops->key_insert(c, k, err);
+}
+
+int store_key_get(struct store_conn *c, const char *key_id, struct arena *a,
+                  struct store_key *out, struct hrid_err *err)
+{
+    return c->store->ops->key_get(c, key_id, a, out, err);
+}
+
+int store_key_revoke(struct store_conn *c, int64_t id, int64_t at,
+                     struct hrid_err *err)
+{
+    return c->store->ops->key_revoke(c, id, at, err);
+}
+
+int store_key_list(struct store_conn *c, int64_t party_id, struct arena *a,
+                   store_each_key_fn each, void *ctx, struct hrid_err *err)
+{
+    return c->store->ops->key_list(c, party_id, a, each, ctx, err);
+}
+
+int store_model_insert(struct store_conn *c, struct store_model *m,
+                       struct hrid_err *err)
+{
+    return c->store->ops->model_insert(c, m, err);
+}
+
+int store_model_get(struct store_conn *c, const char *model_id,
+                    struct arena *a, struct store_model *out,
+                    struct hrid_err *err)
+{
+    return c->store->ops->model_get(c, model_id, a, out, err);
+}
+
+int store_model_get_row(struct store_conn *c, int64_t id, struct arena *a,
+                        struct store_model *out, struct hrid_err *err)
+{
+    return c->store->ops->model_get_row(c, id, a, out, err);
+}
+
+int store_model_update(struct store_conn *c, const struct store_model *m,
+                       struct hrid_err *err)
+{
+    return c->store->ops->model_update(c, m, err);
+}
+
+int store_model_list(struct store_conn *c, int64_t enterprise_id,
+                     int64_t after_id, int limit, struct arena *a,
+                     store_each_model_fn each, void *ctx,
+                     struct hrid_err *err)
+{
+    return c->store->ops->model_list(c, enterprise_id, after_id, limit, a,
+                                     each, ctx, err);
+}
+
+int store_unit_insert(struct store_conn *c, struct store_unit *u,
+                      struct hrid_err *err)
+{
+    return c->store->ops->unit_insert(c, u, err);
+}
+
+int store_unit_get(struct store_conn *c, const char *code, struct arena *a,
+                   struct store_unit *out, struct hrid_err *err)
+{
+    return c->store->ops->unit_get(c, code, a, out, err);
+}
+
+int store_unit_update(struct store_conn *c, const struct store_unit *u,
+                      struct hrid_err *err)
+{
+    return c->store->ops->unit_update(c, u, err);
+}
+
+int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,
+                    struct arena *a, store_each_unit_fn each, void *ctx,
+                    struct hrid_err *err)
+{
+    return c->store->ops->unit_list(c, f, a, each, ctx, err);
+}
+
+int store_unit_count(struct store_conn *c, int64_t *n, struct hrid_err *err)
+{
+    return c->store->ops->unit_count(c, n, err);
+}
+
+int store_component_insert(struct store_conn *c, struct store_component *k,
+                           struct hrid_err *err)
+{
+    return c->store->ops->component_insert(c, k, err);
+}
+
+int store_component_remove(struct store_conn *c, int64_t id, int64_t at,
+                           int64_t seq, struct hrid_err *err)
+{
+    return c->store->ops->component_remove(c, id, at, seq, err);
+}
+
+int store_component_list(struct store_conn *c, int64_t unit_id,
+                         bool installed_only, struct arena *a,
+                         store_each_component_fn each, void *ctx,
+                         struct hrid_err *err)
+{
+    return c->store->ops->component_list(c, unit_id, installed_only, a, each,
+                                         ctx, err);
+}
+
+int store_event_append(struct store_conn *c, struct store_event *e,
+                       struct hrid_err *err)
+{
+    return c->store->ops->event_append(c, e, err);
+}
+
+int store_event_list(struct store_conn *c, int64_t unit_id, int64_t after_seq,
+                     int limit, struct arena *a, store_each_event_fn each,
+                     void *ctx, struct hrid_err *err)
+{
+    return c->store->ops->event_list(c, unit_id, after_seq, limit, a, each,
+                                     ctx, err);
+}
+
+int store_grant_insert(struct store_conn *c, struct store_grant *g,
+                       struct hrid_err *err)
+{
+    return c->store->ops->grant_insert(c, g, err);
+}
+
+int store_grant_list(struct store_conn *c, int64_t unit_id, struct arena *a,
+                     store_each_grant_fn each, void *ctx,
+                     struct hrid_err *err)
+{
+    return c->store->ops->grant_list(c, unit_id, a, each, ctx, err);
+}
+
+int store_idem_get(struct store_conn *c, int64_t party_id, const char *key,
+                   struct arena *a, struct store_idem *out,
+                   struct hrid_err *err)
+{
+    return c->store->ops->idem_get(c, party_id, key, a, out, err);
+}
+
+int store_idem_put(struct store_conn *c, const struct store_idem *r,
+                   struct hrid_err *err)
+{
+    return c->store->ops->idem_put(c, r, err);
+}

@@ -1,0 +1,396 @@
+/*
+ * store/store.h - persistence behind one interface.
+ *
+ * Layer: src/store.  Core calls only the store_* wrappers declared here;
+ * each backend (store_sqlite.c now, store_pg.c later) fills a struct
+ * store_ops, as SQLite's VFS and curl's TLS backends do.  The store knows
+ * rows, not rules: it never decides whether an event is allowed, it only
+ * reads and writes what core asks, inside the transactions core asks for.
+ *
+ * Connections.  A struct store is shared by all threads.  A thread reads
+ * through the connection store_conn() gives it (one per thread, made on
+ * first use), and writes only through store_write(): core hands it a
+ * function that runs inside a write transaction, and store_write returns
+ * once that transaction is durable.  A backend may run several callers'
+ * functions in one transaction (group commit): each runs inside its own
+ * savepoint, so a function that fails rolls back only its own writes, and
+ * every caller learns its own result only after the commit.  Functions run
+ * one at a time, in arrival order, so each sees the writes of the ones
+ * before it and concurrent writers to one unit are serialised.
+ *
+ * Records are plain structs.  Strings a read returns live in the arena the
+ * caller passes and stay valid until that arena is released; strings a
+ * write takes are copied by the store before it returns.  Times are
+ * milliseconds since 1970-01-01T00:00:00Z (UTC); 0 means "none" in a time
+ * field and 0 means "none" in a party-id field.  JSON-valued fields hold
+ * compact JSON text.
+ *
+ * Every operation returns STORE_OK (0) or a status below, with a message
+ * in the struct hrid_err the caller passes.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "hrid/code.h"
+#include "hrid/error.h"
+
+enum store_status {
+    STORE_OK = 0,
+    STORE_NOTFOUND = 100,   /* no such row */
+    STORE_CONFLICT,         /* a unique key already exists */
+    STORE_EIO,              /* the database failed (disk, corruption, ...) */
+    STORE_ABORT             /* a store_write function asked to roll back */
+};
+
+/* The party kinds (DESIGN §1).  A manufacturer is an enterprise with a
+ * 4-character code in the identity code; the others have none. */
+#define STORE_PARTY_KIND_MAX 16
+
+struct store_party {
+    int64_t id;
+    const char *kind;        /* platform, regulator, manufacturer, seller,
+                                owner, service, recycler, certifier */
+    const char *name;        /* legal name */
+    const char *public_name; /* shown to the public; may equal name */
+    const char *country;     /* ISO 3166-1 alpha-2 */
+    const char *ent_code;    /* manufacturers: 4 characters; else NULL */
+    const char *info;        /* JSON object: address, contact, registry no */
+    int64_t created_at;
+};
+
+/* API keys are stored as the SHA-256 of the whole key; key_id is the
+ * public part of the key that finds the row. */
+struct store_key {
+    int64_t id;
+    const char *key_id;
+    unsigned char hash[32];
+    int64_t party_id;
+    const char *role;        /* admin, regulator, manufacturer, seller,
+                                owner, service, recycler, certifier */
+    const char *label;
+    int64_t created_at;
+    int64_t revoked_at;      /* 0 while the key is live */
+};
+
+struct store_model {
+    int64_t id;
+    char model_id[HRID_MODEL_ID_LEN + 1];  /* CC + EEEE + MMMMMM */
+    int64_t enterprise_id;                 /* the manufacturer's party id */
+    int level;
+    int filing_year;
+    const char *name;
+    const char *status;      /* filed, approved, withdrawn */
+    const char *params;      /* JSON: technical parameters */
+    const char *filing;      /* JSON: the filing record */
+    int64_t filed_at;
+    int64_t approved_at;
+    int64_t approved_by;     /* party id of the regulator */
+    int64_t withdrawn_at;
+};
+
+struct store_unit {
+    int64_t id;
+    char code[HRID_CODE_LEN + 1];
+    int64_t model_row;       /* store_model.id */
+    int64_t enterprise_id;
+    const char *state;       /* registered, released, in_service, ... */
+    const char *prev_state;  /* the state a suspension returns to; or NULL */
+    int64_t custodian_id;
+    int64_t owner_id;
+    int64_t operator_id;
+    const char *serial;      /* 16-character serial body */
+    const char *batch;
+    const char *production_date;   /* YYYY-MM-DD */
+    const char *factory;
+    const char *firmware;    /* JSON object: component -> version */
+    const char *device_key;  /* base64 Ed25519 public key, or NULL */
+    const char *site;        /* JSON object, or NULL */
+    const char *scenario;    /* or NULL */
+    const char *region;      /* site region code, or NULL */
+    const char *market_filing_no;  /* set by release, or NULL */
+    const char *jurisdiction;      /* ISO 3166-1 alpha-2 */
+    const char *extra;       /* JSON object: registration fields kept as
+                                given (the canonical record is the event) */
+    int64_t registered_at;
+    int64_t updated_at;
+    int64_t last_event_at;
+    int64_t last_event_seq;
+    int64_t event_count;
+};
+
+struct store_component {
+    int64_t id;
+    int64_t unit_id;
+    const char *slot;
+    const char *part_no;
+    const char *supplier;
+    const char *lot;
+    const char *serial;
+    int64_t installed_at;
+    int64_t installed_seq;   /* the event that installed it */
+    int64_t removed_at;      /* 0 while installed */
+    int64_t removed_seq;
+};
+
+struct store_event {
+    int64_t seq;             /* global order of acceptance, from 1 */
+    int64_t unit_id;
+    char code[HRID_CODE_LEN + 1];
+    const char *type;
+    int64_t at;              /* when it happened */
+    int64_t recorded_at;     /* when the registry accepted it */
+    int64_t actor_id;        /* the party that recorded it */
+    const char *actor_role;
+    const char *body;        /* canonical JSON of the event's fields */
+};
+
+struct store_grant {
+    int64_t id;
+    int64_t unit_id;
+    int64_t grantee_id;
+    int64_t granted_by;
+    const char *scope;       /* maintenance, recycling, ... */
+    int64_t valid_from;
+    int64_t valid_until;
+    int64_t revoked_at;      /* 0 while not revoked */
+    int64_t created_at;
+};
+
+/* A stored reply to a request made with an Idempotency-Key. */
+struct store_idem {
+    int64_t party_id;
+    const char *key;
+    unsigned char req_hash[32];  /* SHA-256 of method, path and body */
+    int status;                  /* the HTTP status that was returned */
+    const char *response;        /* the body that was returned */
+    int64_t created_at;
+};
+
+/* Which units a listing returns.  Zero fields do not filter. */
+struct store_unit_filter {
+    int64_t enterprise_id;
+    int64_t custodian_id;
+    int64_t model_row;
+    const char *state;
+    const char *after_code;  /* keyset pagination: codes greater than this */
+    int limit;
+};
+
+struct store;
+struct store_conn;
+
+/* Called for each row of a listing; a non-zero return stops the listing
+ * and becomes its result. */
+typedef int (*store_each_party_fn)(void *ctx, const struct store_party *p);
+typedef int (*store_each_model_fn)(void *ctx, const struct store_model *m);
+typedef int (*store_each_unit_fn)(void *ctx, const struct store_unit *u);
+typedef int (*store_each_component_fn)(void *ctx,
+                                       const struct store_component *c);
+typedef int (*store_each_event_fn)(void *ctx, const struct store_event *e);
+typedef int (*store_each_grant_fn)(void *ctx, const struct store_grant *g);
+typedef int (*store_each_key_fn)(void *ctx, const struct store_key *k);
+
+/* A function store_write runs inside a write transaction.  It returns
+ * STORE_OK to keep its writes, or anything else to roll them back; that
+ * value is what store_write returns. */
+typedef int (*store_write_fn)(struct store_conn *c, void *arg,
+                              struct hrid_err *err);
+
+struct store_ops {
+    const char *name;        /* "sqlite", "postgresql" */
+
+    int (*open)(const char *uri, struct store **out, struct hrid_err *err);
+    void (*close)(struct store *s);
+    struct store_conn *(*conn)(struct store *s, struct hrid_err *err);
+    int (*write)(struct store *s, store_write_fn fn, void *arg,
+                 struct hrid_err *err);
+    int (*read_begin)(struct store_conn *c, struct hrid_err *err);
+    void (*read_end)(struct store_conn *c);
+
+    int (*counter_next)(struct store_conn *c, const char *name,
+                        int64_t *value, struct hrid_err *err);
+
+    int (*party_insert)(struct store_conn *c, struct store_party *p,
+                        struct hrid_err *err);
+    int (*party_get)(struct store_conn *c, int64_t id, struct arena *a,
+                     struct store_party *out, struct hrid_err *err);
+    int (*party_by_ent_code)(struct store_conn *c, const char *country,
+                             const char *ent_code, struct arena *a,
+                             struct store_party *out, struct hrid_err *err);
+    int (*party_list)(struct store_conn *c, const char *kind, int64_t after_id,
+                      int limit, struct arena *a, store_each_party_fn each,
+                      void *ctx, struct hrid_err *err);
+
+    int (*key_insert)(struct store_conn *c, struct store_key *k,
+                      struct hrid_err *err);
+    int (*key_get)(struct store_conn *c, const char *key_id, struct arena *a,
+                   struct store_key *out, struct hrid_err *err);
+    int (*key_revoke)(struct store_conn *c, int64_t id, int64_t at,
+                      struct hrid_err *err);
+    int (*key_list)(struct store_conn *c, int64_t party_id, struct arena *a,
+                    store_each_key_fn each, void *ctx, struct hrid_err *err);
+
+    int (*model_insert)(struct store_conn *c, struct store_model *m,
+                        struct hrid_err *err);
+    int (*model_get)(struct store_conn *c, const char *model_id,
+                     struct arena *a, struct store_model *out,
+                     struct hrid_err *err);
+    int (*model_get_row)(struct store_conn *c, int64_t id, struct arena *a,
+                         struct store_model *out, struct hrid_err *err);
+    int (*model_update)(struct store_conn *c, const struct store_model *m,
+                        struct hrid_err *err);
+    int (*model_list)(struct store_conn *c, int64_t enterprise_id,
+                      int64_t after_id, int limit, struct arena *a,
+                      store_each_model_fn each, void *ctx,
+                      struct hrid_err *err);
+
+    int (*unit_insert)(struct store_conn *c, struct store_unit *u,
+                       struct hrid_err *err);
+    int (*unit_get)(struct store_conn *c, const char *code, struct arena *a,
+                    struct store_unit *out, struct hrid_err *err);
+    int (*unit_update)(struct store_conn *c, const struct store_unit *u,
+                       struct hrid_err *err);
+    int (*unit_list)(struct store_conn *c, const struct store_unit_filter *f,
+                     struct arena *a, store_each_unit_fn each, void *ctx,
+                     struct hrid_err *err);
+    int (*unit_count)(struct store_conn *c, int64_t *n, struct hrid_err *err);
+
+    int (*component_insert)(struct store_conn *c, struct store_component *k,
+                            struct hrid_err *err);
+    int (*component_remove)(struct store_conn *c, int64_t id, int64_t at,
+                            int64_t seq, struct hrid_err *err);
+    int (*component_list)(struct store_conn *c, int64_t unit_id,
+                          bool installed_only, struct arena *a,
+                          store_each_component_fn each, void *ctx,
+                          struct hrid_err *err);
+
+    int (*event_append)(struct store_conn *c, struct store_event *e,
+                        struct hrid_err *err);
+    int (*event_list)(struct store_conn *c, int64_t unit_id, int64_t after_seq,
+                      int limit, struct arena *a, store_each_event_fn each,
+                      void *ctx, struct hrid_err *err);
+
+    int (*grant_insert)(struct store_conn *c, struct store_grant *g,
+                        struct hrid_err *err);
+    int (*grant_list)(struct store_conn *c, int64_t unit_id, struct arena *a,
+                      store_each_grant_fn each, void *ctx,
+                      struct hrid_err *err);
+
+    int (*idem_get)(struct store_conn *c, int64_t party_id, const char *key,
+                    struct arena *a, struct store_idem *out,
+                    struct hrid_err *err);
+    int (*idem_put)(struct store_conn *c, const struct store_idem *r,
+                    struct hrid_err *err);
+};
+
+/* The backends compiled in. */
+extern const struct store_ops store_sqlite_ops;
+
+/*
+ * Opens the store named by uri: a file path (SQLite; created with the
+ * current schema if missing, migrated forward if older).  Returns STORE_OK
+ * and a store to close with store_close, or an error.
+ */
+int store_open(const char *uri, struct store **out, struct hrid_err *err);
+void store_close(struct store *s);
+
+/* The name of the backend ("sqlite"). */
+const char *store_backend(const struct store *s);
+
+/*
+ * The calling thread's read connection, made on first use and closed by
+ * store_close.  Borrowed: never closed by the caller, never handed to
+ * another thread.  NULL (with err set) when the connection cannot open.
+ */
+struct store_conn *store_conn(struct store *s, struct hrid_err *err);
+
+/*
+ * Runs fn(conn, arg, err) inside a write transaction and returns once the
+ * transaction has committed durably (or fn's writes were rolled back).
+ * Returns fn's result, or STORE_EIO when the commit failed, in which case
+ * nothing fn wrote is kept.  fn must not call store_write itself.
+ */
+int store_write(struct store *s, store_write_fn fn, void *arg,
+                struct hrid_err *err);
+
+/* A consistent snapshot for several reads on one connection (a unit, its
+ * components and its events, say).  Every read_begin is paired with a
+ * read_end. */
+int store_read_begin(struct store_conn *c, struct hrid_err *err);
+void store_read_end(struct store_conn *c);
+
+/* The operations of struct store_ops, one wrapper each, with the same
+ * arguments and results. */
+int store_counter_next(struct store_conn *c, const char *name, int64_t *value,
+                       struct hrid_err *err);
+int store_party_insert(struct store_conn *c, struct store_party *p,
+                       struct hrid_err *err);
+int store_party_get(struct store_conn *c, int64_t id, struct arena *a,
+                    struct store_party *out, struct hrid_err *err);
+int store_party_by_ent_code(struct store_conn *c, const char *country,
+                            const char *ent_code, struct arena *a,
+                            struct store_party *out, struct hrid_err *err);
+int store_party_list(struct store_conn *c, const char *kind, int64_t after_id,
+                     int limit, struct arena *a, store_each_party_fn each,
+                     void *ctx, struct hrid_err *err);
+int store_key_insert(struct store_conn *c, struct store_key *k,
+                     struct hrid_err *err);
+int store_key_get(struct store_conn *c, const char *key_id, struct arena *a,
+                  struct store_key *out, struct hrid_err *err);
+int store_key_revoke(struct store_conn *c, int64_t id, int64_t at,
+                     struct hrid_err *err);
+int store_key_list(struct store_conn *c, int64_t party_id, struct arena *a,
+                   store_each_key_fn each, void *ctx, struct hrid_err *err);
+int store_model_insert(struct store_conn *c, struct store_model *m,
+                       struct hrid_err *err);
+int store_model_get(struct store_conn *c, const char *model_id,
+                    struct arena *a, struct store_model *out,
+                    struct hrid_err *err);
+int store_model_get_row(struct store_conn *c, int64_t id, struct arena *a,
+                        struct store_model *out, struct hrid_err *err);
+int store_model_update(struct store_conn *c, const struct store_model *m,
+                       struct hrid_err *err);
+int store_model_list(struct store_conn *c, int64_t enterprise_id,
+                     int64_t after_id, int limit, struct arena *a,
+                     store_each_model_fn each, void *ctx,
+                     struct hrid_err *err);
+int store_unit_insert(struct store_conn *c, struct store_unit *u,
+                      struct hrid_err *err);
+int store_unit_get(struct store_conn *c, const char *code, struct arena *a,
+                   struct store_unit *out, struct hrid_err *err);
+int store_unit_update(struct store_conn *c, const struct store_unit *u,
+                      struct hrid_err *err);
+int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,
+                    struct arena *a, store_each_unit_fn each, void *ctx,
+                    struct hrid_err *err);
+int store_unit_count(struct store_conn *c, int64_t *n, struct hrid_err *err);
+int store_component_insert(struct store_conn *c, struct store_component *k,
+                           struct hrid_err *err);
+int store_component_remove(struct store_conn *c, int64_t id, int64_t at,
+                           int64_t seq, struct hrid_err *err);
+int store_component_list(struct store_conn *c, int64_t unit_id,
+                         bool installed_only, struct arena *a,
+                         store_each_component_fn each, void *ctx,
+                         struct hrid_err *err);
+int store_event_append(struct store_conn *c, struct store_event *e,
+                       struct hrid_err *err);
+int store_event_list(struct store_conn *c, int64_t unit_id, int64_t after_seq,
+                     int limit, struct arena *a, store_each_event_fn each,
+                     void *ctx, struct hrid_err *err);
+int store_grant_insert(struct store_conn *c, struct store_grant *g,
+                       struct hrid_err *err);
+int store_grant_list(struct store_conn *c, int64_t unit_id, struct arena *a,
+                     store_each_grant_fn each, void *ctx,
+                     struct hrid_err *err);
+int store_idem_get(struct store_conn *c, int64_t party_id, const char *key,
+                   struct arena *a, struct store_idem *out,
+                   struct hrid_err *err);
+int store_idem_put(struct store_conn *c, const struct store_idem *r,
+                   struct hrid_err *err);
+
+#endif

@@ -1,0 +1,2263 @@
+/*
+ * store/store_sqlite.c - the SQLite backend of the store (store/store.h).
+ *
+ * Layer: src/store.  Knows rows and SQL, never the registry's rules.
+ *
+ * One database file in write-ahead-log mode.  Every thread that reads gets
+ * its own read-only connection (made on first use, found through a
+ * pthread key, tracked in a list so that store_close closes them all).
+ * Writes go through one writer thread that owns the only read-write
+ * connection: store_write queues a job and sleeps; the writer takes every
+ * queued job (up to WRITE_BATCH_MAX), runs each inside its own savepoint
+ * of one BEGIN IMMEDIATE transaction, commits once, and only then wakes
+ * the callers (group commit).  With synchronous=FULL one fsync then
+ * covers a whole batch instead of one per caller.
+ *
+ * Invariants:
+ *   - only the writer thread writes, so jobs run one at a time in arrival
+ *     order, and a read-only connection that tries to write fails;
+ *   - events.seq is INTEGER PRIMARY KEY, never deleted or updated (the
+ *     triggers refuse it), so SQLite hands out max(seq) + 1: the sequence
+ *     starts at 1 and has no gaps, even when jobs roll back;
+ *   - a party id of 0 ("none") is stored as NULL so that foreign keys hold,
+ *     and NULL reads back as 0;
+ *   - SQL is fixed text; values are only ever bound, never spliced in.
+ *
+ * Status mapping: a UNIQUE or PRIMARY KEY clash is STORE_CONFLICT; a
+ * foreign key naming a row that does not exist (a unit of an unknown model,
+ * say) is STORE_NOTFOUND; everything else SQLite reports is STORE_EIO with
+ * SQLite's message.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store/store_int.h"
+
+/* Jobs per write transaction.  Enough to amortise one fsync over many
+ * callers (single-row commits with synchronous=FULL reach only 6.4k/s in
+ * MEASURED.md), small enough that a batch of typical one-unit jobs commits
+ * within a few milliseconds, so no caller waits long behind a big batch. */
+#define WRITE_BATCH_MAX 512
+
+/* A writer blocked by another process (an offline tool holding the file)
+ * waits this long before the batch fails; readers never block in WAL mode.
+ * The uri may change it ("?busy_timeout=MS", at most BUSY_TIMEOUT_MAX). */
+#define BUSY_TIMEOUT_MS  5000
+#define BUSY_TIMEOUT_MAX 600000
+
+/* Memory-mapped reads: 1 GiB raised primary-key lookups on 1M rows from
+ * 177-188k/s to 235k/s on this machine (MEASURED.md).  Address space only;
+ * the kernel pages it in as needed. */
+#define MMAP_SIZE "1073741824"
+
+/* 64 MiB of page cache per connection (negative = KiB): keeps the upper
+ * levels of every index of a multi-million-unit database in memory, and
+ * bulk inserts rewrite fewer pages (93k vs 43k rows/s in MEASURED.md once
+ * the working set fits).  Allocated lazily, so idle readers cost little. */
+#define CACHE_KIB "-65536"
+
+/* After a checkpoint the WAL file is truncated back to 64 MiB, so one big
+ * bulk registration does not leave a gigabyte of log behind. */
+#define JOURNAL_SIZE_LIMIT "67108864"
+
+/* The writer copies the WAL back into the database file once the WAL holds
+ * this many pages (4 MiB): SQLite's own default for wal_autocheckpoint, so
+ * readers' WAL look-ups stay short.  The writer runs it itself, after the
+ * batch's callers are woken: their commit is already durable, and they
+ * need not wait for the checkpoint's copy and fsync. */
+#define CHECKPOINT_PAGES 1000
+
+/* Longest subject quoted in an error message ("unit 'CN...'"): leaves room
+ * in hrid_err's 256 bytes for the reason. */
+#define SUBJECT_MAX 160
+
+/* ---- schema ------------------------------------------------------------ */
+
+/*
+ * The forward migrations, applied in order inside one transaction at open;
+ * meta.schema_version counts how many have been applied.  Never edit an
+ * entry once released: add a new one.
+ */
+static const char *const MIGRATIONS[] = {
+    /* 1: the initial schema. */
+    "CREATE TABLE parties ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  kind        TEXT NOT NULL,"
+    "  name        TEXT,"
+    "  public_name TEXT,"
+    "  country     TEXT,"
+    "  ent_code    TEXT,"
+    "  info        TEXT,"
+    "  created_at  INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE UNIQUE INDEX parties_ent_code ON parties (country, ent_code)"
+    "  WHERE ent_code IS NOT NULL;"
+    "CREATE INDEX parties_kind ON parties (kind, id);"
+
+    "CREATE TABLE api_keys ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  key_id     TEXT NOT NULL UNIQUE,"
+    "  hash       BLOB NOT NULL,"
+    "  party_id   INTEGER REFERENCES parties (id),"
+    "  role       TEXT NOT NULL,"
+    "  label      TEXT,"
+    "  created_at INTEGER NOT NULL DEFAULT 0,"
+    "  revoked_at INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX api_keys_party ON api_keys (party_id);"
+
+    "CREATE TABLE models ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  model_id      TEXT NOT NULL UNIQUE,"
+    "  enterprise_id INTEGER REFERENCES parties (id),"
+    "  level         INTEGER NOT NULL DEFAULT 0,"
+    "  filing_year   INTEGER NOT NULL DEFAULT 0,"
+    "  name          TEXT,"
+    "  status        TEXT,"
+    "  params        TEXT,"
+    "  filing        TEXT,"
+    "  filed_at      INTEGER NOT NULL DEFAULT 0,"
+    "  approved_at   INTEGER NOT NULL DEFAULT 0,"
+    "  approved_by   INTEGER REFERENCES parties (id),"
+    "  withdrawn_at  INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX models_enterprise ON models (enterprise_id, id);"
+
+    /* unit_list walks one of these (filter, code) indexes in code order;
+     * listing by model alone walks the code index and filters. */
+    "CREATE TABLE units ("
+    "  id               INTEGER PRIMARY KEY,"
+    "  code             TEXT NOT NULL UNIQUE,"
+    "  model_row        INTEGER REFERENCES models (id),"
+    "  enterprise_id    INTEGER REFERENCES parties (id),"
+    "  state            TEXT NOT NULL,"
+    "  prev_state       TEXT,"
+    "  custodian_id     INTEGER REFERENCES parties (id),"
+    "  owner_id         INTEGER REFERENCES parties (id),"
+    "  operator_id      INTEGER REFERENCES parties (id),"
+    "  serial           TEXT,"
+    "  batch            TEXT,"
+    "  production_date  TEXT,"
+    "  factory          TEXT,"
+    "  firmware         TEXT,"
+    "  device_key       TEXT,"
+    "  site             TEXT,"
+    "  scenario         TEXT,"
+    "  region           TEXT,"
+    "  market_filing_no TEXT,"
+    "  jurisdiction     TEXT,"
+    "  extra            TEXT,"
+    "  registered_at    INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at       INTEGER NOT NULL DEFAULT 0,"
+    "  last_event_at    INTEGER NOT NULL DEFAULT 0,"
+    "  last_event_seq   INTEGER NOT NULL DEFAULT 0,"
+    "  event_count      INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX units_enterprise ON units (enterprise_id, code);"
+    "CREATE INDEX units_custodian ON units (custodian_id, code);"
+    "CREATE INDEX units_state ON units (state, code);"
+
+    "CREATE TABLE components ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  unit_id       INTEGER NOT NULL REFERENCES units (id),"
+    "  slot          TEXT,"
+    "  part_no       TEXT,"
+    "  supplier      TEXT,"
+    "  lot           TEXT,"
+    "  serial        TEXT,"
+    "  installed_at  INTEGER NOT NULL DEFAULT 0,"
+    "  installed_seq INTEGER NOT NULL DEFAULT 0,"
+    "  removed_at    INTEGER NOT NULL DEFAULT 0,"
+    "  removed_seq   INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX components_unit ON components (unit_id, removed_at);"
+
+    /* seq is the rowid: no AUTOINCREMENT, which would let a rolled-back
+     * insert burn a number and leave a gap. */
+    "CREATE TABLE events ("
+    "  seq         INTEGER PRIMARY KEY,"
+    "  unit_id     INTEGER NOT NULL REFERENCES units (id),"
+    "  code        TEXT NOT NULL,"
+    "  type        TEXT NOT NULL,"
+    "  at          INTEGER NOT NULL,"
+    "  recorded_at INTEGER NOT NULL,"
+    "  actor_id    INTEGER REFERENCES parties (id),"
+    "  actor_role  TEXT,"
+    "  body        TEXT NOT NULL"
+    ");"
+    "CREATE INDEX events_unit ON events (unit_id, seq);"
+    "CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+    "  BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+    "CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+    "  BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+
+    "CREATE TABLE grants ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  unit_id     INTEGER NOT NULL REFERENCES units (id),"
+    "  grantee_id  INTEGER REFERENCES parties (id),"
+    "  granted_by  INTEGER REFERENCES parties (id),"
+    "  scope       TEXT,"
+    "  valid_from  INTEGER NOT NULL DEFAULT 0,"
+    "  valid_until INTEGER NOT NULL DEFAULT 0,"
+    "  revoked_at  INTEGER NOT NULL DEFAULT 0,"
+    "  created_at  INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX grants_unit ON grants (unit_id);"
+
+    "CREATE TABLE idempotency ("
+    "  party_id   INTEGER NOT NULL,"
+    "  key        TEXT NOT NULL,"
+    "  req_hash   BLOB NOT NULL,"
+    "  status     INTEGER NOT NULL,"
+    "  response   TEXT,"
+    "  created_at INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (party_id, key)"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE counters ("
+    "  name  TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
+};
+
+#define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+/* ---- cached statements ------------------------------------------------- */
+
+#define PARTY_COLS "id, kind, name, public_name, country, ent_code, info, " \
+                   "created_at"
+#define KEY_COLS   "id, key_id, hash, party_id, role, label, created_at, " \
+                   "revoked_at"
+#define MODEL_COLS "id, model_id, enterprise_id, level, filing_year, name, " \
+                   "status, params, filing, filed_at, approved_at, "       \
+                   "approved_by, withdrawn_at"
+#define UNIT_COLS  "id, code, model_row, enterprise_id, state, prev_state, " \
+                   "custodian_id, owner_id, operator_id, serial, batch, "   \
+                   "production_date, factory, firmware, device_key, site, " \
+                   "scenario, region, market_filing_no, jurisdiction, "    \
+                   "extra, registered_at, updated_at, last_event_at, "     \
+                   "last_event_seq, event_count"
+#define COMP_COLS  "id, unit_id, slot, part_no, supplier, lot, serial, "   \
+                   "installed_at, installed_seq, removed_at, removed_seq"
+#define EVENT_COLS "seq, unit_id, code, type, at, recorded_at, actor_id, " \
+                   "actor_role, body"
+#define GRANT_COLS "id, unit_id, grantee_id, granted_by, scope, "          \
+                   "valid_from, valid_until, revoked_at, created_at"
+#define IDEM_COLS  "party_id, key, req_hash, status, response, created_at"
+
+/* unit_list: ?1 the leading filter (absent from the unfiltered walk),
+ * ?2 the last code seen, ?3-?5 the other filters (0 or NULL: none), ?6 the
+ * limit.  The planner picks the (filter, code) index for "?1 AND code >
+ * ?2 ORDER BY code", so a page costs its own rows, not the ones before. */
+#define UNIT_LIST_REST                                                     \
+    " AND code > ?2 AND (?3 = 0 OR enterprise_id = ?3)"                     \
+    " AND (?4 = 0 OR model_row = ?4) AND (?5 IS NULL OR state = ?5)"        \
+    " ORDER BY code LIMIT ?6"
+
+enum stmt_id {
+    ST_BEGIN, ST_BEGIN_IMMEDIATE, ST_COMMIT, ST_ROLLBACK,
+    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+    ST_COUNTER_NEXT,
+    ST_PARTY_INSERT, ST_PARTY_GET, ST_PARTY_BY_ENT, ST_PARTY_LIST,
+    ST_PARTY_LIST_KIND,
+    ST_KEY_INSERT, ST_KEY_GET, ST_KEY_REVOKE, ST_KEY_EXISTS, ST_KEY_LIST,
+    ST_MODEL_INSERT, ST_MODEL_GET, ST_MODEL_GET_ROW, ST_MODEL_UPDATE,
+    ST_MODEL_LIST, ST_MODEL_LIST_ENT,
+    ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_UPDATE, ST_UNIT_LIST,
+    ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_STATE, ST_UNIT_COUNT,
+    ST_COMP_INSERT, ST_COMP_REMOVE, ST_COMP_EXISTS, ST_COMP_LIST,
+    ST_COMP_LIST_INSTALLED,
+    ST_EVENT_APPEND, ST_EVENT_LIST,
+    ST_GRANT_INSERT, ST_GRANT_LIST,
+    ST_IDEM_GET, ST_IDEM_PUT,
+    ST_COUNT
+};
+
+static const char *const SQL[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT job",
+    [ST_RELEASE] = "RELEASE job",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO job",
+
+    [ST_COUNTER_NEXT] =
+        "INSERT INTO counters (name, value) VALUES (?1, 1)"
+        " ON CONFLICT (name) DO UPDATE SET value = value + 1"
+        " RETURNING value",
+
+    [ST_PARTY_INSERT] =
+        "INSERT INTO parties (kind, name, public_name, country, ent_code,"
+        " info, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_PARTY_GET] = "SELECT " PARTY_COLS " FROM parties WHERE id = ?1",
+    [ST_PARTY_BY_ENT] = "SELECT " PARTY_COLS " FROM parties"
+                        " WHERE country = ?1 AND ent_code = ?2",
+    [ST_PARTY_LIST] = "SELECT " PARTY_COLS " FROM parties"
+                      " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_PARTY_LIST_KIND] = "SELECT " PARTY_COLS " FROM parties"
+                           " WHERE kind = ?3 AND id > ?1 ORDER BY id"
+                           " LIMIT ?2",
+
+    [ST_KEY_INSERT] =
+        "INSERT INTO api_keys (key_id, hash, party_id, role, label,"
+        " created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE key_id = ?1",
+    [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ?2"
+                      " WHERE id = ?1 AND revoked_at = 0",
+    [ST_KEY_EXISTS] = "SELECT 1 FROM api_keys WHERE id = ?1",
+    [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM api_keys"
+                    " WHERE party_id = ?1 ORDER BY id",
+
+    [ST_MODEL_INSERT] =
+        "INSERT INTO models (model_id, enterprise_id, level, filing_year,"
+        " name, status, params, filing, filed_at, approved_at, approved_by,"
+        " withdrawn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_MODEL_GET] = "SELECT " MODEL_COLS " FROM models WHERE model_id = ?1",
+    [ST_MODEL_GET_ROW] = "SELECT " MODEL_COLS " FROM models WHERE id = ?1",
+    /* model_id, enterprise_id, level and filing_year make up the model's
+     * identity (the level and year are inside model_id): never rewritten. */
+    [ST_MODEL_UPDATE] =
+        "UPDATE models SET name = ?2, status = ?3, params = ?4, filing = ?5,"
+        " filed_at = ?6, approved_at = ?7, approved_by = ?8,"
+        " withdrawn_at = ?9 WHERE id = ?1",
+    [ST_MODEL_LIST] = "SELECT " MODEL_COLS " FROM models"
+                      " WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_MODEL_LIST_ENT] = "SELECT " MODEL_COLS " FROM models"
+                          " WHERE enterprise_id = ?3 AND id > ?1"
+                          " ORDER BY id LIMIT ?2",
+
+    [ST_UNIT_INSERT] =
+        "INSERT INTO units (code, model_row, enterprise_id, state,"
+        " prev_state, custodian_id, owner_id, operator_id, serial, batch,"
+        " production_date, factory, firmware, device_key, site, scenario,"
+        " region, market_filing_no, jurisdiction, extra, registered_at,"
+        " updated_at, last_event_at, last_event_seq, event_count)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?)",
+    [ST_UNIT_GET] = "SELECT " UNIT_COLS " FROM units WHERE code = ?1",
+    /* Everything but id, code, model_row, enterprise_id, serial and
+     * registered_at, which are fixed at registration. */
+    [ST_UNIT_UPDATE] =
+        "UPDATE units SET state = ?2, prev_state = ?3, custodian_id = ?4,"
+        " owner_id = ?5, operator_id = ?6, batch = ?7, production_date = ?8,"
+        " factory = ?9, firmware = ?10, device_key = ?11, site = ?12,"
+        " scenario = ?13, region = ?14, market_filing_no = ?15,"
+        " jurisdiction = ?16, extra = ?17, updated_at = ?18,"
+        " last_event_at = ?19, last_event_seq = ?20, event_count = ?21"
+        " WHERE id = ?1",
+    [ST_UNIT_LIST] = "SELECT " UNIT_COLS " FROM units WHERE 1"
+                     UNIT_LIST_REST,
+    [ST_UNIT_LIST_ENT] = "SELECT " UNIT_COLS " FROM units"
+                         " WHERE enterprise_id = ?1" UNIT_LIST_REST,
+    [ST_UNIT_LIST_CUST] = "SELECT " UNIT_COLS " FROM units"
+                          " WHERE custodian_id = ?1" UNIT_LIST_REST,
+    [ST_UNIT_LIST_STATE] = "SELECT " UNIT_COLS " FROM units"
+                           " WHERE state = ?1" UNIT_LIST_REST,
+    [ST_UNIT_COUNT] = "SELECT count(*) FROM units",
+
+    [ST_COMP_INSERT] =
+        "INSERT INTO components (unit_id, slot, part_no, supplier, lot,"
+        " serial, installed_at, installed_seq, removed_at, removed_seq)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_COMP_REMOVE] = "UPDATE components SET removed_at = ?2,"
+                       " removed_seq = ?3 WHERE id = ?1 AND removed_at = 0",
+    [ST_COMP_EXISTS] = "SELECT 1 FROM components WHERE id = ?1",
+    [ST_COMP_LIST] = "SELECT " COMP_COLS " FROM components"
+                     " WHERE unit_id = ?1 ORDER BY id",
+    [ST_COMP_LIST_INSTALLED] = "SELECT " COMP_COLS " FROM components"
+                               " WHERE unit_id = ?1 AND removed_at = 0"
+                               " ORDER BY id",
+
+    [ST_EVENT_APPEND] =
+        "INSERT INTO events (unit_id, code, type, at, recorded_at, actor_id,"
+        " actor_role, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_EVENT_LIST] = "SELECT " EVENT_COLS " FROM events"
+                      " WHERE unit_id = ?1 AND seq > ?2 ORDER BY seq"
+                      " LIMIT ?3",
+
+    [ST_GRANT_INSERT] =
+        "INSERT INTO grants (unit_id, grantee_id, granted_by, scope,"
+        " valid_from, valid_until, revoked_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_GRANT_LIST] = "SELECT " GRANT_COLS " FROM grants"
+                      " WHERE unit_id = ?1 ORDER BY id",
+
+    [ST_IDEM_GET] = "SELECT " IDEM_COLS " FROM idempotency"
+                    " WHERE party_id = ?1 AND key = ?2",
+    [ST_IDEM_PUT] =
+        "INSERT INTO idempotency (party_id, key, req_hash, status, response,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+};
+
+/* ---- handles ----------------------------------------------------------- */
+
+struct sq_conn {
+    struct store_conn base;     /* first: store.c reaches ops through it */
+    sqlite3 *db;
+    bool writer;                /* the writer thread's read-write handle */
+    int read_depth;             /* nesting of read_begin on this handle */
+    int wal_pages;              /* writer: pages in the WAL after commit */
+    struct sq_conn *next;       /* in sq_store.conns (readers only) */
+    sqlite3_stmt *st[ST_COUNT]; /* prepared on first use */
+};
+
+/* One store_write call, on its caller's stack until done is set. */
+struct sq_job {
+    store_write_fn fn;
+    void *arg;
+    struct hrid_err *err;
+    int result;
+    bool done;                  /* under q_mu */
+    struct sq_job *next;
+};
+
+struct sq_store {
+    struct store base;          /* first: store.c reaches ops through it */
+    char *path;
+    bool sync_full;
+    int busy_ms;                /* how long a blocked lock is retried */
+
+    pthread_key_t key;          /* the calling thread's read connection */
+    pthread_mutex_t conns_mu;   /* guards conns */
+    struct sq_conn *conns;      /* every read connection */
+
+    struct sq_conn *wconn;      /* owned by the writer thread once started */
+    pthread_t writer;
+    pthread_mutex_t q_mu;       /* guards the queue, stopping, job.done */
+    pthread_cond_t q_work;      /* the writer waits for jobs */
+    pthread_cond_t q_done;      /* callers wait for their job */
+    struct sq_job *q_head, *q_tail;
+    bool stopping;
+
+    /* What has been set up, for the cleanup of a failed open. */
+    bool have_key, have_locks, have_writer;
+};
+
+static struct sq_conn *sqc(struct store_conn *c)
+{
+    return (struct sq_conn *)c;
+}
+
+static struct sq_store *sqs(struct store *s)
+{
+    return (struct sq_store *)s;
+}
+
+/* A string for a message: NULL prints as nothing rather than "(null)". */
+static const char *or_empty(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+/* ---- statements, binding, errors --------------------------------------- */
+
+static sqlite3_stmt *stmt_get(struct sq_conn *c, enum stmt_id id,
+                              struct hrid_err *err)
+{
+    sqlite3_stmt *st = c->st[id];
+    int rc;
+
+    if (st != NULL)
+        return st;
+    rc = sqlite3_prepare_v3(c->db, SQL[id], -1, SQLITE_PREPARE_PERSISTENT,
+                            &st, NULL);
+    if (rc != SQLITE_OK) {
+        hrid_err_set(err, STORE_EIO, 0, 0, "cannot prepare statement: %s",
+                     sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    c->st[id] = st;
+    return st;
+}
+
+/* Makes a statement ready for its next use and drops the bound values, so
+ * no pointer to the caller's strings outlives the call. */
+static void stmt_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/*
+ * Turns a failed step (rc, an extended result code) into a status and a
+ * message about the subject (a printf format naming the row concerned).
+ * Must be called before the statement is reset, which may change the
+ * connection's message.
+ */
+static int sq_error(struct sq_conn *c, int rc, struct hrid_err *err,
+                    const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int sq_error(struct sq_conn *c, int rc, struct hrid_err *err,
+                    const char *fmt, ...)
+{
+    char subject[SUBJECT_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(subject, sizeof subject, fmt, ap);
+    va_end(ap);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return hrid_err_set(err, STORE_CONFLICT, 0, 0, "%s already exists",
+                            subject);
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return hrid_err_set(err, STORE_NOTFOUND, 0, 0,
+                            "%s refers to a party, model or unit that does "
+                            "not exist", subject);
+    return hrid_err_set(err, STORE_EIO, 0, 0, "%s: %s", subject,
+                        sqlite3_errmsg(c->db));
+}
+
+static int oom(struct hrid_err *err, const char *what)
+{
+    return hrid_err_set(err, STORE_EIO, 0, 0, "out of memory reading %s",
+                        what);
+}
+
+/* Binds values to the anonymous parameters in order; the first failure is
+ * kept in rc and reported when the statement would have run. */
+struct bind {
+    sqlite3_stmt *st;
+    int i;
+    int rc;
+};
+
+static void bind_init(struct bind *b, sqlite3_stmt *st)
+{
+    b->st = st;
+    b->i = 0;
+    b->rc = SQLITE_OK;
+}
+
+static void bind_keep(struct bind *b, int rc)
+{
+    if (rc != SQLITE_OK && b->rc == SQLITE_OK)
+        b->rc = rc;
+}
+
+static void bind_i64(struct bind *b, int64_t v)
+{
+    bind_keep(b, sqlite3_bind_int64(b->st, ++b->i, v));
+}
+
+/* A party (or other row) id where 0 means none: bound as NULL so that the
+ * foreign key is not checked. */
+static void bind_id(struct bind *b, int64_t v)
+{
+    if (v == 0)
+        bind_keep(b, sqlite3_bind_null(b->st, ++b->i));
+    else
+        bind_keep(b, sqlite3_bind_int64(b->st, ++b->i, v));
+}
+
+/* SQLITE_STATIC: the string only has to live until the step, and
+ * stmt_done clears it before the caller gets control back. */
+static void bind_str(struct bind *b, const char *s)
+{
+    if (s == NULL)
+        bind_keep(b, sqlite3_bind_null(b->st, ++b->i));
+    else
+        bind_keep(b, sqlite3_bind_text(b->st, ++b->i, s, -1, SQLITE_STATIC));
+}
+
+static void bind_blob(struct bind *b, const void *p, int n)
+{
+    bind_keep(b, sqlite3_bind_blob(b->st, ++b->i, p, n, SQLITE_STATIC));
+}
+
+/* Runs a bound statement that returns no row; rc of the step. */
+static int bind_step(struct bind *b)
+{
+    return b->rc != SQLITE_OK ? b->rc : sqlite3_step(b->st);
+}
+
+/* Reads the columns of the current row in order, copying strings into the
+ * caller's arena.  An allocation failure is remembered in oom. */
+struct row {
+    sqlite3_stmt *st;
+    struct arena *a;
+    int col;
+    bool oom;
+};
+
+static void row_init(struct row *r, sqlite3_stmt *st, struct arena *a)
+{
+    r->st = st;
+    r->a = a;
+    r->col = 0;
+    r->oom = false;
+}
+
+static int64_t row_i64(struct row *r)
+{
+    return sqlite3_column_int64(r->st, r->col++);
+}
+
+static int row_int(struct row *r)
+{
+    return sqlite3_column_int(r->st, r->col++);
+}
+
+static const char *row_str(struct row *r)
+{
+    int i = r->col++;
+    const unsigned char *t;
+    char *s;
+
+    if (sqlite3_column_type(r->st, i) == SQLITE_NULL)
+        return NULL;
+    t = sqlite3_column_text(r->st, i);
+    if (t == NULL) {
+        r->oom = true;
+        return NULL;
+    }
+    s = arena_strndup(r->a, (const char *)t,
+                      (size_t)sqlite3_column_bytes(r->st, i));
+    if (s == NULL)
+        r->oom = true;
+    return s;
+}
+
+/* Copies a text column into a fixed array of cap bytes (NUL included). */
+static void row_fixed(struct row *r, char *out, size_t cap)
+{
+    int i = r->col++;
+    const unsigned char *t = sqlite3_column_text(r->st, i);
+    size_t n = (size_t)sqlite3_column_bytes(r->st, i);
+
+    if (t == NULL)
+        n = 0;
+    if (n > cap - 1)
+        n = cap - 1;
+    if (n > 0)
+        memcpy(out, t, n);
+    out[n] = '\0';
+}
+
+/* A 32-byte hash column; any other length reads as zeros after its end. */
+static void row_hash(struct row *r, unsigned char out[32])
+{
+    int i = r->col++;
+    const void *p = sqlite3_column_blob(r->st, i);
+    size_t n = (size_t)sqlite3_column_bytes(r->st, i);
+
+    memset(out, 0, 32);
+    if (p != NULL)
+        memcpy(out, p, n < 32 ? n : 32);
+}
+
+/* Runs a statement that needs no binding and returns no row (BEGIN,
+ * SAVEPOINT, ...).  Returns SQLITE_DONE, or the failure with its message
+ * copied to msg (which a later reset could overwrite). */
+static int run_simple(struct sq_conn *c, enum stmt_id id, char *msg,
+                      size_t cap)
+{
+    sqlite3_stmt *st = stmt_get(c, id, NULL);
+    int rc;
+
+    if (st == NULL) {
+        snprintf(msg, cap, "%s", sqlite3_errmsg(c->db));
+        return SQLITE_ERROR;
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        snprintf(msg, cap, "%s", sqlite3_errmsg(c->db));
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- record readers ---------------------------------------------------- */
+
+static int read_party(sqlite3_stmt *st, struct arena *a,
+                      struct store_party *p, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    p->id = row_i64(&r);
+    p->kind = row_str(&r);
+    p->name = row_str(&r);
+    p->public_name = row_str(&r);
+    p->country = row_str(&r);
+    p->ent_code = row_str(&r);
+    p->info = row_str(&r);
+    p->created_at = row_i64(&r);
+    return r.oom ? oom(err, "a party") : STORE_OK;
+}
+
+static int read_key(sqlite3_stmt *st, struct arena *a, struct store_key *k,
+                    struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->id = row_i64(&r);
+    k->key_id = row_str(&r);
+    row_hash(&r, k->hash);
+    k->party_id = row_i64(&r);
+    k->role = row_str(&r);
+    k->label = row_str(&r);
+    k->created_at = row_i64(&r);
+    k->revoked_at = row_i64(&r);
+    return r.oom ? oom(err, "an api key") : STORE_OK;
+}
+
+static int read_model(sqlite3_stmt *st, struct arena *a,
+                      struct store_model *m, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    m->id = row_i64(&r);
+    row_fixed(&r, m->model_id, sizeof m->model_id);
+    m->enterprise_id = row_i64(&r);
+    m->level = row_int(&r);
+    m->filing_year = row_int(&r);
+    m->name = row_str(&r);
+    m->status = row_str(&r);
+    m->params = row_str(&r);
+    m->filing = row_str(&r);
+    m->filed_at = row_i64(&r);
+    m->approved_at = row_i64(&r);
+    m->approved_by = row_i64(&r);
+    m->withdrawn_at = row_i64(&r);
+    return r.oom ? oom(err, "a model") : STORE_OK;
+}
+
+static int read_unit(sqlite3_stmt *st, struct arena *a, struct store_unit *u,
+                     struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    u->id = row_i64(&r);
+    row_fixed(&r, u->code, sizeof u->code);
+    u->model_row = row_i64(&r);
+    u->enterprise_id = row_i64(&r);
+    u->state = row_str(&r);
+    u->prev_state = row_str(&r);
+    u->custodian_id = row_i64(&r);
+    u->owner_id = row_i64(&r);
+    u->operator_id = row_i64(&r);
+    u->serial = row_str(&r);
+    u->batch = row_str(&r);
+    u->production_date = row_str(&r);
+    u->factory = row_str(&r);
+    u->firmware = row_str(&r);
+    u->device_key = row_str(&r);
+    u->site = row_str(&r);
+    u->scenario = row_str(&r);
+    u->region = row_str(&r);
+    u->market_filing_no = row_str(&r);
+    u->jurisdiction = row_str(&r);
+    u->extra = row_str(&r);
+    u->registered_at = row_i64(&r);
+    u->updated_at = row_i64(&r);
+    u->last_event_at = row_i64(&r);
+    u->last_event_seq = row_i64(&r);
+    u->event_count = row_i64(&r);
+    return r.oom ? oom(err, "a unit") : STORE_OK;
+}
+
+static int read_component(sqlite3_stmt *st, struct arena *a,
+                          struct store_component *k, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->id = row_i64(&r);
+    k->unit_id = row_i64(&r);
+    k->slot = row_str(&r);
+    k->part_no = row_str(&r);
+    k->supplier = row_str(&r);
+    k->lot = row_str(&r);
+    k->serial = row_str(&r);
+    k->installed_at = row_i64(&r);
+    k->installed_seq = row_i64(&r);
+    k->removed_at = row_i64(&r);
+    k->removed_seq = row_i64(&r);
+    return r.oom ? oom(err, "a component") : STORE_OK;
+}
+
+static int read_event(sqlite3_stmt *st, struct arena *a,
+                      struct store_event *e, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    e->seq = row_i64(&r);
+    e->unit_id = row_i64(&r);
+    row_fixed(&r, e->code, sizeof e->code);
+    e->type = row_str(&r);
+    e->at = row_i64(&r);
+    e->recorded_at = row_i64(&r);
+    e->actor_id = row_i64(&r);
+    e->actor_role = row_str(&r);
+    e->body = row_str(&r);
+    return r.oom ? oom(err, "an event") : STORE_OK;
+}
+
+static int read_grant(sqlite3_stmt *st, struct arena *a,
+                      struct store_grant *g, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    g->id = row_i64(&r);
+    g->unit_id = row_i64(&r);
+    g->grantee_id = row_i64(&r);
+    g->granted_by = row_i64(&r);
+    g->scope = row_str(&r);
+    g->valid_from = row_i64(&r);
+    g->valid_until = row_i64(&r);
+    g->revoked_at = row_i64(&r);
+    g->created_at = row_i64(&r);
+    return r.oom ? oom(err, "a grant") : STORE_OK;
+}
+
+static int read_idem(sqlite3_stmt *st, struct arena *a, struct store_idem *d,
+                     struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    d->party_id = row_i64(&r);
+    d->key = row_str(&r);
+    row_hash(&r, d->req_hash);
+    d->status = row_int(&r);
+    d->response = row_str(&r);
+    d->created_at = row_i64(&r);
+    return r.oom ? oom(err, "an idempotency record") : STORE_OK;
+}
+
+/* A listing's LIMIT: SQLite reads a negative limit as "no limit". */
+static int64_t limit_of(int limit)
+{
+    return limit > 0 ? limit : -1;
+}
+
+/* ---- operations -------------------------------------------------------- */
+
+static int sq_counter_next(struct store_conn *sc, const char *name,
+                           int64_t *value, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_COUNTER_NEXT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    *value = 0;
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, name);
+    rc = bind_step(&b);
+    if (rc != SQLITE_ROW) {
+        r = sq_error(c, rc, err, "counter '%s'", or_empty(name));
+    } else {
+        *value = sqlite3_column_int64(st, 0);
+        /* RETURNING: the change is made by the first step; the second
+         * finishes the statement. */
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE) {
+            *value = 0;
+            r = sq_error(c, rc, err, "counter '%s'", or_empty(name));
+        }
+    }
+    stmt_done(st);
+    return r;
+}
+
+static int sq_party_insert(struct store_conn *sc, struct store_party *p,
+                           struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_PARTY_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, p->kind);
+    bind_str(&b, p->name);
+    bind_str(&b, p->public_name);
+    bind_str(&b, p->country);
+    bind_str(&b, p->ent_code);
+    bind_str(&b, p->info);
+    bind_i64(&b, p->created_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE) {
+        if (p->ent_code != NULL)
+            r = sq_error(c, rc, err, "enterprise code '%s' in country '%s'",
+                         p->ent_code, or_empty(p->country));
+        else
+            r = sq_error(c, rc, err, "party '%s'", or_empty(p->name));
+    } else {
+        p->id = sqlite3_last_insert_rowid(c->db);
+    }
+    stmt_done(st);
+    return r;
+}
+
+/* The end of a single-row read: the row, no row (NOTFOUND with the
+ * subject), or a failure. */
+#define GET_ROW(READ, OUT, WHAT, ...)                                      \
+    do {                                                                   \
+        rc = bind_step(&b);                                                \
+        if (rc == SQLITE_ROW)                                              \
+            r = READ(st, a, OUT, err);                                     \
+        else if (rc == SQLITE_DONE)                                        \
+            r = hrid_err_set(err, STORE_NOTFOUND, 0, 0,                    \
+                             __VA_ARGS__);                                 \
+        else                                                               \
+            r = sq_error(c, rc, err, WHAT);                                \
+        stmt_done(st);                                                     \
+        if (r != STORE_OK)                                                 \
+            memset(OUT, 0, sizeof *(OUT));                                 \
+    } while (0)
+
+static int sq_party_get(struct store_conn *sc, int64_t id, struct arena *a,
+                        struct store_party *out, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_PARTY_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, id);
+    GET_ROW(read_party, out, "reading a party", "party %lld not found",
+            (long long)id);
+    return r;
+}
+
+static int sq_party_by_ent_code(struct store_conn *sc, const char *country,
+                                const char *ent_code, struct arena *a,
+                                struct store_party *out, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_PARTY_BY_ENT, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, country);
+    bind_str(&b, ent_code);
+    GET_ROW(read_party, out, "reading a party",
+            "no enterprise with code '%s' in country '%s'",
+            or_empty(ent_code), or_empty(country));
+    return r;
+}
+
+/* The loop of every listing: each row is read into rec and handed to the
+ * callback; a callback's non-zero result stops the walk and is returned. */
+#define LIST_ROWS(READ, REC, EACH, WHAT)                                   \
+    do {                                                                   \
+        r = b.rc != SQLITE_OK ? sq_error(c, b.rc, err, WHAT) : STORE_OK;   \
+        while (r == STORE_OK) {                                            \
+            rc = sqlite3_step(st);                                         \
+            if (rc == SQLITE_DONE)                                         \
+                break;                                                     \
+            if (rc != SQLITE_ROW) {                                        \
+                r = sq_error(c, rc, err, WHAT);                            \
+                break;                                                     \
+            }                                                              \
+            r = READ(st, a, &(REC), err);                                  \
+            if (r == STORE_OK)                                             \
+                r = EACH(ctx, &(REC));                                     \
+        }                                                                  \
+        stmt_done(st);                                                     \
+    } while (0)
+
+static int sq_party_list(struct store_conn *sc, const char *kind,
+                         int64_t after_id, int limit, struct arena *a,
+                         store_each_party_fn each, void *ctx,
+                         struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, kind ? ST_PARTY_LIST_KIND : ST_PARTY_LIST,
+                                err);
+    struct store_party p;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, after_id);
+    bind_i64(&b, limit_of(limit));
+    if (kind != NULL)
+        bind_str(&b, kind);
+    LIST_ROWS(read_party, p, each, "listing parties");
+    return r;
+}
+
+static int sq_key_insert(struct store_conn *sc, struct store_key *k,
+                         struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_KEY_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, k->key_id);
+    bind_blob(&b, k->hash, (int)sizeof k->hash);
+    bind_id(&b, k->party_id);
+    bind_str(&b, k->role);
+    bind_str(&b, k->label);
+    bind_i64(&b, k->created_at);
+    bind_i64(&b, k->revoked_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "api key '%s'", or_empty(k->key_id));
+    else
+        k->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_key_get(struct store_conn *sc, const char *key_id,
+                      struct arena *a, struct store_key *out,
+                      struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_KEY_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, key_id);
+    GET_ROW(read_key, out, "reading an api key", "api key '%s' not found",
+            or_empty(key_id));
+    return r;
+}
+
+/* Whether row id exists, through an "SELECT 1 ... WHERE id = ?1"
+ * statement: 1 yes, 0 no, or an error status (already in err) below 0. */
+static int row_exists(struct sq_conn *c, enum stmt_id id, int64_t row,
+                      struct hrid_err *err)
+{
+    sqlite3_stmt *st = stmt_get(c, id, err);
+    int rc, r;
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, row);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        r = 1;
+    } else if (rc == SQLITE_DONE) {
+        r = 0;
+    } else {
+        sq_error(c, rc, err, "row %lld", (long long)row);
+        r = -1;
+    }
+    stmt_done(st);
+    return r;
+}
+
+/* Revoking a key that is already revoked keeps the first revocation time
+ * and succeeds: the key is dead either way. */
+static int sq_key_revoke(struct store_conn *sc, int64_t id, int64_t at,
+                         struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_KEY_REVOKE, err);
+    struct bind b;
+    int rc, r = STORE_OK, ex;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, id);
+    bind_i64(&b, at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "api key %lld", (long long)id);
+    stmt_done(st);
+    if (r == STORE_OK && sqlite3_changes(c->db) == 0) {
+        ex = row_exists(c, ST_KEY_EXISTS, id, err);
+        if (ex < 0)
+            r = STORE_EIO;
+        else if (ex == 0)
+            r = hrid_err_set(err, STORE_NOTFOUND, 0, 0,
+                             "api key %lld not found", (long long)id);
+    }
+    return r;
+}
+
+static int sq_key_list(struct store_conn *sc, int64_t party_id,
+                       struct arena *a, store_each_key_fn each, void *ctx,
+                       struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_KEY_LIST, err);
+    struct store_key k;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, party_id);
+    LIST_ROWS(read_key, k, each, "listing api keys");
+    return r;
+}
+
+static int sq_model_insert(struct store_conn *sc, struct store_model *m,
+                           struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_MODEL_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, m->model_id);
+    bind_id(&b, m->enterprise_id);
+    bind_i64(&b, m->level);
+    bind_i64(&b, m->filing_year);
+    bind_str(&b, m->name);
+    bind_str(&b, m->status);
+    bind_str(&b, m->params);
+    bind_str(&b, m->filing);
+    bind_i64(&b, m->filed_at);
+    bind_i64(&b, m->approved_at);
+    bind_id(&b, m->approved_by);
+    bind_i64(&b, m->withdrawn_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "model '%s'", m->model_id);
+    else
+        m->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_model_get(struct store_conn *sc, const char *model_id,
+                        struct arena *a, struct store_model *out,
+                        struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_MODEL_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, model_id);
+    GET_ROW(read_model, out, "reading a model", "model '%s' not found",
+            or_empty(model_id));
+    return r;
+}
+
+static int sq_model_get_row(struct store_conn *sc, int64_t id,
+                            struct arena *a, struct store_model *out,
+                            struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_MODEL_GET_ROW, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, id);
+    GET_ROW(read_model, out, "reading a model",
+            "model row %lld not found", (long long)id);
+    return r;
+}
+
+static int sq_model_update(struct store_conn *sc, const struct store_model *m,
+                           struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_MODEL_UPDATE, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, m->id);
+    bind_str(&b, m->name);
+    bind_str(&b, m->status);
+    bind_str(&b, m->params);
+    bind_str(&b, m->filing);
+    bind_i64(&b, m->filed_at);
+    bind_i64(&b, m->approved_at);
+    bind_id(&b, m->approved_by);
+    bind_i64(&b, m->withdrawn_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "model '%s'", m->model_id);
+    else if (sqlite3_changes(c->db) == 0)
+        r = hrid_err_set(err, STORE_NOTFOUND, 0, 0,
+                         "model row %lld not found", (long long)m->id);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_model_list(struct store_conn *sc, int64_t enterprise_id,
+                         int64_t after_id, int limit, struct arena *a,
+                         store_each_model_fn each, void *ctx,
+                         struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, enterprise_id ? ST_MODEL_LIST_ENT
+                                                 : ST_MODEL_LIST, err);
+    struct store_model m;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, after_id);
+    bind_i64(&b, limit_of(limit));
+    if (enterprise_id != 0)
+        bind_i64(&b, enterprise_id);
+    LIST_ROWS(read_model, m, each, "listing models");
+    return r;
+}
+
+static int sq_unit_insert(struct store_conn *sc, struct store_unit *u,
+                          struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_UNIT_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, u->code);
+    bind_id(&b, u->model_row);
+    bind_id(&b, u->enterprise_id);
+    bind_str(&b, u->state);
+    bind_str(&b, u->prev_state);
+    bind_id(&b, u->custodian_id);
+    bind_id(&b, u->owner_id);
+    bind_id(&b, u->operator_id);
+    bind_str(&b, u->serial);
+    bind_str(&b, u->batch);
+    bind_str(&b, u->production_date);
+    bind_str(&b, u->factory);
+    bind_str(&b, u->firmware);
+    bind_str(&b, u->device_key);
+    bind_str(&b, u->site);
+    bind_str(&b, u->scenario);
+    bind_str(&b, u->region);
+    bind_str(&b, u->market_filing_no);
+    bind_str(&b, u->jurisdiction);
+    bind_str(&b, u->extra);
+    bind_i64(&b, u->registered_at);
+    bind_i64(&b, u->updated_at);
+    bind_i64(&b, u->last_event_at);
+    bind_i64(&b, u->last_event_seq);
+    bind_i64(&b, u->event_count);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "unit '%s'", u->code);
+    else
+        u->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_unit_get(struct store_conn *sc, const char *code,
+                       struct arena *a, struct store_unit *out,
+                       struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_UNIT_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, code);
+    GET_ROW(read_unit, out, "reading a unit", "unit '%s' not found",
+            or_empty(code));
+    return r;
+}
+
+static int sq_unit_update(struct store_conn *sc, const struct store_unit *u,
+                          struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_UNIT_UPDATE, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, u->id);
+    bind_str(&b, u->state);
+    bind_str(&b, u->prev_state);
+    bind_id(&b, u->custodian_id);
+    bind_id(&b, u->owner_id);
+    bind_id(&b, u->operator_id);
+    bind_str(&b, u->batch);
+    bind_str(&b, u->production_date);
+    bind_str(&b, u->factory);
+    bind_str(&b, u->firmware);
+    bind_str(&b, u->device_key);
+    bind_str(&b, u->site);
+    bind_str(&b, u->scenario);
+    bind_str(&b, u->region);
+    bind_str(&b, u->market_filing_no);
+    bind_str(&b, u->jurisdiction);
+    bind_str(&b, u->extra);
+    bind_i64(&b, u->updated_at);
+    bind_i64(&b, u->last_event_at);
+    bind_i64(&b, u->last_event_seq);
+    bind_i64(&b, u->event_count);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "unit '%s'", u->code);
+    else if (sqlite3_changes(c->db) == 0)
+        r = hrid_err_set(err, STORE_NOTFOUND, 0, 0,
+                         "unit row %lld not found", (long long)u->id);
+    stmt_done(st);
+    return r;
+}
+
+/*
+ * The statement walks the index of the most selective filter given:
+ * custodian (a seller or owner holds a small share of all units), then
+ * enterprise, then state (few values, many units each), else the code
+ * index.  The remaining filters are checked on the rows walked.
+ */
+static int sq_unit_list(struct store_conn *sc,
+                        const struct store_unit_filter *f, struct arena *a,
+                        store_each_unit_fn each, void *ctx,
+                        struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    enum stmt_id id;
+    sqlite3_stmt *st;
+    struct store_unit u;
+    struct bind b;
+    int rc, r;
+
+    if (f->custodian_id != 0)
+        id = ST_UNIT_LIST_CUST;
+    else if (f->enterprise_id != 0)
+        id = ST_UNIT_LIST_ENT;
+    else if (f->state != NULL)
+        id = ST_UNIT_LIST_STATE;
+    else
+        id = ST_UNIT_LIST;
+    st = stmt_get(c, id, err);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    switch (id) {
+    case ST_UNIT_LIST_CUST:
+        bind_i64(&b, f->custodian_id);
+        break;
+    case ST_UNIT_LIST_ENT:
+        bind_i64(&b, f->enterprise_id);
+        break;
+    case ST_UNIT_LIST_STATE:
+        bind_str(&b, f->state);
+        break;
+    default:
+        b.i++;      /* ?1 is not used by the unfiltered walk */
+        break;
+    }
+    bind_str(&b, f->after_code != NULL ? f->after_code : "");
+    bind_i64(&b, f->enterprise_id);
+    bind_i64(&b, f->model_row);
+    bind_str(&b, f->state);
+    bind_i64(&b, limit_of(f->limit));
+    LIST_ROWS(read_unit, u, each, "listing units");
+    return r;
+}
+
+static int sq_unit_count(struct store_conn *sc, int64_t *n,
+                         struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_UNIT_COUNT, err);
+    int rc, r = STORE_OK;
+
+    *n = 0;
+    if (st == NULL)
+        return STORE_EIO;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        r = sq_error(c, rc, err, "counting units");
+    stmt_done(st);
+    return r;
+}
+
+static int sq_component_insert(struct store_conn *sc,
+                               struct store_component *k,
+                               struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_COMP_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, k->unit_id);
+    bind_str(&b, k->slot);
+    bind_str(&b, k->part_no);
+    bind_str(&b, k->supplier);
+    bind_str(&b, k->lot);
+    bind_str(&b, k->serial);
+    bind_i64(&b, k->installed_at);
+    bind_i64(&b, k->installed_seq);
+    bind_i64(&b, k->removed_at);
+    bind_i64(&b, k->removed_seq);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "component '%s' of unit row %lld",
+                     or_empty(k->slot), (long long)k->unit_id);
+    else
+        k->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+/* Removing a component that was already removed is a conflict: the first
+ * removal (and its event) stands. */
+static int sq_component_remove(struct store_conn *sc, int64_t id, int64_t at,
+                               int64_t seq, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_COMP_REMOVE, err);
+    struct bind b;
+    int rc, r = STORE_OK, ex;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, id);
+    bind_i64(&b, at);
+    bind_i64(&b, seq);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "component %lld", (long long)id);
+    stmt_done(st);
+    if (r == STORE_OK && sqlite3_changes(c->db) == 0) {
+        ex = row_exists(c, ST_COMP_EXISTS, id, err);
+        if (ex < 0)
+            r = STORE_EIO;
+        else if (ex == 0)
+            r = hrid_err_set(err, STORE_NOTFOUND, 0, 0,
+                             "component %lld not found", (long long)id);
+        else
+            r = hrid_err_set(err, STORE_CONFLICT, 0, 0,
+                             "component %lld was already removed",
+                             (long long)id);
+    }
+    return r;
+}
+
+static int sq_component_list(struct store_conn *sc, int64_t unit_id,
+                             bool installed_only, struct arena *a,
+                             store_each_component_fn each, void *ctx,
+                             struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, installed_only ? ST_COMP_LIST_INSTALLED
+                                                  : ST_COMP_LIST, err);
+    struct store_component k;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, unit_id);
+    LIST_ROWS(read_component, k, each, "listing components");
+    return r;
+}
+
+/* The seq is not taken from e: SQLite gives the next one. */
+static int sq_event_append(struct store_conn *sc, struct store_event *e,
+                           struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_EVENT_APPEND, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, e->unit_id);
+    bind_str(&b, e->code);
+    bind_str(&b, e->type);
+    bind_i64(&b, e->at);
+    bind_i64(&b, e->recorded_at);
+    bind_id(&b, e->actor_id);
+    bind_str(&b, e->actor_role);
+    bind_str(&b, e->body);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "event '%s' of unit '%s'", or_empty(e->type),
+                     e->code);
+    else
+        e->seq = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_event_list(struct store_conn *sc, int64_t unit_id,
+                         int64_t after_seq, int limit, struct arena *a,
+                         store_each_event_fn each, void *ctx,
+                         struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_EVENT_LIST, err);
+    struct store_event e;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, unit_id);
+    bind_i64(&b, after_seq);
+    bind_i64(&b, limit_of(limit));
+    LIST_ROWS(read_event, e, each, "listing events");
+    return r;
+}
+
+static int sq_grant_insert(struct store_conn *sc, struct store_grant *g,
+                           struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_GRANT_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, g->unit_id);
+    bind_id(&b, g->grantee_id);
+    bind_id(&b, g->granted_by);
+    bind_str(&b, g->scope);
+    bind_i64(&b, g->valid_from);
+    bind_i64(&b, g->valid_until);
+    bind_i64(&b, g->revoked_at);
+    bind_i64(&b, g->created_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "grant to party %lld on unit row %lld",
+                     (long long)g->grantee_id, (long long)g->unit_id);
+    else
+        g->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_grant_list(struct store_conn *sc, int64_t unit_id,
+                         struct arena *a, store_each_grant_fn each, void *ctx,
+                         struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_GRANT_LIST, err);
+    struct store_grant g;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, unit_id);
+    LIST_ROWS(read_grant, g, each, "listing grants");
+    return r;
+}
+
+static int sq_idem_get(struct store_conn *sc, int64_t party_id,
+                       const char *key, struct arena *a,
+                       struct store_idem *out, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_IDEM_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, party_id);
+    bind_str(&b, key);
+    GET_ROW(read_idem, out, "reading an idempotency record",
+            "idempotency key '%s' of party %lld not found",
+            or_empty(key), (long long)party_id);
+    return r;
+}
+
+static int sq_idem_put(struct store_conn *sc, const struct store_idem *d,
+                       struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_IDEM_PUT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, d->party_id);
+    bind_str(&b, d->key);
+    bind_blob(&b, d->req_hash, (int)sizeof d->req_hash);
+    bind_i64(&b, d->status);
+    bind_str(&b, d->response);
+    bind_i64(&b, d->created_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "idempotency key '%s' of party %lld",
+                     or_empty(d->key), (long long)d->party_id);
+    stmt_done(st);
+    return r;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static void conn_free(struct sq_conn *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+/* Runs fixed SQL text (pragmas, migrations) with sqlite3_exec. */
+static int exec_sql(struct sq_conn *c, const char *sql, const char *what,
+                    struct hrid_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+
+    if (rc != SQLITE_OK) {
+        hrid_err_set(err, STORE_EIO, 0, 0, "%s: %s", what,
+                     msg != NULL ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return STORE_EIO;
+    }
+    return STORE_OK;
+}
+
+/* Switches the file to write-ahead logging, which is what lets readers
+ * run beside the writer; a file system that cannot do it is an error
+ * rather than a silent fall back to a rollback journal. */
+static int set_wal(struct sq_conn *c, const char *path, struct hrid_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    const unsigned char *mode;
+    int rc, r = STORE_OK;
+
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st,
+                            NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        r = hrid_err_set(err, STORE_EIO, 0, 0,
+                         "cannot set up database '%s': %s", path,
+                         sqlite3_errmsg(c->db));
+    } else {
+        mode = sqlite3_column_text(st, 0);
+        if (mode == NULL || strcmp((const char *)mode, "wal") != 0)
+            r = hrid_err_set(err, STORE_EIO, 0, 0,
+                             "database '%s' cannot use write-ahead logging "
+                             "(journal mode stays '%s')", path,
+                             mode ? (const char *)mode : "");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Replaces SQLite's automatic checkpoint on the writer's connection (see
+ * CHECKPOINT_PAGES): only notes how long the WAL has grown. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct sq_conn *c = arg;
+
+    (void)db;
+    (void)name;
+    c->wal_pages = pages;
+    return SQLITE_OK;
+}
+
+/*
+ * Opens a connection: the writer's read-write one (creating the file), or
+ * a reader's read-only one, so that a write attempted outside store_write
+ * fails instead of racing the writer.
+ */
+static struct sq_conn *conn_open(struct sq_store *s, bool writer,
+                                 struct hrid_err *err)
+{
+    static const char PRAGMAS[] =
+        "PRAGMA foreign_keys = ON;"
+        "PRAGMA mmap_size = " MMAP_SIZE ";"
+        "PRAGMA cache_size = " CACHE_KIB ";"
+        "PRAGMA temp_store = MEMORY;";
+    struct sq_conn *c = calloc(1, sizeof *c);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                        : SQLITE_OPEN_READONLY);
+    int rc;
+
+    if (c == NULL) {
+        hrid_err_set(err, STORE_EIO, 0, 0, "out of memory opening '%s'",
+                     s->path);
+        return NULL;
+    }
+    c->base.store = &s->base;
+    c->writer = writer;
+    rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        hrid_err_set(err, STORE_EIO, 0, 0, "cannot open database '%s': %s",
+                     s->path, c->db ? sqlite3_errmsg(c->db)
+                                    : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, s->busy_ms);
+    if (exec_sql(c, PRAGMAS, "cannot set up connection", err) != STORE_OK)
+        goto fail;
+    if (writer) {
+        /* FULL: the WAL is synced at every commit, so an acknowledged
+         * write survives power loss.  NORMAL syncs only at checkpoints:
+         * faster, but the last commits can be lost. */
+        if (exec_sql(c, s->sync_full ? "PRAGMA synchronous = FULL"
+                                     : "PRAGMA synchronous = NORMAL",
+                     "cannot set up connection", err) != STORE_OK ||
+            exec_sql(c, "PRAGMA journal_size_limit = " JOURNAL_SIZE_LIMIT,
+                     "cannot set up connection", err) != STORE_OK ||
+            set_wal(c, s->path, err) != STORE_OK)
+            goto fail;
+        sqlite3_wal_hook(c->db, wal_hook, c);
+    }
+    return c;
+
+fail:
+    conn_free(c);
+    return NULL;
+}
+
+/* Called by pthreads when a thread that read through the store exits. */
+static void conn_destroy(void *p)
+{
+    struct sq_conn *c = p;
+    struct sq_store *s;
+    struct sq_conn **pp;
+
+    if (c == NULL || c->writer)
+        return;
+    s = sqs(c->base.store);
+    pthread_mutex_lock(&s->conns_mu);
+    for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->conns_mu);
+    conn_free(c);
+}
+
+static struct store_conn *sq_conn_get(struct store *st, struct hrid_err *err)
+{
+    struct sq_store *s = sqs(st);
+    struct sq_conn *c = pthread_getspecific(s->key);
+
+    if (c != NULL)
+        return &c->base;
+    c = conn_open(s, false, err);
+    if (c == NULL)
+        return NULL;
+    if (pthread_setspecific(s->key, c) != 0) {
+        conn_free(c);
+        hrid_err_set(err, STORE_EIO, 0, 0,
+                     "cannot keep a connection for this thread");
+        return NULL;
+    }
+    pthread_mutex_lock(&s->conns_mu);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->conns_mu);
+    return &c->base;
+}
+
+/* Inside a write function the writer's transaction already gives one
+ * consistent view (and BEGIN would fail), so read_begin is a no-op there;
+ * nested read_begin/read_end pairs share the outermost transaction. */
+static int sq_read_begin(struct store_conn *sc, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    char msg[HRID_ERR_MSG_MAX];
+
+    if (c->writer || c->read_depth++ > 0)
+        return STORE_OK;
+    if (run_simple(c, ST_BEGIN, msg, sizeof msg) != SQLITE_DONE) {
+        c->read_depth = 0;
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "cannot begin a read transaction: %s", msg);
+    }
+    return STORE_OK;
+}
+
+static void sq_read_end(struct store_conn *sc)
+{
+    struct sq_conn *c = sqc(sc);
+    char msg[HRID_ERR_MSG_MAX];
+
+    if (c->writer || c->read_depth == 0 || --c->read_depth > 0)
+        return;
+    /* A read transaction has nothing to lose: if COMMIT fails, ROLLBACK
+     * still ends it and releases the snapshot. */
+    if (run_simple(c, ST_COMMIT, msg, sizeof msg) != SQLITE_DONE &&
+        !sqlite3_get_autocommit(c->db))
+        run_simple(c, ST_ROLLBACK, msg, sizeof msg);
+}
+
+/* ---- the writer -------------------------------------------------------- */
+
+static void fail_job(struct sq_job *j, const char *what, const char *msg)
+{
+    j->result = hrid_err_set(j->err, STORE_EIO, 0, 0, "%s: %s", what, msg);
+}
+
+/*
+ * Runs jobs[0..n) in as few transactions as possible.  Normally that is
+ * one: each job in its own savepoint, one COMMIT.  If SQLite abandons the
+ * transaction under a job (a full disk, say), the jobs that succeeded in
+ * it so far learn that they failed, and the rest go on in a new one.
+ */
+static void run_batch(struct sq_store *s, struct sq_job **jobs, size_t n)
+{
+    struct sq_conn *c = s->wconn;
+    char msg[HRID_ERR_MSG_MAX];
+    size_t i = 0, first, k;
+    bool lost;
+
+    while (i < n) {
+        first = i;
+        if (run_simple(c, ST_BEGIN_IMMEDIATE, msg, sizeof msg) !=
+            SQLITE_DONE) {
+            for (; i < n; i++)
+                fail_job(jobs[i], "cannot begin a write transaction", msg);
+            return;
+        }
+        lost = false;
+        for (; i < n && !lost; i++) {
+            struct sq_job *j = jobs[i];
+
+            if (run_simple(c, ST_SAVEPOINT, msg, sizeof msg) != SQLITE_DONE) {
+                fail_job(j, "cannot begin a savepoint", msg);
+                lost = sqlite3_get_autocommit(c->db) != 0;
+                continue;
+            }
+            j->result = j->fn(&c->base, j->arg, j->err);
+            if (sqlite3_get_autocommit(c->db)) {
+                /* SQLite rolled the whole transaction back. */
+                snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(c->db));
+                lost = true;
+            } else if (j->result != STORE_OK) {
+                if (run_simple(c, ST_ROLLBACK_TO, msg, sizeof msg) !=
+                        SQLITE_DONE ||
+                    run_simple(c, ST_RELEASE, msg, sizeof msg) != SQLITE_DONE)
+                    lost = true;
+            } else if (run_simple(c, ST_RELEASE, msg, sizeof msg) !=
+                       SQLITE_DONE) {
+                lost = true;
+            }
+        }
+        if (!lost && run_simple(c, ST_COMMIT, msg, sizeof msg) == SQLITE_DONE)
+            continue;
+        /* Nothing of this transaction is kept: every job in it that had
+         * succeeded is told so; the ones that failed keep their own
+         * result, which they would have had anyway. */
+        if (!sqlite3_get_autocommit(c->db)) {
+            char ignored[HRID_ERR_MSG_MAX];
+
+            run_simple(c, ST_ROLLBACK, ignored, sizeof ignored);
+        }
+        for (k = first; k < i; k++)
+            if (jobs[k]->result == STORE_OK)
+                fail_job(jobs[k], "write transaction failed", msg);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct sq_store *s = arg;
+    struct sq_job *batch[WRITE_BATCH_MAX];
+    size_t n, i;
+
+    /* A write function that asks for store_conn gets the writer's own
+     * handle, so it sees the transaction's writes. */
+    pthread_setspecific(s->key, s->wconn);
+    for (;;) {
+        pthread_mutex_lock(&s->q_mu);
+        while (s->q_head == NULL && !s->stopping)
+            pthread_cond_wait(&s->q_work, &s->q_mu);
+        if (s->q_head == NULL) {
+            pthread_mutex_unlock(&s->q_mu);
+            break;
+        }
+        for (n = 0; n < WRITE_BATCH_MAX && s->q_head != NULL; n++) {
+            batch[n] = s->q_head;
+            s->q_head = s->q_head->next;
+        }
+        if (s->q_head == NULL)
+            s->q_tail = NULL;
+        pthread_mutex_unlock(&s->q_mu);
+
+        run_batch(s, batch, n);
+
+        pthread_mutex_lock(&s->q_mu);
+        for (i = 0; i < n; i++)
+            batch[i]->done = true;
+        pthread_cond_broadcast(&s->q_done);
+        pthread_mutex_unlock(&s->q_mu);
+
+        /* Passive: never waits for readers; what their snapshots still
+         * need is copied by a later checkpoint. */
+        if (s->wconn->wal_pages >= CHECKPOINT_PAGES) {
+            sqlite3_wal_checkpoint_v2(s->wconn->db, NULL,
+                                      SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            s->wconn->wal_pages = 0;
+        }
+    }
+    pthread_setspecific(s->key, NULL);
+    return NULL;
+}
+
+static int sq_write(struct store *st, store_write_fn fn, void *arg,
+                    struct hrid_err *err)
+{
+    struct sq_store *s = sqs(st);
+    struct sq_job job = {fn, arg, err, STORE_OK, false, NULL};
+
+    /* The writer would wait for itself. */
+    if (pthread_equal(pthread_self(), s->writer))
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "store_write called inside a write function");
+    pthread_mutex_lock(&s->q_mu);
+    if (s->q_tail != NULL)
+        s->q_tail->next = &job;
+    else
+        s->q_head = &job;
+    s->q_tail = &job;
+    pthread_cond_signal(&s->q_work);
+    while (!job.done)
+        pthread_cond_wait(&s->q_done, &s->q_mu);
+    pthread_mutex_unlock(&s->q_mu);
+    return job.result;
+}
+
+/* ---- open, migrate, close ---------------------------------------------- */
+
+/* Creates the schema or brings it forward, in one transaction: a crash
+ * halfway leaves the file as it was. */
+static int migrate(struct sq_conn *c, const char *path, struct hrid_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t version = 0;
+    int rc, r;
+
+    r = exec_sql(c, "BEGIN IMMEDIATE;"
+                    "CREATE TABLE IF NOT EXISTS meta ("
+                    "  key   TEXT PRIMARY KEY,"
+                    "  value NOT NULL"
+                    ") WITHOUT ROWID;",
+                 "cannot read the schema version", err);
+    if (r != STORE_OK)
+        goto out;
+    rc = sqlite3_prepare_v2(c->db, "SELECT value FROM meta"
+                                   " WHERE key = 'schema_version'",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        version = sqlite3_column_int64(st, 0);
+    } else if (rc != SQLITE_DONE) {
+        r = hrid_err_set(err, STORE_EIO, 0, 0,
+                         "cannot read the schema version: %s",
+                         sqlite3_errmsg(c->db));
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (version > SCHEMA_VERSION || version < 0) {
+        r = hrid_err_set(err, STORE_EIO, 0, 0,
+                         "database '%s' has schema version %lld, newer than "
+                         "the %lld this program knows: upgrade it",
+                         path, (long long)version, (long long)SCHEMA_VERSION);
+        goto out;
+    }
+    for (int64_t v = version; v < SCHEMA_VERSION; v++) {
+        char what[64];
+
+        snprintf(what, sizeof what, "schema migration %lld failed",
+                 (long long)(v + 1));
+        r = exec_sql(c, MIGRATIONS[v], what, err);
+        if (r != STORE_OK)
+            goto out;
+    }
+    if (version < SCHEMA_VERSION) {
+        rc = sqlite3_prepare_v2(c->db, "INSERT INTO meta (key, value)"
+                                       " VALUES ('schema_version', ?1)"
+                                       " ON CONFLICT (key) DO UPDATE"
+                                       " SET value = excluded.value",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 1, SCHEMA_VERSION);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE) {
+            r = hrid_err_set(err, STORE_EIO, 0, 0,
+                             "cannot record the schema version: %s",
+                             sqlite3_errmsg(c->db));
+            goto out;
+        }
+    }
+    r = exec_sql(c, "COMMIT", "cannot commit the schema", err);
+
+out:
+    sqlite3_finalize(st);
+    if (r != STORE_OK && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+/* A decimal number of milliseconds up to BUSY_TIMEOUT_MAX. */
+static bool parse_ms(const char *p, size_t len, int *out)
+{
+    long v = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        v = v * 10 + (p[i] - '0');
+        if (v > BUSY_TIMEOUT_MAX)
+            return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+/*
+ * Splits "path?opt=val&..." into the path and the options:
+ *   sync=full      (the default) every commit is synced to disk
+ *   sync=normal    only checkpoints are: the last commits may be lost on
+ *                  power failure, never the file's consistency
+ *   busy_timeout=MS how long to wait for a lock another process holds
+ */
+static int parse_uri(struct sq_store *s, const char *uri,
+                     struct hrid_err *err)
+{
+    const char *q = strchr(uri, '?');
+    size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+
+    if (plen == 0)
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "store uri '%s' names no file", uri);
+    s->path = strndup(uri, plen);
+    if (s->path == NULL)
+        return hrid_err_set(err, STORE_EIO, 0, 0, "out of memory");
+    s->sync_full = true;
+    s->busy_ms = BUSY_TIMEOUT_MS;
+    while (q != NULL) {
+        const char *opt = q + 1;
+        size_t len;
+
+        q = strchr(opt, '&');
+        len = q != NULL ? (size_t)(q - opt) : strlen(opt);
+        if (len == 11 && strncmp(opt, "sync=normal", len) == 0) {
+            s->sync_full = false;
+        } else if (len == 9 && strncmp(opt, "sync=full", len) == 0) {
+            s->sync_full = true;
+        } else if (len > 13 && strncmp(opt, "busy_timeout=", 13) == 0) {
+            if (!parse_ms(opt + 13, len - 13, &s->busy_ms))
+                return hrid_err_set(err, STORE_EIO, 0, 0,
+                                    "bad option '%.*s' in store uri: "
+                                    "milliseconds up to %d expected",
+                                    (int)len, opt, BUSY_TIMEOUT_MAX);
+        } else if (len != 0) {
+            return hrid_err_set(err, STORE_EIO, 0, 0,
+                                "bad option '%.*s' in store uri (known: "
+                                "sync=full, sync=normal, busy_timeout=MS)",
+                                (int)len, opt);
+        }
+    }
+    return STORE_OK;
+}
+
+static void sq_close(struct store *st)
+{
+    struct sq_store *s = sqs(st);
+    struct sq_conn *c, *next;
+
+    if (s->have_writer) {
+        /* The writer drains the queue before it sees stopping. */
+        pthread_mutex_lock(&s->q_mu);
+        s->stopping = true;
+        pthread_cond_signal(&s->q_work);
+        pthread_mutex_unlock(&s->q_mu);
+        pthread_join(s->writer, NULL);
+    }
+    /* After this no thread's exit calls conn_destroy. */
+    if (s->have_key)
+        pthread_key_delete(s->key);
+    if (s->have_locks) {
+        pthread_mutex_lock(&s->conns_mu);
+        for (c = s->conns; c != NULL; c = next) {
+            next = c->next;
+            conn_free(c);
+        }
+        s->conns = NULL;
+        pthread_mutex_unlock(&s->conns_mu);
+    }
+    /* Last, so that closing it checkpoints the WAL into the file. */
+    conn_free(s->wconn);
+    if (s->have_locks) {
+        pthread_cond_destroy(&s->q_done);
+        pthread_cond_destroy(&s->q_work);
+        pthread_mutex_destroy(&s->q_mu);
+        pthread_mutex_destroy(&s->conns_mu);
+    }
+    free(s->path);
+    free(s);
+}
+
+static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
+{
+    struct sq_store *s;
+    int r;
+
+    *out = NULL;
+    /* Connections are shared between threads (one at a time), which needs
+     * a thread-safe SQLite build. */
+    if (!sqlite3_threadsafe())
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "sqlite was built without thread support");
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return hrid_err_set(err, STORE_EIO, 0, 0, "out of memory");
+    s->base.ops = &store_sqlite_ops;
+    r = parse_uri(s, uri, err);
+    if (r != STORE_OK)
+        goto fail;
+    if (pthread_key_create(&s->key, conn_destroy) != 0) {
+        r = hrid_err_set(err, STORE_EIO, 0, 0, "cannot create a thread key");
+        goto fail;
+    }
+    s->have_key = true;
+    if (pthread_mutex_init(&s->conns_mu, NULL) != 0 ||
+        pthread_mutex_init(&s->q_mu, NULL) != 0 ||
+        pthread_cond_init(&s->q_work, NULL) != 0 ||
+        pthread_cond_init(&s->q_done, NULL) != 0) {
+        /* glibc's init of these never fails; other libcs get a leak here
+         * rather than a destroy of something never initialised. */
+        r = hrid_err_set(err, STORE_EIO, 0, 0, "cannot create locks");
+        goto fail;
+    }
+    s->have_locks = true;
+    s->wconn = conn_open(s, true, err);
+    if (s->wconn == NULL) {
+        r = STORE_EIO;
+        goto fail;
+    }
+    r = migrate(s->wconn, s->path, err);
+    if (r != STORE_OK)
+        goto fail;
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        r = hrid_err_set(err, STORE_EIO, 0, 0,
+                         "cannot start the writer thread");
+        goto fail;
+    }
+    s->have_writer = true;
+    *out = &s->base;
+    return STORE_OK;
+
+fail:
+    sq_close(&s->base);
+    return r;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .conn = sq_conn_get,
+    .write = sq_write,
+    .read_begin = sq_read_begin,
+    .read_end = sq_read_end,
+    .counter_next = sq_counter_next,
+    .party_insert = sq_party_insert,
+    .party_get = sq_party_get,
+    .party_by_ent_code = sq_party_by_ent_code,
+    .party_list = sq_party_list,
+    .key_insert = sq_key_insert,
+    .key_get = sq_key_get,
+    .key_revoke = sq_key_revoke,
+    .key_list = sq_key_list,
+    .model_insert = sq_model_insert,
+    .model_get = sq_model_get,
+    .model_get_row = sq_model_get_row,
+    .model_update = sq_model_update,
+    .model_list = sq_model_list,
+    .unit_insert = sq_unit_insert,
+    .unit_get = sq_unit_get,
+    .unit_update = sq_unit_update,
+    .unit_list = sq_unit_list,
+    .unit_count = sq_unit_count,
+    .component_insert = sq_component_insert,
+    .component_remove = sq_component_remove,
+    .component_list = sq_component_list,
+    .event_append = sq_event_append,
+    .event_list = sq_event_list,
+    .grant_insert = sq_grant_insert,
+    .grant_list = sq_grant_list,
+    .idem_get = sq_idem_get,
+    .idem_put = sq_idem_put,
+};
