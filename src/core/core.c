@@ -253,7 +253,7 @@ int core_authenticate(struct core *c, const char *key, struct arena *a,
     sc = store_conn(c->store, &he);
     if (sc == NULL)
         return core_store_fail(err, STORE_EIO, &he);
-    rc = store_key_get(sc, key_id, a, &k, &he);
+    rc = core_cache_key(c, sc, key_id, a, &k, &he);
     if (rc == STORE_NOTFOUND || (rc == STORE_OK &&
                                  (sodium_memcmp(hash, k.hash, 32) != 0 ||
                                   k.revoked_at != 0)))
@@ -263,7 +263,7 @@ int core_authenticate(struct core *c, const char *key, struct arena *a,
                              : "the API key is not valid");
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
-    rc = store_party_get(sc, k.party_id, a, &p, &he);
+    rc = core_cache_party(c, sc, k.party_id, a, &p, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
     out->role = core_role_parse(k.role);
@@ -392,6 +392,11 @@ int core_new(const struct core_config *cfg, struct core **out,
     if (c == NULL)
         return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                          "out of memory");
+    if (core_cache_init(&c->cache) != 0) {
+        free(c);
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "cannot set up the read cache");
+    }
     c->store = cfg->store;
     snprintf(c->country, sizeof c->country, "%s",
              cfg->country ? cfg->country : "CN");
@@ -423,11 +428,15 @@ int core_new(const struct core_config *cfg, struct core **out,
 
 fail:
     sodium_memzero(b.gen, sizeof b.gen);
+    core_cache_release(&c->cache);
     free(c);
     return rc;
 }
 void core_free(struct core *c)
 {
+    if (c == NULL)
+        return;
+    core_cache_release(&c->cache);
     free(c);
 }
 

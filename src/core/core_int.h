@@ -6,13 +6,72 @@
 #ifndef CORE_CORE_INT_H
 #define CORE_CORE_INT_H
 
+#include <pthread.h>
+
 #include "core/core.h"
 #include "core/schema.h"
+
+/*
+ * The read cache (cache.c): direct-mapped slots of the records replies and
+ * authentication name.  4096 slots cover the launch fleet's 100 makers,
+ * 200 models and ~1,000 parties without collisions to speak of, in about
+ * 4 MB; a collision only costs a store lookup.  A slot lives one second,
+ * the longest another node's change to a name or a model's status may
+ * take to show (a revoked key is forgotten at once on the node that
+ * revoked it).
+ */
+#define CORE_CACHE_SLOTS  4096
+#define CORE_CACHE_TTL_MS 1000
+
+struct cached_party {
+    int64_t id, created_at, expires;
+    char kind[STORE_PARTY_KIND_MAX], country[3], ent_code[5];
+    char name[SCHEMA_NAME_MAX + 1], public_name[SCHEMA_NAME_MAX + 1];
+};
+
+struct cached_model {
+    int64_t row, enterprise_id, expires;
+    int level, filing_year;
+    char model_id[HRID_MODEL_ID_LEN + 1], status[16];
+    char name[SCHEMA_NAME_MAX + 1];
+};
+
+struct cached_key {
+    int64_t row, party_id, revoked_at, expires;
+    unsigned char hash[32];
+    char key_id[24], role[16];
+};
+
+struct core_cache {
+    pthread_mutex_t lock;
+    struct cached_party parties[CORE_CACHE_SLOTS];
+    struct cached_model models[CORE_CACHE_SLOTS];
+    struct cached_key keys[CORE_CACHE_SLOTS];
+};
 
 struct core {
     struct store *store;
     char country[3];
+    struct core_cache cache;
 };
+
+int core_cache_init(struct core_cache *cc);
+void core_cache_release(struct core_cache *cc);
+
+/* As store_party_get, store_model_get_row and store_key_get, through the
+ * cache.  A cached party has no info and a cached model no params or
+ * filing (NULL): callers that show those read the store. */
+int core_cache_party(struct core *c, struct store_conn *sc, int64_t id,
+                     struct arena *a, struct store_party *out,
+                     struct hrid_err *he);
+int core_cache_model(struct core *c, struct store_conn *sc, int64_t row,
+                     struct arena *a, struct store_model *out,
+                     struct hrid_err *he);
+int core_cache_key(struct core *c, struct store_conn *sc, const char *key_id,
+                   struct arena *a, struct store_key *out,
+                   struct hrid_err *he);
+void core_cache_forget_model(struct core *c, int64_t row);
+void core_cache_forget_key(struct core *c, const char *key_id);
 
 /* Keys: "hrid_" and 40 base32 characters; key_id is 16 hex digits of the
  * key's SHA-256.  A key given by an operator must be at least 24
@@ -133,7 +192,8 @@ int core_unit_view(struct store_conn *sc, const struct core_principal *who,
                    enum core_view *view, struct core_err *err);
 
 /* The unit as the view allows; a new reference, NULL with err on failure. */
-json_t *core_unit_json(struct store_conn *sc, const struct store_unit *u,
+json_t *core_unit_json(struct core *c, struct store_conn *sc,
+                       const struct store_unit *u,
                        enum core_view view, struct arena *a,
                        struct core_err *err);
 

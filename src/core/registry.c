@@ -402,7 +402,6 @@ static int key_revoke_op(struct core *c, struct store_conn *sc, void *arg,
     struct hrid_err he;
     int rc;
 
-    (void)c;
     rc = store_key_get(sc, key_id, a, &k, &he);
     if (rc == STORE_NOTFOUND)
         return core_fail(err, CORE_ENOTFOUND, "not_found", NULL,
@@ -415,6 +414,7 @@ static int key_revoke_op(struct core *c, struct store_conn *sc, void *arg,
         if (rc != STORE_OK)
             return core_store_fail(err, rc, &he);
     }
+    core_cache_forget_key(c, key_id);
     reply->http_status = 200;
     reply->body = key_json(&k);
     return CORE_OK;
@@ -449,8 +449,12 @@ int core_key_revoke(struct core *c, const struct core_principal *who,
                              "a key cannot revoke itself; use another "
                              "admin key");
     }
-    return core_write(c, who, NULL, key_revoke_op, (void *)key_id, a, out,
-                      err);
+    rc = core_write(c, who, NULL, key_revoke_op, (void *)key_id, a, out,
+                    err);
+    /* Forgotten again after the commit: a reader between the write's own
+     * forget and the commit may have cached the key as still live. */
+    core_cache_forget_key(c, key_id);
+    return rc;
 }
 
 static int key_each(void *ctx, const struct store_key *k)
@@ -756,7 +760,6 @@ static int model_status_op(struct core *c, struct store_conn *sc, void *arg,
     char ent[7];
     int rc;
 
-    (void)c;
     rc = model_find(sc, op->model_id, a, &m, err);
     if (rc != CORE_OK)
         return rc;
@@ -786,6 +789,7 @@ static int model_status_op(struct core *c, struct store_conn *sc, void *arg,
     rc = store_model_update(sc, &m, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
+    core_cache_forget_model(c, m.id);
     model_ent(&m, ent);
     reply->http_status = 200;
     reply->body = core_model_json(&m, ent, true);
@@ -807,5 +811,18 @@ int core_model_set_status(struct core *c, const struct core_principal *who,
         rc = schema_check(body, model_status_fields, "", err);
     if (rc != CORE_OK)
         return rc;
-    return core_write(c, who, NULL, model_status_op, &op, a, out, err);
+    rc = core_write(c, who, NULL, model_status_op, &op, a, out, err);
+    if (rc == CORE_OK) {
+        json_t *id = json_object_get(out->body, "model");
+        struct store_conn *sc = core_conn(c, err);
+        struct store_model m;
+        struct hrid_err he;
+
+        /* As for keys: forget again once the change is committed. */
+        if (sc != NULL && json_is_string(id) &&
+            store_model_get(sc, json_string_value(id), a, &m, &he) ==
+                STORE_OK)
+            core_cache_forget_model(c, m.id);
+    }
+    return rc;
 }

@@ -276,7 +276,7 @@ static int register_one(struct core *c, struct store_conn *sc,
         *reply = json_pack("{s:s, s:s, s:I}", "code", code, "display",
                            display, "seq", (json_int_t)e.seq);
     } else {
-        *reply = core_unit_json(sc, &u, VIEW_MANUFACTURER, a, err);
+        *reply = core_unit_json(c, sc, &u, VIEW_MANUFACTURER, a, err);
         if (*reply == NULL)
             return err->status;
     }
@@ -452,13 +452,13 @@ int core_unit_view(struct store_conn *sc, const struct core_principal *who,
 
 /* {"id":..,"name":..} of a party, or null; names only (public_name) for
  * the public. */
-static json_t *party_ref(struct store_conn *sc, int64_t id, bool full,
-                         struct arena *a)
+static json_t *party_ref(struct core *c, struct store_conn *sc, int64_t id,
+                         bool full, struct arena *a)
 {
     struct store_party p;
     struct hrid_err he;
 
-    if (id == 0 || store_party_get(sc, id, a, &p, &he) != STORE_OK)
+    if (id == 0 || core_cache_party(c, sc, id, a, &p, &he) != STORE_OK)
         return json_null();
     if (!full)
         return json_pack("{s:s?}", "name", p.public_name);
@@ -478,9 +478,9 @@ static int component_each(void *ctx, const struct store_component *k)
     return 0;
 }
 
-json_t *core_unit_json(struct store_conn *sc, const struct store_unit *u,
-                       enum core_view view, struct arena *a,
-                       struct core_err *err)
+json_t *core_unit_json(struct core *c, struct store_conn *sc,
+                       const struct store_unit *u, enum core_view view,
+                       struct arena *a, struct core_err *err)
 {
     struct store_model m;
     struct store_party ent;
@@ -489,9 +489,9 @@ json_t *core_unit_json(struct store_conn *sc, const struct store_unit *u,
     json_t *o, *model, *comps;
     int rc;
 
-    rc = store_model_get_row(sc, u->model_row, a, &m, &he);
+    rc = core_cache_model(c, sc, u->model_row, a, &m, &he);
     if (rc == STORE_OK)
-        rc = store_party_get(sc, u->enterprise_id, a, &ent, &he);
+        rc = core_cache_party(c, sc, u->enterprise_id, a, &ent, &he);
     if (rc != STORE_OK) {
         core_store_fail(err, rc == STORE_NOTFOUND ? STORE_EIO : rc, &he);
         return NULL;
@@ -518,7 +518,7 @@ json_t *core_unit_json(struct store_conn *sc, const struct store_unit *u,
     core_set(o, "model", model);
     core_set(o, "production_date", core_str(u->production_date));
     core_set(o, "state", core_str(u->state));
-    core_set(o, "operator", party_ref(sc, u->operator_id, false, a));
+    core_set(o, "operator", party_ref(c, sc, u->operator_id, false, a));
     core_set(o, "scenario", core_str(u->scenario));
     core_set(o, "region", core_str(u->region));
     if (view >= VIEW_MANUFACTURER) {
@@ -547,10 +547,10 @@ json_t *core_unit_json(struct store_conn *sc, const struct store_unit *u,
         json_object_set_new(o, "event_count", json_integer(u->event_count));
     }
     if (view >= VIEW_CUSTODIAN) {
-        core_set(o, "custodian", party_ref(sc, u->custodian_id, true, a));
-        core_set(o, "owner", party_ref(sc, u->owner_id, true, a));
+        core_set(o, "custodian", party_ref(c, sc, u->custodian_id, true, a));
+        core_set(o, "owner", party_ref(c, sc, u->owner_id, true, a));
         json_object_set_new(o, "operator",
-                            party_ref(sc, u->operator_id, true, a));
+                            party_ref(c, sc, u->operator_id, true, a));
         core_set(o, "site", u->site ? core_json_text(u->site) : json_null());
         core_set(o, "previous_state", core_str(u->prev_state));
     }
@@ -591,7 +591,7 @@ int core_unit_get(struct core *c, const struct core_principal *who,
     if (rc == CORE_OK)
         rc = core_unit_view(sc, who, &u, a, &view, err);
     if (rc == CORE_OK) {
-        *out = core_unit_json(sc, &u, view, a, err);
+        *out = core_unit_json(c, sc, &u, view, a, err);
         if (*out == NULL)
             rc = err->status;
     }
@@ -599,6 +599,7 @@ int core_unit_get(struct core *c, const struct core_principal *who,
 }
 
 struct unit_list_ctx {
+    struct core *c;
     struct store_conn *sc;
     const struct core_principal *who;
     struct arena *a;
@@ -612,7 +613,7 @@ struct unit_list_ctx {
 static int unit_each(void *ctx, const struct store_unit *u)
 {
     struct unit_list_ctx *l = ctx;
-    json_t *o = core_unit_json(l->sc, u, l->view, l->a, l->err);
+    json_t *o = core_unit_json(l->c, l->sc, u, l->view, l->a, l->err);
 
     if (o == NULL)
         return -1;
@@ -687,6 +688,7 @@ int core_unit_list(struct core *c, const struct core_principal *who,
         f.after_code = page->cursor;
     }
     f.limit = limit;
+    l.c = c;
     l.sc = sc;
     l.who = who;
     l.a = a;
