@@ -5,8 +5,8 @@
 #      arguments (each prints its own medians);
 #   2. the stdin streaming rate of "BUILD_DIR/hrid code validate -" over a
 #      generated file of 1M distinct valid codes, one a line, canonical and
-#      display form: lines per second, median of 3 runs, output discarded.
-#      Skipped (with a note) while BUILD_DIR/hrid is not built.
+#      display form: lines per second, median of 3 runs, output discarded;
+#   3. the registry through a real hridd (bench/bench_api.py).
 #
 # Figures go to stdout; docs/PERFORMANCE.md says how they are recorded.
 # Exits non-zero when a benchmark fails, so "make bench" fails with it.
@@ -63,14 +63,6 @@ stream_rate() {
 }
 
 echo "== hrid code validate - (stdin streaming)"
-if [ ! -x "$B/hrid" ]; then
-	echo "skipped: $B/hrid is not built yet"
-	exit 0
-fi
-if [ ! -x "$B/bench/bench_code" ]; then
-	echo "skipped: $B/bench/bench_code generates the input and is not built"
-	exit 0
-fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 "$B/bench/bench_code" --gen $LINES > "$tmp/canonical.txt"
@@ -78,3 +70,9 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 stream_rate "canonical, one result a line" "$tmp/canonical.txt"
 stream_rate "canonical, --quiet" "$tmp/canonical.txt" --quiet
 stream_rate "display form, one result a line" "$tmp/display.txt"
+
+# The registry through the real server: bulk registration, lookups and
+# lifecycle events with wrk, and hridd's memory.  BENCH_UNITS sets the
+# fleet size (1,000,000 by default, the size the targets are set for).
+echo "== hridd (bench/bench_api.py)"
+python3 bench/bench_api.py "$B" --units "${BENCH_UNITS:-1000000}"

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Registry benchmarks against a real hridd (docs/PERFORMANCE.md).
+
+Starts the non-sanitizer hridd on a fresh database in a temporary
+directory, then measures, with the load generator on the same machine:
+
+  1. bulk registration: N units (default 1,000,000) in requests of 10,000,
+     two clients at once, each request acknowledged only once durable;
+  2. GET /v1/units/{code} on the resulting database with wrk (random codes,
+     public caller): requests/s and latency percentiles;
+  3. single lifecycle events (inspections by a regulator) with wrk across
+     all units: events/s;
+  4. hridd's resident memory after all that (VmRSS, VmHWM).
+
+Usage: bench/bench_api.py BUILD_DIR [--units N] [--seconds S] [--runs R]
+Each wrk figure is the median of R runs.
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ADMIN = "bench-admin-key-0123456789abcdef"
+
+
+class Node:
+    def __init__(self, hridd, tmp):
+        self.proc = subprocess.Popen(
+            [hridd, "--db", os.path.join(tmp, "bench.db"), "--listen",
+             "127.0.0.1:0", "--quiet"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, HRID_ADMIN_KEY=ADMIN), text=True)
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                sys.exit("hridd exited before listening")
+            m = re.search(r"listening on http://([\d.]+):(\d+)", line)
+            if m:
+                self.host, self.port = m.group(1), int(m.group(2))
+                break
+        self.url = "http://%s:%d" % (self.host, self.port)
+
+    def call(self, method, path, body=None, key=ADMIN, conn=None):
+        c = conn or http.client.HTTPConnection(self.host, self.port,
+                                               timeout=600)
+        data = body if isinstance(body, (bytes, type(None))) else \
+            json.dumps(body).encode()
+        c.request(method, path, body=data,
+                  headers={"Authorization": "Bearer " + key,
+                           "Content-Type": "application/json"})
+        r = c.getresponse()
+        out = json.loads(r.read() or b"null")
+        if conn is None:
+            c.close()
+        if r.status >= 300:
+            sys.exit("%s %s -> %d %s" % (method, path, r.status, out))
+        return out
+
+    def rss(self):
+        fields = {}
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                fields[k] = v.strip()
+        return fields.get("VmRSS"), fields.get("VmHWM")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+def setup(node, models):
+    ent = node.call("POST", "/v1/enterprises",
+                    {"country": "CN", "name": "Bench Robotics"})
+    reg = node.call("POST", "/v1/parties",
+                    {"kind": "regulator", "name": "Bench regulator",
+                     "country": "CN"})
+    mk = node.call("POST", "/v1/keys", {"party": ent["id"],
+                                        "role": "manufacturer"})["key"]
+    rk = node.call("POST", "/v1/keys", {"party": reg["id"],
+                                        "role": "regulator"})["key"]
+    ids = []
+    for i in range(models):
+        m = node.call("POST", "/v1/enterprises/%s/models" % ent["enterprise"],
+                      {"name": "B%d" % i, "level": 2 + i % 2,
+                       "params": {"height_mm": 1600, "dof": 40}}, key=mk)
+        node.call("POST", "/v1/models/%s/status" % m["model"],
+                  {"status": "approved"}, key=rk)
+        ids.append(m["model"])
+    return mk, rk, ids
+
+
+def unit(i, models):
+    day = 1 + i % 28
+    return {
+        "model": models[i % len(models)],
+        "production_date": "2026-%02d-%02d" % (1 + (i // 28) % 10, day),
+        "batch": "L%06d" % (i // 500),
+        "factory": "Plant %d" % (i % 3),
+        "firmware": {"main": "1.4.%d" % (i % 7)},
+        "components": [
+            {"slot": "joint.knee.left", "part_no": "KM-40",
+             "supplier": "Harmonic", "lot": "H%05d" % (i // 1000),
+             "serial": "KL%08d" % i},
+            {"slot": "joint.knee.right", "part_no": "KM-40",
+             "supplier": "Harmonic", "lot": "H%05d" % (i // 1000),
+             "serial": "KR%08d" % i},
+            {"slot": "battery", "part_no": "BP-864", "supplier": "CATL",
+             "lot": "B%05d" % (i // 2000), "serial": "BP%08d" % i},
+            {"slot": "compute", "part_no": "SoC-9", "supplier": "Rockchip",
+             "lot": "S%05d" % (i // 5000), "serial": "SC%08d" % i},
+        ],
+    }
+
+
+def bulk_register(node, mk, models, total, batch=10000, clients=2):
+    bodies = []
+    for start in range(0, total, batch):
+        n = min(batch, total - start)
+        bodies.append(json.dumps(
+            {"units": [unit(start + j, models) for j in range(n)]}).encode())
+    codes = []
+    lock = threading.Lock()
+    todo = list(range(len(bodies)))
+
+    def worker():
+        conn = http.client.HTTPConnection(node.host, node.port, timeout=600)
+        while True:
+            with lock:
+                if not todo:
+                    return
+                k = todo.pop(0)
+            out = node.call("POST", "/v1/units", bodies[k], key=mk,
+                            conn=conn)
+            with lock:
+                codes.extend(u["code"] for u in out["units"])
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dt = time.monotonic() - t0
+    return codes, dt
+
+
+def wrk(url, script, env, seconds, conns=64):
+    out = subprocess.run(
+        ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency",
+         "-s", script, url],
+        capture_output=True, text=True, env=dict(os.environ, **env)).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p):
+        m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)" % p, out)
+        v, unit_ = float(m.group(1)), m.group(2)
+        return v / 1000 if unit_ == "us" else v * 1000 if unit_ == "s" else v
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, pct(50), pct(99), int(errors.group(1)) if errors else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--units", type=int, default=1000000)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (make bench installs it)")
+    tmp = tempfile.mkdtemp(prefix="hrid-bench-")
+    node = Node(os.path.join(a.build, "hridd"), tmp)
+    try:
+        mk, rk, models = setup(node, 10)
+        codes, dt = bulk_register(node, mk, models, a.units)
+        print("bulk registration: %d units in %.1f s = %.0f units/s durable "
+              "(10,000 per request, 2 clients)" % (len(codes), dt,
+                                                    len(codes) / dt))
+        path = os.path.join(tmp, "codes.txt")
+        with open(path, "w") as f:
+            f.write("\n".join(codes) + "\n")
+        here = os.path.dirname(os.path.abspath(__file__))
+        gets = [wrk(node.url, os.path.join(here, "wrk/get_unit.lua"),
+                    {"CODES": path}, a.seconds) for _ in range(a.runs)]
+        print("GET /v1/units/{code} on %d units: %.0f req/s, p50 %.2f ms, "
+              "p99 %.2f ms (median of %d runs of %d s, wrk -t2 -c64), "
+              "non-2xx %d" % (len(codes),
+                              statistics.median(g[0] for g in gets),
+                              statistics.median(g[1] for g in gets),
+                              statistics.median(g[2] for g in gets),
+                              a.runs, a.seconds, sum(g[3] for g in gets)))
+        evs = [wrk(node.url, os.path.join(here, "wrk/post_event.lua"),
+                   {"CODES": path, "KEY": rk}, a.seconds)
+               for _ in range(a.runs)]
+        print("POST /v1/units/{code}/events (inspection, random units): "
+              "%.0f events/s durable, p50 %.2f ms, p99 %.2f ms (median of "
+              "%d runs), non-2xx %d" % (
+                  statistics.median(e[0] for e in evs),
+                  statistics.median(e[1] for e in evs),
+                  statistics.median(e[2] for e in evs), a.runs,
+                  sum(e[3] for e in evs)))
+        rss, hwm = node.rss()
+        print("hridd memory with %d units: VmRSS %s, peak VmHWM %s"
+              % (len(codes), rss, hwm))
+        size = os.path.getsize(os.path.join(tmp, "bench.db"))
+        print("database file: %.0f MB" % (size / 1e6))
+    finally:
+        node.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
