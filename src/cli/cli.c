@@ -139,3 +139,36 @@ int cli_flush_stdout(void)
     }
     return CLI_OK;
 }
+
+int cli_subcommand(const struct cli_global *g, int argc, char **argv,
+                   const char *name, const struct cli_command *table,
+                   size_t n)
+{
+    FILE *f = stdout;
+    size_t i;
+
+    if (argc >= 2 && strcmp(argv[1], "--help") != 0 &&
+        strcmp(argv[1], "-h") != 0) {
+        for (i = 0; i < n; i++)
+            if (strcmp(table[i].name, argv[1]) == 0)
+                return table[i].run(g, argc - 1, argv + 1);
+        if (argv[1][0] == '-') {
+            fprintf(stderr, "error: unknown option '%s'\n", argv[1]);
+            f = stderr;
+        } else {
+            fprintf(stderr, "hrid: unknown subcommand '%s %s'\n"
+                    "See 'hrid %s --help'.\n", name, argv[1], name);
+            return CLI_USAGE;
+        }
+    } else if (argc < 2) {
+        f = stderr;
+    }
+    fprintf(f, "usage: hrid %s <subcommand> [<args>]\n\nsubcommands:\n",
+            name);
+    for (i = 0; i < n; i++)
+        fprintf(f, "   %-9s %s\n", table[i].name, table[i].help);
+    fprintf(f, "\n'hrid %s <subcommand> --help' shows its usage.\n", name);
+    if (f == stderr)
+        return CLI_USAGE;
+    return cli_flush_stdout();
+}

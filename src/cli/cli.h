@@ -11,8 +11,10 @@
  *   - results go to stdout, diagnostics to stderr, git-style:
  *     "error: ..." and "usage: ...";
  *   - exit status CLI_OK (0) when everything was valid, CLI_FAIL (1) when
- *     some input was invalid or an operation failed, CLI_USAGE (2) when the
- *     command line itself was wrong;
+ *     some input was invalid or an operation failed (the server refused a
+ *     request), CLI_USAGE (2) when the command line itself was wrong,
+ *     CLI_CONN (3) when the server could not be reached or did not answer
+ *     in the API's terms;
  *   - "--help" on any command prints its usage to stdout and exits 0.
  */
 #ifndef HRID_CLI_H
@@ -24,16 +26,22 @@
 enum cli_status {
     CLI_OK = 0,
     CLI_FAIL = 1,
-    CLI_USAGE = 2
+    CLI_USAGE = 2,
+    CLI_CONN = 3
 };
 
 /* The global options, parsed in hrid.c before the command name and passed
  * to every command.  server and key are borrowed from argv. */
 struct cli_global {
     int json;            /* --json: machine-readable output */
-    const char *server;  /* --server URL, for the online commands (later) */
-    const char *key;     /* --key KEY, for the online commands (later) */
+    const char *server;  /* --server URL for the online commands, or NULL:
+                            $HRID_SERVER, else CLI_DEFAULT_SERVER */
+    const char *key;     /* --key KEY, or NULL: $HRID_KEY, else public */
 };
+
+/* Where the online commands go without --server or $HRID_SERVER: the
+ * address "make run" starts hridd on. */
+#define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
 
 /* A command: one row of a command table.  run gets argv starting at the
  * command's own name (argv[0]) and returns an enum cli_status. */
@@ -95,7 +103,22 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
  * Returns CLI_OK, or CLI_FAIL when anything written to stdout was lost. */
 int cli_flush_stdout(void);
 
+/* Runs the subcommand of a command (argv[1]) from table, git-style:
+ * "--help" or no subcommand prints the listing (to stdout, exit 0, or to
+ * stderr, exit 2); an unknown name is a usage error.  name is the
+ * command's name ("units").  Returns the subcommand's status. */
+int cli_subcommand(const struct cli_global *g, int argc, char **argv,
+                   const char *name, const struct cli_command *table,
+                   size_t n);
+
 /* The commands, one file each. */
 int cmd_code(const struct cli_global *g, int argc, char **argv);
+int cmd_enterprises(const struct cli_global *g, int argc, char **argv);
+int cmd_parties(const struct cli_global *g, int argc, char **argv);
+int cmd_keys(const struct cli_global *g, int argc, char **argv);
+int cmd_models(const struct cli_global *g, int argc, char **argv);
+int cmd_units(const struct cli_global *g, int argc, char **argv);
+int cmd_events(const struct cli_global *g, int argc, char **argv);
+int cmd_grants(const struct cli_global *g, int argc, char **argv);
 
 #endif

@@ -23,21 +23,31 @@ static int cmd_help(const struct cli_global *g, int argc, char **argv);
 
 static const struct cli_command commands[] = {
     {"code", cmd_code, "validate, decode and make identity codes (offline)"},
+    {"units", cmd_units, "register, import, show and list units"},
+    {"events", cmd_events, "record and list a unit's lifecycle events"},
+    {"grants", cmd_grants, "grant service providers access to a unit"},
+    {"models", cmd_models, "file, approve, show and list product models"},
+    {"enterprises", cmd_enterprises, "enrol and show manufacturers"},
+    {"parties", cmd_parties, "create and show parties (admin)"},
+    {"keys", cmd_keys, "issue, list and revoke API keys (admin)"},
     {"help", cmd_help, "show this help, or a command's ('hrid help code')"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
-enum { OPT_HELP, OPT_VERSION, OPT_JSON };
+enum { OPT_HELP, OPT_VERSION, OPT_JSON, OPT_SERVER, OPT_KEY };
 
 static const struct cli_option global_options[] = {
     {"help", 'h', 0, OPT_HELP},
     {"version", 0, 0, OPT_VERSION},
     {"json", 0, 0, OPT_JSON},
+    {"server", 0, 1, OPT_SERVER},
+    {"key", 0, 1, OPT_KEY},
     {NULL, 0, 0, 0},
 };
 
 static const char usage_line[] =
-    "usage: hrid [--help] [--version] [--json] <command> [<args>]\n";
+    "usage: hrid [--help] [--version] [--json] [--server URL] [--key KEY]\n"
+    "            <command> [<args>]\n";
 
 static void print_usage(FILE *f)
 {
@@ -46,12 +56,16 @@ static void print_usage(FILE *f)
     fputs(usage_line, f);
     fputs("\ncommands:\n", f);
     for (i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "   %-8s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "   %-12s %s\n", commands[i].name, commands[i].help);
     fputs("\nglobal options:\n"
-          "   -h, --help   show this help\n"
-          "   --version    print the version\n"
-          "   --json       print JSON where a command supports it\n"
-          "\n'hrid <command> --help' shows a command's usage.\n", f);
+          "   -h, --help     show this help\n"
+          "   --version      print the version\n"
+          "   --json         print JSON (the server's reply, indented)\n"
+          "   --server URL   the registry (default $HRID_SERVER, else\n"
+          "                  " CLI_DEFAULT_SERVER ")\n"
+          "   --key KEY      the API key (default $HRID_KEY; none: public)\n"
+          "\nThe online commands also take these after their name.\n"
+          "'hrid <command> --help' shows a command's usage.\n", f);
 }
 
 static const struct cli_command *find_command(const char *name)
@@ -113,6 +127,12 @@ int main(int argc, char **argv)
             return cli_flush_stdout();
         case OPT_JSON:
             g.json = 1;
+            break;
+        case OPT_SERVER:
+            g.server = value;
+            break;
+        case OPT_KEY:
+            g.key = value;
             break;
         case CLI_ARG_ERROR:
             return cli_usage_error(usage_line, NULL);

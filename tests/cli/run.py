@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Black-box tests of the hrid command-line tool's offline part (hrid code).
+"""Black-box tests of the hrid command-line tool.
 
-Runs the real binary (env HRID, default build/san/hrid) and checks its
-stdout, stderr and exit status.  Python 3 standard library only.
+The offline part (hrid code) is tested here; the online commands, against
+a real hridd (env HRIDD, default build/san/hridd), in test_online.py, whose
+tests run after these.  Runs the real binary (env HRID, default
+build/san/hrid) and checks its stdout, stderr and exit status.  Python 3
+standard library only.
 
 The check character is recomputed here by an independent implementation of
 ISO 7064 MOD 37,36 (the hybrid system, written from the standard's
@@ -581,6 +584,11 @@ def main():
         return 1
     tests = [(name, fn) for name, fn in globals().items()
              if name.startswith("test_") and callable(fn)]
+    # The online commands' tests (a real hridd), after the offline ones.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import test_online
+    tests += [(name, fn) for name, fn in vars(test_online).items()
+              if name.startswith("test_") and callable(fn)]
     only = sys.argv[1:]
     passed = failed = 0
     for name, fn in tests:
