@@ -25,9 +25,10 @@
  * Time: unit histories are dated in the past, from production (January
  * 2025 to October 2026, or up to three weeks before today when that is
  * earlier) to the end of yesterday (UTC), so one seed gives the same
- * histories all day, and every event is later than the one before.  The registry dates a grant when it records
- * it, so work done under a grant (service visits, recycling after a
- * recycling grant) is the last part of a history and is dated "now".
+ * histories all day, and every event is later than the one before.  The
+ * registry dates a grant when it records it, so work done under a grant
+ * (service visits, recycling after a recycling grant) is the last part
+ * of a history and is dated "now".
  */
 #include <math.h>
 #include <pthread.h>
@@ -36,13 +37,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
 #include "core/demo.h"
 #include "hrid/code.h"
 
-/* ---- limits --------------------------------------------------------------- */
+/* ---- limits ------------------------------------------------------------- */
 
 /* Units per bulk registration.  The API takes up to CORE_BULK_MAX (10,000);
  * 1,000 keeps one registration's transaction to a few tens of ms, so the
@@ -75,7 +77,7 @@
 #define HOUR_MS (60 * MIN_MS)
 #define DAY_MS  (24 * HOUR_MS)
 
-/* ---- PRNG: splitmix64 seeds xoshiro256** ------------------------------ */
+/* ---- PRNG: splitmix64 seeds xoshiro256** -------------------------------- */
 
 struct rng {
     uint64_t s[4];
@@ -194,7 +196,7 @@ static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c)
     return splitmix(&x);
 }
 
-/* ---- dates, times and numbers ------------------------------------------ */
+/* ---- dates, times and numbers ------------------------------------------- */
 
 /* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
 static int64_t days_from_civil(int y, int m, int d)
@@ -282,7 +284,7 @@ static double tidy(double v, int dec)
     return round(v);
 }
 
-/* ---- names ------------------------------------------------------------------ */
+/* ---- names -------------------------------------------------------------- */
 
 struct city {
     const char *name;
@@ -335,6 +337,9 @@ static void brand(int k, int salt, char *out, size_t n)
 {
     int i = (k * 173 + salt * 31) % (NSYL * NSYL);
 
+    /* "Huahua" reads as a nickname, not a company. */
+    if (strcasecmp(syl1[i / NSYL], syl2[i % NSYL]) == 0)
+        i = (i + 1) % (NSYL * NSYL);
     snprintf(out, n, "%s%s", syl1[i / NSYL], syl2[i % NSYL]);
 }
 
@@ -493,7 +498,7 @@ static const char *const series_suffix[NSEC] = {
     "Industrial", "Cargo", "Guide", "Care", "Edu", "Research", "Service",
 };
 
-/* ---- the plan ------------------------------------------------------------ */
+/* ---- the plan ----------------------------------------------------------- */
 
 enum mstatus { MS_APPROVED, MS_FILED, MS_WITHDRAWN, MS_DISCONTINUED };
 
@@ -503,6 +508,7 @@ struct dent {
     char country[3];
     char name[160];
     char pub[80];
+    char brand[40];          /* what its model names start with */
     char factory[3][80];
     int nfactory;
     const char *currency;
@@ -592,9 +598,7 @@ struct plan {
     atomic_bool failed;
     pthread_mutex_t mu;
     struct core_err err;
-    int64_t sample_gidx;     /* the sample unit, chosen by key below */
-    int sample_key;
-    char sample_code[30];
+    char sample_code[30];    /* the sample unit, from the threads' picks */
     int sample_model;
     int64_t sample_owner;
 };
@@ -656,8 +660,8 @@ static void apportion(int64_t total, const double *w, int n, int *out)
     free(frac);
 }
 
-/* Runs one admin-side write and keeps its reply; names the step on
- * failure. */
+/* Passes a write's status through; on failure drops its reply and records
+ * the error, naming what was being written. */
 static int reply_ok(struct plan *p, int rc, struct core_reply *rep,
                     const struct core_err *e, const char *what)
 {
@@ -695,21 +699,23 @@ static json_t *party_info(struct rng *r, const struct city *ct,
 {
     static const char al[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
     char uscc[19], phone[32], addr[160];
+    int area, hi, lo;
 
     snprintf(uscc, sizeof uscc, "91%s", ct->region);
     for (int i = 8; i < 18; i++)
         uscc[i] = al[rng_int(r, 0, (int64_t)sizeof al - 2)];
     uscc[18] = '\0';
-    snprintf(phone, sizeof phone, "+86 %d %04d %04d",
-             (int)rng_int(r, 20, 799), (int)rng_int(r, 1000, 9999),
-             (int)rng_int(r, 0, 9999));
+    area = (int)rng_int(r, 20, 799);
+    hi = (int)rng_int(r, 1000, 9999);
+    lo = (int)rng_int(r, 0, 9999);
+    snprintf(phone, sizeof phone, "+86 %d %04d %04d", area, hi, lo);
     snprintf(addr, sizeof addr, "No. %d %s Road, %s", (int)rng_int(r, 1, 999),
              street, ct->name);
     return json_pack("{s:s, s:s, s:s}", "address", addr, "contact", phone,
                      "registry_no", uscc);
 }
 
-/* ---- plan: enterprises and models -------------------------------------- */
+/* ---- plan: enterprises and models --------------------------------------- */
 
 static int plan_enterprises(struct plan *p, struct rng *r, struct arena *a)
 {
@@ -728,7 +734,6 @@ static int plan_enterprises(struct plan *p, struct rng *r, struct arena *a)
         struct dent *e = &p->ents[i];
         struct core_reply rep;
         struct core_err err;
-        const struct city *ct;
         json_t *body;
         int rc, nf;
 
@@ -739,6 +744,8 @@ static int plan_enterprises(struct plan *p, struct rng *r, struct arena *a)
             snprintf(e->country, sizeof e->country, "%s", f->country);
             snprintf(e->name, sizeof e->name, "%s", f->name);
             snprintf(e->pub, sizeof e->pub, "%s", f->public_name);
+            snprintf(e->brand, sizeof e->brand, "%.*s",
+                     (int)strcspn(f->public_name, " "), f->public_name);
             e->currency = f->currency;
             snprintf(e->factory[0], sizeof e->factory[0], "%s plant 1",
                      f->city);
@@ -748,21 +755,20 @@ static int plan_enterprises(struct plan *p, struct rng *r, struct arena *a)
                          "Suzhou plant 1 (%s China)", f->public_name);
                 e->nfactory = 2;
             }
-            ct = &cities[5];
             body = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "country",
                              e->country, "name", e->name, "public_name",
                              e->pub, "info", "address", f->city, "contact",
                              "china-office@example.com");
         } else {
             char b[32];
-            int c = rng_pick(r, city_w, NCITIES);
+            const struct city *ct = &cities[rng_pick(r, city_w, NCITIES)];
 
-            ct = &cities[c];
             brand(cn++, 5, b, sizeof b);
             snprintf(e->country, sizeof e->country, "CN");
             snprintf(e->name, sizeof e->name, "%s %s %s", ct->name, b,
                      maker_suffix[rng_int(r, 0, 4)]);
             snprintf(e->pub, sizeof e->pub, "%s Robotics", b);
+            snprintf(e->brand, sizeof e->brand, "%s", b);
             e->currency = "CNY";
             nf = (int)rng_int(r, 1, i < 20 ? 3 : 2);
             for (int k = 0; k < nf; k++) {
@@ -814,17 +820,22 @@ static void model_draw(struct plan *p, struct dmodel *m, struct rng *r,
 {
     const struct dent *e = &p->ents[m->ent];
     static const char series[] = "HGWTARSKMNEX";
+    const char *variant;
     double height, mass;
-    int extra, chosen[NSLOTS], n = 0;
+    int extra, chosen[NSLOTS], n = 0, gen;
 
     m->level = rng_pick(r, level_w, 6);
     m->sector = pick_sector(r, m->level);
     m->price = tidy(rng_real(r, price_lo[m->level], price_hi[m->level]) /
                         1000.0, 0) * 1000.0;
-    snprintf(m->name, sizeof m->name, "%.60s %c%d %s%s", e->pub,
-             series[(m->ent + idx_in_ent) % 12], idx_in_ent + 1 +
-             (int)rng_int(r, 0, 2), series_suffix[m->sector],
-             rng_chance(r, 0.3) ? " Pro" : rng_chance(r, 0.2) ? " Lite" : "");
+    /* Draws are separate statements throughout: the order in which a
+     * call's arguments are evaluated is unspecified, and the data must not
+     * depend on the compiler. */
+    gen = idx_in_ent + 1 + (int)rng_int(r, 0, 2);
+    variant = rng_chance(r, 0.3) ? " Pro" : rng_chance(r, 0.2) ? " Lite" : "";
+    snprintf(m->name, sizeof m->name, "%s %c%d %s%s", e->brand,
+             series[(m->ent + idx_in_ent) % 12], gen,
+             series_suffix[m->sector], variant);
     height = m->sector == SEC_EDUCATION ? rng_real(r, 1200, 1500)
              : m->level == 5            ? rng_real(r, 1550, 1800)
                                         : rng_real(r, 1300, 1800);
@@ -863,34 +874,38 @@ static void model_draw(struct plan *p, struct dmodel *m, struct rng *r,
             m->sup[n] = m->sup[n - 1];
             memcpy(m->part_no[n], m->part_no[n - 1], sizeof m->part_no[n]);
         } else {
+            int size = (int)rng_int(r, 2, 9) * 10;
+            char rev = (char)('A' + rng_int(r, 0, 3));
+
             m->sup[n] = (uint8_t)rng_int(r, 0, suppliers_n[cat] - 1);
             snprintf(m->part_no[n], sizeof m->part_no[n], "%s-%s%d%c",
-                     suppliers[cat][m->sup[n]].prefix, slots[i].kind,
-                     (int)rng_int(r, 2, 9) * 10,
-                     (char)('A' + rng_int(r, 0, 3)));
+                     suppliers[cat][m->sup[n]].prefix, slots[i].kind, size,
+                     rev);
         }
         n++;
     }
     m->ncomp = n;
-    (void)p;
 }
 
 static json_t *model_params(struct rng *r, const struct dmodel *m)
 {
     int dof = m->sector == SEC_RESEARCH ? (int)rng_int(r, 36, 60)
                                         : (int)rng_int(r, 20, 48);
-    double battery = round(m->mass * rng_real(r, 10, 22) / 8) * 8;
-    double speed = tidy(rng_real(r, 0.8, m->level >= 4 ? 2.0 : 3.5), 1);
+    int battery = (int)round(m->mass * rng_real(r, 10, 22) / 8) * 8;
+    /* Quarters print exactly (see tidy). */
+    double speed = round(rng_real(r, 0.8, m->level >= 4 ? 2.0 : 3.5) * 4) / 4;
     double payload = round(rng_real(r, 3, 25) * 2) / 2;
+    const char *ip = rng_chance(r, 0.6) ? "IP54" : "IP44";
+    const char *hands = rng_chance(r, 0.6) ? "dexterous, 6 dof each"
+                                           : "two-finger grippers";
 
-    return json_pack("{s:f, s:f, s:i, s:f, s:f, s:f, s:{s:f, s:s, s:s}}",
-                     "height_mm", m->height, "mass_kg", m->mass, "dof", dof,
+    return json_pack("{s:i, s:f, s:i, s:f, s:i, s:f, s:{s:f, s:s, s:s}}",
+                     "height_mm", (int)m->height, "mass_kg", m->mass,
+                     "dof", dof,
                      "payload_kg", payload, "battery_wh", battery,
                      "max_speed_mps", speed, "extra", "runtime_h",
-                     tidy(battery / (m->mass * 6.5), 1), "ip_rating",
-                     rng_chance(r, 0.6) ? "IP54" : "IP44", "hands",
-                     rng_chance(r, 0.6) ? "dexterous, 6 dof each"
-                                        : "two-finger grippers");
+                     round(battery / (m->mass * 6.5) * 4) / 4, "ip_rating",
+                     ip, "hands", hands);
 }
 
 static int model_set_status(struct plan *p, struct arena *a,
@@ -1091,7 +1106,7 @@ out:
     return rc;
 }
 
-/* ---- plan: parties ---------------------------------------------------------- */
+/* ---- plan: parties ------------------------------------------------------ */
 
 static const char *const owner_short[NSEC][4] = {
     {"Electronics", "Auto Parts", "Machinery", "Appliances"},
@@ -1170,10 +1185,12 @@ static int plan_owners(struct plan *p, struct rng *r, struct arena *a)
         }
         o->nsites = i < 20 ? (int)rng_int(r, 2, DEMO_SITES_MAX)
                            : (int)rng_int(r, 1, 2);
-        for (int s = 0; s < o->nsites; s++)
-            make_site(r, &o->site[s],
-                      s == 0 || rng_chance(r, 0.5) ? city : pick_city(r),
-                      o->pub, site_kind[sec][rng_int(r, 0, 2)], s + 1);
+        for (int s = 0; s < o->nsites; s++) {
+            int sc = s == 0 || rng_chance(r, 0.5) ? city : pick_city(r);
+            int sk = (int)rng_int(r, 0, 2);
+
+            make_site(r, &o->site[s], sc, o->pub, site_kind[sec][sk], s + 1);
+        }
         if (make_party(p, a, "owner", name, o->pub, "CN",
                        party_info(r, ct, "Chuangye"), &o->id) != CORE_OK)
             break;
@@ -1270,7 +1287,7 @@ static int plan_parties(struct plan *p, struct rng *r, struct arena *a)
     return rc;
 }
 
-/* ---- the fleet ---------------------------------------------------------------- */
+/* ---- the fleet ---------------------------------------------------------- */
 
 /* A unit while its thread plays its history: what it was registered with
  * and what its record says now. */
@@ -1491,8 +1508,13 @@ static int maintain(struct worker *w, struct unit *u, unsigned role,
     json_t *b, *parts;
     int rc, y, mo, d;
 
-    snprintf(wo, sizeof wo, "WO-%lld-%04d", (long long)u->gidx,
-             (int)rng_int(r, 1, 9999));
+    {
+        int wy, wm, wd;
+
+        civil_from_days((at ? at : core_now_ms()) / DAY_MS, &wy, &wm, &wd);
+        snprintf(wo, sizeof wo, "WO-%02d%02d-%06d", wy % 100, wm,
+                 (int)rng_int(r, 1, 999999));
+    }
     b = json_pack("{s:s, s:s, s:s}", "type", "maintenance_start",
                   "work_order", wo, "reason", reasons[reason]);
     rc = ev(w, u, role, party, b, at);
@@ -1560,11 +1582,12 @@ static int ev_incident(struct worker *w, struct unit *u, unsigned role,
     static const int sev_w[] = {72, 22, 6};
     struct rng *r = &u->r;
     int k = rng_pick(r, kind_w, 5);
+    int sv = rng_pick(r, sev_w, 3);
+    int d = (int)rng_int(r, 0, 1);
     const struct owner *o = u->owner >= 0 ? &w->p->owners[u->owner] : NULL;
     json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "type", "incident",
-                          "severity", sev[rng_pick(r, sev_w, 3)], "kind",
-                          kinds[k], "description",
-                          desc[k][rng_int(r, 0, 1)]);
+                          "severity", sev[sv], "kind", kinds[k],
+                          "description", desc[k][d]);
 
     if (o != NULL && u->deployed)
         json_object_set_new(b, "place", json_string(o->site[u->site].name));
@@ -1581,29 +1604,27 @@ static int ev_scrap(struct worker *w, struct unit *u, unsigned role,
 static int ev_recycle(struct worker *w, struct unit *u, int recycler,
                       int64_t at)
 {
-    const struct dmodel *m = &w->p->models[u->model];
-    struct rng *r = &u->r;
-    double mass = m->mass;
-    char att[160];
-    json_t *b;
-
-    snprintf(att, sizeof att, "DW-%lld-%05d: storage of unit %s purged and "
-             "verified; certificate signed by %s", (long long)u->gidx,
-             (int)rng_int(r, 1, 99999), u->code,
-             w->p->recycler_pub[recycler]);
+    /* What a humanoid is made of, by share of its mass. */
     static const struct {
         const char *name;
-        double share;        /* of the unit's mass */
+        double share;
     } mat[] = {
         {"aluminium alloy", 0.38}, {"steel", 0.17}, {"copper", 0.06},
         {"lithium-ion battery", 0.12}, {"engineering plastics", 0.2},
     };
-    json_t *ms = json_array();
+    const struct dmodel *m = &w->p->models[u->model];
+    char att[256];
+    json_t *b, *ms = json_array();
+    int cert = (int)rng_int(&u->r, 1, 99999);
 
+    snprintf(att, sizeof att, "DW-%lld-%05d: storage of unit %s purged and "
+             "verified; certificate signed by %s", (long long)u->gidx, cert,
+             u->code, w->p->recycler_pub[recycler]);
+    /* Halves of a kilogram print exactly (see tidy). */
     for (size_t i = 0; i < sizeof mat / sizeof mat[0]; i++)
-        json_array_append_new(ms, json_pack("{s:s, s:f}", "material",
-                                            mat[i].name, "mass_kg",
-                                            tidy(mass * mat[i].share, 1)));
+        json_array_append_new(
+            ms, json_pack("{s:s, s:f}", "material", mat[i].name, "mass_kg",
+                          round(m->mass * mat[i].share * 2) / 2));
     b = json_pack("{s:s, s:{s:s, s:s}, s:o}", "type", "recycle", "data_wipe",
                   "method", "NIST SP 800-88 purge (cryptographic erase)",
                   "attestation", att, "materials", ms);
@@ -1712,7 +1733,8 @@ static int life(struct worker *w, struct unit *u)
     }
     qsort(it, (size_t)n, sizeof it[0], item_cmp);
     for (int i = 0; i < n && rc == CORE_OK; i++) {
-        int64_t at = it[i].t / MIN_MS * MIN_MS;
+        /* Working hours vary: up to ten hours after the planned time. */
+        int64_t at = (it[i].t + rng_int(r, 0, 600) * MIN_MS) / MIN_MS * MIN_MS;
 
         if (at < u->t + 10 * MIN_MS)
             at = u->t + rng_int(r, 10, 180) * MIN_MS;
@@ -1971,8 +1993,8 @@ static json_t *unit_draw(struct worker *w, int mi, int k, struct unit *u)
      * sqrt((k + x) / n) of it. */
     u->day = m->day0 + (int64_t)floor((double)span *
                                       sqrt((k + rng_unit(r)) / m->units));
-    u->t_reg = (u->day + rng_int(r, 1, 4)) * DAY_MS +
-               rng_int(r, 60, 600) * MIN_MS;
+    u->t_reg = (u->day + rng_int(r, 1, 4)) * DAY_MS;
+    u->t_reg += rng_int(r, 60, 600) * MIN_MS;
     if (u->t_reg > p->horizon)
         u->t_reg = p->horizon;
     civil_from_days(u->day, &y, &mo, &d);
@@ -2118,7 +2140,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- the whole ---------------------------------------------------------------- */
+/* ---- the whole ---------------------------------------------------------- */
 
 void core_demo_opts_init(struct core_demo_opts *o)
 {
@@ -2127,18 +2149,6 @@ void core_demo_opts_init(struct core_demo_opts *o)
     o->units = CORE_DEMO_UNITS;
     o->seed = CORE_DEMO_SEED;
     o->threads = CORE_DEMO_THREADS;
-}
-
-static int first_id(void *ctx, const struct core_err *e, json_t *page)
-{
-    json_t *items = json_object_get(page, "items");
-
-    (void)e;
-    *(int64_t *)ctx = json_array_size(items) > 0
-                          ? json_integer_value(json_object_get(
-                                json_array_get(items, 0), "id"))
-                          : 0;
-    return 0;
 }
 
 /* The id of the first party of kind, or 0. */
@@ -2152,7 +2162,8 @@ static int find_party(struct plan *p, struct arena *a, const char *kind,
     *id = 0;
     if (rc != CORE_OK)
         return rc;
-    first_id(id, err, out);
+    *id = json_integer_value(json_object_get(
+        json_array_get(json_object_get(out, "items"), 0), "id"));
     json_decref(out);
     return CORE_OK;
 }

@@ -45,12 +45,15 @@ struct core_demo_opts {
 
 struct core_demo_result {
     char regulator_key[64];   /* API keys (core_key_create), NUL-ended */
-    char maker_key[64];       /* the largest maker's */
-    char owner_key[64];       /* the owner that runs sample_code */
+    char maker_key[64];       /* sample_code's maker */
+    char owner_key[64];       /* sample_code's owner, who runs it */
     int64_t units;            /* units registered */
-    int64_t events;           /* events recorded, registrations included */
-    char sample_code[30];     /* a unit in service, by the keys' maker and
-                                 owner */
+    int64_t events;           /* events recorded: registrations, lifecycle
+                                 events and grants */
+    char sample_code[30];     /* a unit in service with an owner, of the
+                                 largest maker when it has one; "" when no
+                                 unit is in service (keys then go to the
+                                 largest maker and owner) */
 };
 
 /* Sets o to the defaults above. */
