@@ -27,19 +27,19 @@ static void path_fmt(char *out, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Joins path and name with a dot into out (cut at n - 1 bytes).  It runs
+ * for every field of every body, so it copies rather than formats. */
 static void join_path(char *out, size_t n, const char *path, const char *name)
 {
-    if (path == NULL || path[0] == '\0')
-        path_fmt(out, n, "%s", name);
-    else
-        path_fmt(out, n, "%s.%s", path, name);
-}
+    size_t at = 0;
 
-static int bad(struct core_err *err, const char *field, const char *fmt,
-               const char *what)
-{
-    return core_fail(err, CORE_EINVALID, "invalid_field", field, fmt, field,
-                     what);
+    for (const char *p = path; p != NULL && *p && at + 1 < n; p++)
+        out[at++] = *p;
+    if (at > 0 && at + 1 < n)
+        out[at++] = '.';
+    for (const char *p = name; *p && at + 1 < n; p++)
+        out[at++] = *p;
+    out[at] = '\0';
 }
 
 static const char *type_desc(const struct schema_field *f, char *buf,
@@ -98,6 +98,18 @@ static const char *type_desc(const struct schema_field *f, char *buf,
     return buf;
 }
 
+/* The refusal of a value of field f: "FIELD: must be WHAT".  The
+ * description is formatted only here, on the error path. */
+static int bad_value(struct core_err *err, const char *field,
+                     const struct schema_field *f, const char *extra)
+{
+    char what[200];
+
+    type_desc(f, what, sizeof what);
+    return core_fail(err, CORE_EINVALID, "invalid_field", field,
+                     "%s: must be %s%s", field, what, extra);
+}
+
 static bool valid_date(const char *s)
 {
     int y, m, d;
@@ -119,72 +131,69 @@ static bool valid_date(const char *s)
 static int check_value(json_t *v, const struct schema_field *f,
                        const char *field, struct core_err *err)
 {
-    char what[200];
-
-    type_desc(f, what, sizeof what);
     switch (f->type) {
     case S_STR: {
         size_t n;
 
         if (!json_is_string(v))
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         n = json_string_length(v);
         if (n == 0 || n > f->max || strlen(json_string_value(v)) != n)
-            return bad(err, field, "%s: must be %s (no NUL)", what);
+            return bad_value(err, field, f, " (no NUL)");
         return CORE_OK;
     }
     case S_INT: {
         double d;
 
         if (!json_is_integer(v))
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         d = (double)json_integer_value(v);
         if (d < f->lo || d > f->hi)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         return CORE_OK;
     }
     case S_NUM: {
         double d;
 
         if (!json_is_number(v))
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         d = json_number_value(v);
         if (!isfinite(d) || d < f->lo || d > f->hi)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         return CORE_OK;
     }
     case S_BOOL:
         if (!json_is_boolean(v))
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         return CORE_OK;
     case S_TIME: {
         int64_t ms;
 
         if (!json_is_string(v) ||
             core_time_parse(json_string_value(v), &ms) != 0)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         return CORE_OK;
     }
     case S_DATE:
         if (!json_is_string(v) || !valid_date(json_string_value(v)))
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         return CORE_OK;
     case S_ENUM:
         if (json_is_string(v))
             for (int i = 0; f->values[i] != NULL; i++)
                 if (strcmp(json_string_value(v), f->values[i]) == 0)
                     return CORE_OK;
-        return bad(err, field, "%s: must be %s", what);
+        return bad_value(err, field, f, "");
     case S_OBJ:
         if (!json_is_object(v))
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         return schema_check(v, f->sub, field, err);
     case S_ARR: {
         size_t i;
         json_t *item;
 
         if (!json_is_array(v) || json_array_size(v) > f->max)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         json_array_foreach(v, i, item) {
             char sub[CORE_FIELD_MAX];
             int rc;
@@ -204,12 +213,11 @@ static int check_value(json_t *v, const struct schema_field *f,
         json_t *item;
 
         if (!json_is_array(v) || json_array_size(v) > f->max)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         json_array_foreach(v, i, item) {
             if (!json_is_string(item) || json_string_length(item) == 0 ||
                 json_string_length(item) > SCHEMA_ID_MAX * 4)
-                return bad(err, field, "%s: must be %s of 1 to 256 bytes",
-                           what);
+                return bad_value(err, field, f, " of 1 to 256 bytes");
         }
         return CORE_OK;
     }
@@ -217,10 +225,10 @@ static int check_value(json_t *v, const struct schema_field *f,
         size_t n;
 
         if (!json_is_object(v))
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         n = json_dumpb(v, NULL, 0, JSON_COMPACT);
         if (n == 0 || n > f->max)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         return CORE_OK;
     }
     case S_MAP: {
@@ -228,13 +236,12 @@ static int check_value(json_t *v, const struct schema_field *f,
         json_t *item;
 
         if (!json_is_object(v) || json_object_size(v) > 64)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         json_object_foreach(v, k, item) {
             if (k[0] == '\0' || strlen(k) > SCHEMA_ID_MAX ||
                 !json_is_string(item) || json_string_length(item) == 0 ||
                 json_string_length(item) > f->max)
-                return bad(err, field, "%s: must be %s, keys of 1 to 64 bytes",
-                           what);
+                return bad_value(err, field, f, ", keys of 1 to 64 bytes");
         }
         return CORE_OK;
     }
@@ -242,10 +249,10 @@ static int check_value(json_t *v, const struct schema_field *f,
         const char *s;
 
         if (!json_is_string(v) || json_string_length(v) != f->max)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         s = json_string_value(v);
         if (strspn(s, "0123456789abcdefABCDEF") != f->max)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         return CORE_OK;
     }
     case S_B64: {
@@ -254,16 +261,16 @@ static int check_value(json_t *v, const struct schema_field *f,
         const char *s;
 
         if (!json_is_string(v) || f->max > sizeof buf)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         s = json_string_value(v);
         if (sodium_base642bin(buf, sizeof buf, s, json_string_length(v), NULL,
                               &n, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
             n != f->max)
-            return bad(err, field, "%s: must be %s", what);
+            return bad_value(err, field, f, "");
         return CORE_OK;
     }
     }
-    return bad(err, field, "%s: must be %s", what);
+    return bad_value(err, field, f, "");
 }
 
 int schema_check(json_t *obj, const struct schema_field *fields,
