@@ -26,6 +26,14 @@
 #include "core/arena.h"
 #include "store/store.h"
 
+/*
+ * Reals in stored and returned JSON carry 15 significant digits, the most
+ * a double always round-trips through decimal text: 22.543 stays
+ * "22.543" instead of jansson's default 17 digits, "22.542999999999999".
+ * Coordinates, masses and prices need far fewer.
+ */
+#define CORE_JSON_REAL JSON_REAL_PRECISION(15)
+
 /* ---- errors ---------------------------------------------------------- */
 
 /* The classes of refusal.  The server maps each to one HTTP status in one

@@ -145,7 +145,8 @@ json_t *core_str(const char *s);
  * text is NULL or does not parse. */
 json_t *core_json_text(const char *text);
 /* Serialises v compactly into the arena (sorted keys: the canonical form
- * of event bodies, see docs/ledger.md); NULL when out of memory. */
+ * of event bodies), with CORE_JSON_REAL digits for reals; NULL when out
+ * of memory. */
 char *core_json_dump(struct arena *a, const json_t *v);
 
 /* Reply forms of records (registry.c, unit.c). */

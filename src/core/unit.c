@@ -70,7 +70,68 @@ struct reg_op {
     json_t *units;          /* array of checked unit objects */
     bool bulk;
     const struct core_principal *who;
+    json_t *serials;        /* counter name -> next serial number */
 };
+
+/* Whether a checked unit object asks the platform for its serial. */
+static bool wants_serial(json_t *in)
+{
+    const char *serial = schema_str(in, "serial");
+
+    return serial == NULL || strcmp(serial, "allocate") == 0;
+}
+
+/* The counter that numbers allocated serials: one per model and
+ * production date, as the serial body is YYMMDD and a sequence. */
+static void serial_counter(json_t *in, char *out, size_t n)
+{
+    const char *model = schema_str(in, "model");
+    char mid[HRID_MODEL_ID_LEN + 1];
+    size_t k;
+
+    for (k = 0; k < HRID_MODEL_ID_LEN && model[k]; k++)
+        mid[k] = (char)(model[k] >= 'a' && model[k] <= 'z'
+                            ? model[k] - 'a' + 'A'
+                            : model[k]);
+    mid[k] = '\0';
+    snprintf(out, n, "serial:%s:%.10s", mid,
+             schema_str(in, "production_date"));
+}
+
+/*
+ * Reserves, for each counter the request draws on, as many numbers as it
+ * needs in one store call, so that a bulk of 10,000 allocated serials
+ * costs one counter update per model and date, not one per unit.
+ */
+static int reserve_serials(struct store_conn *sc, struct reg_op *op,
+                           struct core_err *err)
+{
+    struct hrid_err he;
+    const char *name;
+    json_t *in, *count;
+    size_t i;
+    char counter[48];
+
+    json_array_foreach(op->units, i, in) {
+        if (!wants_serial(in))
+            continue;
+        serial_counter(in, counter, sizeof counter);
+        count = json_object_get(op->serials, counter);
+        if (count == NULL)
+            json_object_set_new(op->serials, counter, json_integer(1));
+        else
+            json_integer_set(count, json_integer_value(count) + 1);
+    }
+    json_object_foreach(op->serials, name, count) {
+        int64_t n = json_integer_value(count), last;
+        int rc = store_counter_add(sc, name, n, &last, &he);
+
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
+        json_integer_set(count, last - n + 1);
+    }
+    return CORE_OK;
+}
 
 /* Milliseconds of 00:00 UTC on a checked YYYY-MM-DD. */
 static int64_t date_ms(const char *date)
@@ -156,19 +217,21 @@ static int register_one(struct core *c, struct store_conn *sc,
                          pdate);
     }
 
-    /* The serial body: the maker's own, or allocated. */
+    /* The serial body: the maker's own, or the next of the numbers
+     * register_op reserved for this model and production date. */
     if (serial == NULL || strcmp(serial, "allocate") == 0) {
         char counter[48];
+        json_t *next;
         int64_t n;
         int y = (pdate[0] - '0') * 1000 + (pdate[1] - '0') * 100 +
                 (pdate[2] - '0') * 10 + (pdate[3] - '0');
         int mo = (pdate[5] - '0') * 10 + (pdate[6] - '0');
         int d = (pdate[8] - '0') * 10 + (pdate[9] - '0');
 
-        snprintf(counter, sizeof counter, "serial:%s:%.10s", mid, pdate);
-        rc = store_counter_next(sc, counter, &n, &he);
-        if (rc != STORE_OK)
-            return core_store_fail(err, rc, &he);
+        serial_counter(in, counter, sizeof counter);
+        next = json_object_get(op->serials, counter);
+        n = json_integer_value(next);
+        json_integer_set(next, n + 1);
         if (hrid_serial_allocate(y, mo, d, (uint64_t)n, ser, &he) != HRID_OK) {
             field_path(field, sizeof field, op->bulk, i, "production_date");
             return core_fail(err, CORE_EINVALID, "invalid_field", field,
@@ -201,7 +264,9 @@ static int register_one(struct core *c, struct store_conn *sc,
 
     /* The register event's body is the registration as recorded, with
      * the serial resolved: the canonical record of the unit's birth. */
-    body = json_deep_copy(in);
+    /* The request's own object becomes the body: nothing reads it after
+     * this unit is written, and a copy of 10,000 of them is not free. */
+    body = json_incref(in);
     json_object_del(body, "at");
     json_object_set_new(body, "model", json_string(mid));
     json_object_set_new(body, "serial", json_string(ser));
@@ -294,16 +359,24 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
     size_t i;
 
     memset(&model, 0, sizeof model);
+    op->serials = json_object();
+    if (reserve_serials(sc, op, err) != CORE_OK) {
+        json_decref(op->serials);
+        json_decref(list);
+        return err->status;
+    }
     json_array_foreach(op->units, i, in) {
         int rc = register_one(c, sc, op, i, in, &model, a, &one, err);
 
         if (rc != CORE_OK) {
+            json_decref(op->serials);
             json_decref(list);
             return rc;
         }
         if (list != NULL)
             json_array_append_new(list, one);
     }
+    json_decref(op->serials);
     reply->http_status = 201;
     if (op->bulk)
         reply->body = json_pack("{s:I, s:o}", "count",
@@ -319,7 +392,7 @@ int core_units_register(struct core *c, const struct core_principal *who,
                         struct arena *a, struct core_reply *out,
                         struct core_err *err)
 {
-    struct reg_op op = {NULL, false, who};
+    struct reg_op op = {NULL, false, who, NULL};
     json_t *units = json_object_get(body, "units");
     int rc;
 

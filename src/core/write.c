@@ -207,7 +207,8 @@ json_t *core_json_text(const char *text)
 
 char *core_json_dump(struct arena *a, const json_t *v)
 {
-    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t flags = JSON_COMPACT | JSON_SORT_KEYS | CORE_JSON_REAL;
+    size_t n = json_dumpb(v, NULL, 0, flags);
     char *buf;
 
     if (n == 0)
@@ -215,7 +216,7 @@ char *core_json_dump(struct arena *a, const json_t *v)
     buf = arena_alloc(a, n + 1);
     if (buf == NULL)
         return NULL;
-    json_dumpb(v, buf, n, JSON_COMPACT | JSON_SORT_KEYS);
+    json_dumpb(v, buf, n, flags);
     buf[n] = '\0';
     return buf;
 }

@@ -373,7 +373,11 @@ int http_json(struct hreq *r, int status, json_t *body)
     if (body == NULL)
         return -1;
     d.p = arena_alloc(&r->arena, d.cap);
-    rc = d.p == NULL ? -1 : json_dump_callback(body, dump_cb, &d, JSON_COMPACT);
+    /* Reals get 15 significant digits, as core stores them (CORE_JSON_REAL
+     * in core/core.h). */
+    rc = d.p == NULL ? -1 : json_dump_callback(body, dump_cb, &d,
+                                                  JSON_COMPACT |
+                                                      JSON_REAL_PRECISION(15));
     json_decref(body);
     if (rc != 0)
         return -1;

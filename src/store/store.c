@@ -63,10 +63,16 @@ void store_read_end(struct store_conn *c)
     c->store->ops->read_end(c);
 }
 
+int store_counter_add(struct store_conn *c, const char *name, int64_t count,
+                      int64_t *value, struct hrid_err *err)
+{
+    return c->store->ops->counter_add(c, name, count, value, err);
+}
+
 int store_counter_next(struct store_conn *c, const char *name, int64_t *value,
                        struct hrid_err *err)
 {
-    return c->store->ops->counter_next(c, name, value, err);
+    return store_counter_add(c, name, 1, value, err);
 }
 
 int store_party_insert(struct store_conn *c, struct store_party *p,

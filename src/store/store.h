@@ -212,8 +212,8 @@ struct store_ops {
     int (*read_begin)(struct store_conn *c, struct hrid_err *err);
     void (*read_end)(struct store_conn *c);
 
-    int (*counter_next)(struct store_conn *c, const char *name,
-                        int64_t *value, struct hrid_err *err);
+    int (*counter_add)(struct store_conn *c, const char *name, int64_t count,
+                       int64_t *value, struct hrid_err *err);
 
     int (*party_insert)(struct store_conn *c, struct store_party *p,
                         struct hrid_err *err);
@@ -326,6 +326,12 @@ void store_read_end(struct store_conn *c);
 
 /* The operations of struct store_ops, one wrapper each, with the same
  * arguments and results. */
+int store_counter_add(struct store_conn *c, const char *name, int64_t count,
+                      int64_t *value, struct hrid_err *err);
+
+/* Counters start at 0; counter_add adds count (at least 1) and returns the
+ * new value, so the caller owns value - count + 1 .. value.
+ * store_counter_next is counter_add with a count of 1. */
 int store_counter_next(struct store_conn *c, const char *name, int64_t *value,
                        struct hrid_err *err);
 int store_party_insert(struct store_conn *c, struct store_party *p,

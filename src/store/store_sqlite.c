@@ -288,8 +288,8 @@ static const char *const SQL[ST_COUNT] = {
     [ST_ROLLBACK_TO] = "ROLLBACK TO job",
 
     [ST_COUNTER_NEXT] =
-        "INSERT INTO counters (name, value) VALUES (?1, 1)"
-        " ON CONFLICT (name) DO UPDATE SET value = value + 1"
+        "INSERT INTO counters (name, value) VALUES (?1, ?2)"
+        " ON CONFLICT (name) DO UPDATE SET value = value + ?2"
         " RETURNING value",
 
     [ST_PARTY_INSERT] =
@@ -845,8 +845,8 @@ static int64_t limit_of(int limit)
 
 /* ---- operations -------------------------------------------------------- */
 
-static int sq_counter_next(struct store_conn *sc, const char *name,
-                           int64_t *value, struct hrid_err *err)
+static int sq_counter_add(struct store_conn *sc, const char *name,
+                          int64_t count, int64_t *value, struct hrid_err *err)
 {
     struct sq_conn *c = sqc(sc);
     sqlite3_stmt *st = stmt_get(c, ST_COUNTER_NEXT, err);
@@ -858,6 +858,7 @@ static int sq_counter_next(struct store_conn *sc, const char *name,
         return STORE_EIO;
     bind_init(&b, st);
     bind_str(&b, name);
+    bind_i64(&b, count);
     rc = bind_step(&b);
     if (rc != SQLITE_ROW) {
         r = sq_error(c, rc, err, "counter '%s'", or_empty(name));
@@ -2237,7 +2238,7 @@ const struct store_ops store_sqlite_ops = {
     .write = sq_write,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
-    .counter_next = sq_counter_next,
+    .counter_add = sq_counter_add,
     .party_insert = sq_party_insert,
     .party_get = sq_party_get,
     .party_by_ent_code = sq_party_by_ent_code,
