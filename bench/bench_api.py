@@ -33,10 +33,10 @@ ADMIN = "bench-admin-key-0123456789abcdef"
 
 
 class Node:
-    def __init__(self, hridd, tmp):
+    def __init__(self, hridd, tmp, extra=()):
         self.proc = subprocess.Popen(
             [hridd, "--db", os.path.join(tmp, "bench.db"), "--listen",
-             "127.0.0.1:0", "--quiet"],
+             "127.0.0.1:0", "--quiet"] + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=dict(os.environ, HRID_ADMIN_KEY=ADMIN), text=True)
         while True:
@@ -175,11 +175,14 @@ def main():
     ap.add_argument("--units", type=int, default=1000000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="hridd --threads (default: hridd's own)")
     a = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (make bench installs it)")
     tmp = tempfile.mkdtemp(prefix="hrid-bench-")
-    node = Node(os.path.join(a.build, "hridd"), tmp)
+    node = Node(os.path.join(a.build, "hridd"), tmp,
+                ["--threads", str(a.threads)] if a.threads else [])
     try:
         mk, rk, models = setup(node, 10)
         codes, dt = bulk_register(node, mk, models, a.units)
