@@ -48,6 +48,10 @@ UNITS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
+# Objects are kept even when only a test or benchmark needed them, so an
+# up-to-date tree does not recompile them on every make test.
+.SECONDARY:
+
 .PHONY: all deps test-deps bench-deps test run bench fuzz fuzz-build clean
 all: $(LIBHRID) $(LIBSO) $(HRID) $(HRIDD)
 

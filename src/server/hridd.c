@@ -14,6 +14,7 @@
  * which the API tests wait for.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "core/demo.h"
@@ -232,38 +234,71 @@ out:
 }
 
 /*
- * --demo: seeds the launch-scale demo fleet (core/demo.h) into a fresh
- * database and prints the keys to explore it with.  A database that has
- * data already is served as it is.  Returns 0, or -1 after a message on
- * stderr.
+ * Writes the demo's keys and sample unit to path (mode 0600), so that a
+ * later start on the same database can point at them again.
  */
-static int seed_demo(struct core *core)
+static void write_demo_keys(const char *path,
+                            const struct core_demo_result *res)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
+        fprintf(stderr, "hridd: --demo: cannot write %s: %s\n", path,
+                strerror(errno));
+        return;
+    }
+    fprintf(f, "regulator %s\nmanufacturer %s\nowner %s\nunit %s\n",
+            res->regulator_key, res->maker_key, res->owner_key,
+            res->sample_code);
+    fclose(f);
+}
+
+/*
+ * --demo: seeds the launch-scale demo fleet (core/demo.h) into a fresh
+ * database and prints the keys to explore it with; they are also kept in
+ * <db>.demo-keys.  A database that has data already is served as it is.
+ * Returns 0, or -1 after a message on stderr.
+ */
+static int seed_demo(struct core *core, const char *db)
 {
     struct core_demo_opts o;
     struct core_demo_result res;
     struct core_err err;
+    char *keys = NULL;
     int rc;
 
+    if (asprintf(&keys, "%s.demo-keys", db) < 0)
+        return -1;
     core_demo_opts_init(&o);
     memset(&err, 0, sizeof(err));
+    printf("demo: seeding %d enterprises, %d models and %d units with their "
+           "histories (about a minute)\n", o.enterprises, o.models, o.units);
     rc = core_demo_seed(core, &o, &res, &err);
     if (rc == CORE_ECONFLICT && err.code != NULL &&
         strcmp(err.code, "not_empty") == 0) {
-        fprintf(stderr, "hridd: --demo: the database has data already: "
-                "serving it without seeding\n");
+        printf("demo: the database has data already: serving it as it is "
+               "(demo keys: %s)\n", keys);
+        free(keys);
         return 0;
     }
     if (rc != CORE_OK) {
         fprintf(stderr, "hridd: --demo: %s\n", err.msg);
+        free(keys);
         return -1;
     }
+    write_demo_keys(keys, &res);
     printf("demo: %lld units, %lld events\n"
            "demo regulator key: %s\n"
            "demo manufacturer key: %s\n"
            "demo owner key: %s\n"
-           "demo unit: %s\n",
+           "demo unit: %s\n"
+           "demo keys kept in %s\n",
            (long long)res.units, (long long)res.events, res.regulator_key,
-           res.maker_key, res.owner_key, res.sample_code);
+           res.maker_key, res.owner_key, res.sample_code, keys);
+    free(keys);
     return 0;
 }
 
@@ -278,6 +313,9 @@ int main(int argc, char **argv)
     char errbuf[256];
     int sig, rc = 1;
 
+    /* Start-up lines (the admin key file, the demo, the URL) must show as
+     * they happen even when stdout is a file or a pipe. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
@@ -301,7 +339,7 @@ int main(int argc, char **argv)
 
     if (open_registry(&o, &st, &core) != 0)
         goto out;
-    if (o.demo && seed_demo(core) != 0)
+    if (o.demo && seed_demo(core, o.db) != 0)
         goto out;
 
     memset(&cfg, 0, sizeof(cfg));
