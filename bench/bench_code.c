@@ -94,7 +94,10 @@ static int gen(const char *arg, int display)
     return 0;
 }
 
-enum kind { VALIDATE, PARSE_CANON, PARSE_DISPLAY };
+enum kind { VALIDATE, VALIDATE_MANY, PARSE_CANON, PARSE_DISPLAY };
+
+/* Codes per hrid_code_validate_many call: a screenful of a label batch. */
+#define MANY 256
 
 /* One pass over all codes; returns a value that depends on every result. */
 static unsigned long pass(enum kind k, const char *canon, const char *disp)
@@ -108,6 +111,19 @@ static unsigned long pass(enum kind k, const char *canon, const char *disp)
             acc += (unsigned long)hrid_code_validate(canon + i * STRIDE_C,
                                                      NULL);
         break;
+    case VALIDATE_MANY: {
+        const char *ptrs[MANY];
+        unsigned char ok[MANY];
+
+        for (size_t i = 0; i < NCODES; i += MANY) {
+            size_t n = NCODES - i < MANY ? NCODES - i : MANY;
+
+            for (size_t j = 0; j < n; j++)
+                ptrs[j] = canon + (i + j) * STRIDE_C;
+            acc += hrid_code_validate_many(ptrs, n, ok);
+        }
+        break;
+    }
     case PARSE_CANON:
         for (size_t i = 0; i < NCODES; i++)
             acc += (unsigned long)hrid_code_parse(canon + i * STRIDE_C,
@@ -189,6 +205,7 @@ int main(int argc, char **argv)
     printf("identity code, one core, %d distinct codes cycled, ~%.0f s per "
            "run\n", NCODES, RUN_SECS);
     measure("validate (canonical)", VALIDATE, canon, disp);
+    measure("validate_many (canonical, 256)", VALIDATE_MANY, canon, disp);
     measure("parse (canonical)", PARSE_CANON, canon, disp);
     measure("parse (display form)", PARSE_DISPLAY, canon, disp);
 

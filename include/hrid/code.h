@@ -98,6 +98,14 @@ int hrid_code_parse(const char *in, size_t len, char out[HRID_CODE_LEN + 1],
  * HRID_OK or HRID_EINVAL without touching err when err is NULL. */
 int hrid_code_validate(const char *code, struct hrid_err *err);
 
+/* Validates n strict canonical codes (29 bytes each at codes[i]) and sets
+ * ok[i] to 1 or 0; returns how many are valid.  The same rules as
+ * hrid_code_validate, several codes at once: the form for checking a
+ * printed batch of labels or a bulk of stored codes.  Explains nothing;
+ * run hrid_code_validate on a refused code for its message. */
+size_t hrid_code_validate_many(const char *const *codes, size_t n,
+                               unsigned char *ok);
+
 /* Computes the check character of 28 characters from 0-9A-Z (upper case).
  * Returns the character, or 0 if body holds a character outside 0-9A-Z. */
 char hrid_code_check_char(const char *body28);

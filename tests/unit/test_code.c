@@ -906,6 +906,51 @@ static void test_names(void **state)
     assert_null(hrid_level_meaning(-1));
 }
 
+/* hrid_code_validate_many agrees with hrid_code_validate code by code,
+ * on batches of every length around its groups of four, with valid codes,
+ * single substitutions and bytes outside the alphabet mixed in. */
+static void test_validate_many(void **state)
+{
+    enum { N = 2003 };
+    static char codes[N][HRID_CODE_LEN + 1];
+    const char *ptrs[N];
+    unsigned char ok[N];
+
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        random_valid(codes[i]);
+        if (i % 3 == 1)
+            codes[i][rng() % HRID_CODE_LEN] = rng_pick(ALNUM, 36);
+        if (i % 17 == 5)
+            codes[i][rng() % HRID_CODE_LEN] = (char)(rng() % 256 | 1);
+        ptrs[i] = codes[i];
+    }
+    for (size_t n = 0; n <= 9; n++) {
+        size_t want = 0, got = hrid_code_validate_many(ptrs, n, ok);
+
+        for (size_t i = 0; i < n; i++) {
+            int v = hrid_code_validate(codes[i], NULL) == HRID_OK;
+
+            assert_int_equal(ok[i], v);
+            want += (size_t)v;
+        }
+        assert_int_equal(got, want);
+    }
+    {
+        size_t want = 0, got = hrid_code_validate_many(ptrs, N, ok);
+
+        for (size_t i = 0; i < N; i++) {
+            int v = hrid_code_validate(codes[i], NULL) == HRID_OK;
+
+            assert_int_equal(ok[i], v);
+            want += (size_t)v;
+        }
+        assert_int_equal(got, want);
+        /* The mix really holds both kinds. */
+        assert_true(want > N / 3 && want < N);
+    }
+}
+
 static void test_err_null_everywhere(void **state)
 {
     char out[HRID_CODE_LEN + 1], seg[8];
@@ -953,6 +998,7 @@ int main(void)
         cmocka_unit_test(test_alloc_segment),
         cmocka_unit_test(test_serial_allocate),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_validate_many),
         cmocka_unit_test(test_err_null_everywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
