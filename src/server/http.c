@@ -21,6 +21,7 @@
  * malloc'd buffer, sized from Content-Length, because it may be megabytes.
  */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -605,13 +606,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
     struct http_server *srv = cls;
     struct hreq *r = *con_cls;
 
+    bool big;
+
     (void)conn;
     if (r == NULL)
         return;
     if (!srv->cfg.quiet)
         log_request(r, toe);
+    big = r->body_seen >= HTTP_TRIM_AFTER;
     request_free(r);
     *con_cls = NULL;
+    /* A bulk body parses into tens of megabytes of small JSON nodes; once
+     * they are freed, glibc keeps the memory in its heaps unless asked to
+     * give it back, and the server's resident size would stay at its
+     * largest request's. */
+    if (big)
+        malloc_trim(0);
 }
 
 /* Leaves the path and query values percent-encoded: see the file
@@ -850,7 +860,7 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-        threads = n > 0 ? (unsigned)n : 1;
+        threads = (n > 0 ? (unsigned)n : 1) * HTTP_THREADS_PER_CPU;
     }
     s->cfg.threads = threads;
 

@@ -46,10 +46,25 @@
  */
 #define HTTP_BODY_DRAIN_MAX (2u * HTTP_BODY_MAX)
 
+/* After a request with a body of at least this size, freed memory is
+ * returned to the system (malloc_trim): 1 MiB is about 1,300 units of a
+ * bulk registration, whose parsed JSON is some ten times its size. */
+#define HTTP_TRIM_AFTER (1024u * 1024u)
+
 /* How long an idle connection (keep-alive or a stalled client) is kept:
  * long enough for a client that batches requests a few seconds apart,
  * short enough that idle clients do not pin file descriptors. */
 #define HTTP_IDLE_TIMEOUT_S 30u
+
+/*
+ * Worker threads per CPU by default.  A handler that writes waits for its
+ * transaction to commit, and the store commits together the writes that
+ * wait at the same time (group commit): with one thread per CPU a commit
+ * carried at most two requests here, and lifecycle events ran at
+ * 1,300/s; eight per CPU (16 threads) made it 2,200/s and reads did not
+ * suffer (bench/bench_api.py, docs/PERFORMANCE.md).
+ */
+#define HTTP_THREADS_PER_CPU 8
 
 /* The most {name} captures one route pattern may hold.  The deepest
  * planned path, /v1/units/{code}/events/{id}, has two. */
@@ -66,7 +81,8 @@ typedef int (*http_handler_fn)(struct hreq *r);
 struct http_config {
     const char *host;           /* numeric address or name to bind */
     unsigned port;              /* 0 picks a free port */
-    unsigned threads;           /* worker threads; 0 = number of CPUs */
+    unsigned threads;           /* worker threads; 0 = HTTP_THREADS_PER_CPU
+                                   per CPU */
     unsigned idle_timeout_s;    /* 0 = HTTP_IDLE_TIMEOUT_S */
     bool quiet;                 /* no per-request log lines */
     http_handler_fn dispatch;   /* called for every complete request */

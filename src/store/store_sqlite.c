@@ -50,16 +50,22 @@
 #define BUSY_TIMEOUT_MS  5000
 #define BUSY_TIMEOUT_MAX 600000
 
-/* Memory-mapped reads: 1 GiB raised primary-key lookups on 1M rows from
- * 177-188k/s to 235k/s on this machine (MEASURED.md).  Address space only;
- * the kernel pages it in as needed. */
-#define MMAP_SIZE "1073741824"
+/* No memory-mapped reads.  A 1 GiB map raised primary-key lookups from
+ * 177-188k/s to 235k/s here (MEASURED.md), but every page a reader touches
+ * then counts in hridd's resident memory, which grew with the database
+ * (2.4 GB with 16 readers on a 200k-unit file); reads go through the
+ * kernel's page cache instead, which the kernel can reclaim. */
+#define MMAP_SIZE "0"
 
-/* 64 MiB of page cache per connection (negative = KiB): keeps the upper
- * levels of every index of a multi-million-unit database in memory, and
+/* Page cache per connection (negative = KiB).  The writer keeps 64 MiB:
+ * the upper levels of every index of a multi-million-unit database, so
  * bulk inserts rewrite fewer pages (93k vs 43k rows/s in MEASURED.md once
- * the working set fits).  Allocated lazily, so idle readers cost little. */
-#define CACHE_KIB "-65536"
+ * the working set fits).  A reader keeps 2 MiB, the hot index pages of a
+ * point lookup, and finds the rest in the kernel's page cache: with one
+ * reader per server thread, resident memory stays bounded (16 threads:
+ * 64 + 16 x 2 MiB) whatever the size of the database. */
+#define WRITER_CACHE_KIB "-65536"
+#define READER_CACHE_KIB "-2048"
 
 /* After a checkpoint the WAL file is truncated back to 64 MiB, so one big
  * bulk registration does not leave a gigabyte of log behind. */
@@ -1736,8 +1742,7 @@ static struct sq_conn *conn_open(struct sq_store *s, bool writer,
 {
     static const char PRAGMAS[] =
         "PRAGMA foreign_keys = ON;"
-        "PRAGMA mmap_size = " MMAP_SIZE ";"
-        "PRAGMA cache_size = " CACHE_KIB ";";
+        "PRAGMA mmap_size = " MMAP_SIZE ";";
     /* temp_store stays FILE (the default) on purpose.  Every job runs in
      * a savepoint, so each statement of a large job ends by truncating a
      * statement journal that holds every page the job touched; held in
@@ -1766,7 +1771,10 @@ static struct sq_conn *conn_open(struct sq_store *s, bool writer,
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, s->busy_ms);
-    if (exec_sql(c, PRAGMAS, "cannot set up connection", err) != STORE_OK)
+    if (exec_sql(c, PRAGMAS, "cannot set up connection", err) != STORE_OK ||
+        exec_sql(c, writer ? "PRAGMA cache_size = " WRITER_CACHE_KIB
+                           : "PRAGMA cache_size = " READER_CACHE_KIB,
+                 "cannot set up connection", err) != STORE_OK)
         goto fail;
     if (writer) {
         /* FULL: the WAL is synced at every commit, so an acknowledged
