@@ -130,3 +130,22 @@ int route_read(struct hreq *r, int rc, json_t *body,
     }
     return http_json(r, 200, body);
 }
+
+int route_create(struct hreq *r, const struct route_call *call,
+                 route_create_fn create)
+{
+    struct core_idem idem;
+    struct core_reply reply;
+    struct core_err err = {0};
+    json_t *body;
+    int rc;
+
+    if (route_idem(r, &idem) != 0)
+        return 0;
+    if ((body = http_body_json(r)) == NULL)
+        return 0;
+    rc = create(call->core, &call->who, body, &idem, http_arena(r), &reply,
+                &err);
+    json_decref(body);
+    return route_reply(r, rc, &reply, &err);
+}

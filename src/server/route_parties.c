@@ -11,20 +11,7 @@
 
 int route_parties_post(struct hreq *r, const struct route_call *call)
 {
-    struct core_idem idem;
-    struct core_reply reply;
-    struct core_err err = {0};
-    json_t *body;
-    int rc;
-
-    if (route_idem(r, &idem) != 0)
-        return 0;
-    if ((body = http_body_json(r)) == NULL)
-        return 0;
-    rc = core_party_create(call->core, &call->who, body, &idem,
-                           http_arena(r), &reply, &err);
-    json_decref(body);
-    return route_reply(r, rc, &reply, &err);
+    return route_create(r, call, core_party_create);
 }
 
 int route_parties_list(struct hreq *r, const struct route_call *call)

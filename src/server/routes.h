@@ -134,6 +134,19 @@ int64_t route_id(const char *s, size_t len);
  */
 int route_idem(struct hreq *r, struct core_idem *idem);
 
+/* A core call that creates a record from a body alone (a party, an
+ * enterprise, units). */
+typedef int (*route_create_fn)(struct core *c,
+                               const struct core_principal *who,
+                               json_t *body, const struct core_idem *idem,
+                               struct arena *a, struct core_reply *out,
+                               struct core_err *err);
+
+/* The whole handler of such a POST: Idempotency-Key, JSON body, the core
+ * call, the reply or the error.  Returns as a handler. */
+int route_create(struct hreq *r, const struct route_call *call,
+                 route_create_fn create);
+
 /* Handlers, one file per resource. */
 int route_health_get(struct hreq *r, const struct route_call *call);
 int route_codes_get(struct hreq *r, const struct route_call *call);
