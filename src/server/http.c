@@ -24,6 +24,7 @@
 #include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +45,15 @@ struct http_server {
     char *host;                 /* cfg.host points here */
     unsigned port;
     char url[128];
+
+    /* Requests that write run on these workers, off libmicrohttpd's
+     * threads (see run_elsewhere): a queue and its threads. */
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv;
+    struct hreq *q_head, *q_tail;
+    bool q_stop;                /* no more queueing; workers drain and end */
+    pthread_t *workers;
+    unsigned nworkers;
 };
 
 struct hparam {
@@ -85,6 +95,9 @@ struct hreq {
 
     struct timespec t0;         /* CLOCK_MONOTONIC at the first call */
     char ip[INET6_ADDRSTRLEN];
+
+    bool handed_off;            /* dispatched on a worker; answer on resume */
+    struct hreq *q_next;
 };
 
 /* The reply when a handler failed or memory ran out while building the
@@ -753,6 +766,79 @@ static int body_append(struct hreq *r, const char *data, size_t n)
     return 0;
 }
 
+/*
+ * A handler that writes waits until its transaction is durable, and the
+ * store commits together the writes that wait at the same time.  Run on
+ * libmicrohttpd's threads, such handlers would block every other
+ * connection of their thread and let a commit carry at most one write per
+ * thread.  So a request with another method than GET or HEAD is suspended
+ * and handed to a pool of workers; the worker runs the handler, and
+ * resuming the connection brings it back to on_access, which sends the
+ * response.  Returns true when r was handed off.
+ */
+static bool run_elsewhere(struct http_server *srv, struct hreq *r)
+{
+    bool queued = false;
+
+    if (srv->nworkers == 0 || strcmp(r->method, "GET") == 0 ||
+        strcmp(r->method, "HEAD") == 0)
+        return false;
+    pthread_mutex_lock(&srv->q_mu);
+    if (!srv->q_stop) {
+        r->handed_off = true;
+        MHD_suspend_connection(r->conn);
+        r->q_next = NULL;
+        if (srv->q_tail != NULL)
+            srv->q_tail->q_next = r;
+        else
+            srv->q_head = r;
+        srv->q_tail = r;
+        pthread_cond_signal(&srv->q_cv);
+        queued = true;
+    }
+    pthread_mutex_unlock(&srv->q_mu);
+    return queued;
+}
+
+static void *worker_main(void *arg)
+{
+    struct http_server *srv = arg;
+    struct hreq *r;
+
+    for (;;) {
+        pthread_mutex_lock(&srv->q_mu);
+        while (srv->q_head == NULL && !srv->q_stop)
+            pthread_cond_wait(&srv->q_cv, &srv->q_mu);
+        r = srv->q_head;
+        if (r == NULL) {            /* stopping, and nothing left */
+            pthread_mutex_unlock(&srv->q_mu);
+            return NULL;
+        }
+        srv->q_head = r->q_next;
+        if (srv->q_head == NULL)
+            srv->q_tail = NULL;
+        pthread_mutex_unlock(&srv->q_mu);
+        if (srv->cfg.dispatch(r) != 0)
+            set_internal_error(r);
+        MHD_resume_connection(r->conn);
+    }
+}
+
+/* Stops queueing and waits for the workers to finish what is queued, so
+ * that no connection is left suspended when the daemon stops. */
+static void workers_stop(struct http_server *s)
+{
+    pthread_mutex_lock(&s->q_mu);
+    s->q_stop = true;
+    pthread_cond_broadcast(&s->q_cv);
+    pthread_mutex_unlock(&s->q_mu);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
+    free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
                                  const char *url, const char *method,
                                  const char *version, const char *upload_data,
@@ -775,6 +861,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         }
         return MHD_YES;
     }
+    if (r->handed_off)          /* resumed: a worker set the response */
+        return queue(r);
     if (r->responded) {         /* the early 413; ignore any body */
         *upload_data_size = 0;
         return MHD_YES;
@@ -790,6 +878,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
      * in the middle of a body (see HTTP_BODY_DRAIN_MAX). */
     if (r->body_too_large)
         refuse_too_large(r);
+    else if (run_elsewhere(srv, r))
+        return MHD_YES;
     else if (srv->cfg.dispatch(r) != 0)
         set_internal_error(r);
     return queue(r);
@@ -820,7 +910,7 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
     const union MHD_DaemonInfo *info;
     struct MHD_OptionItem pool[2];
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     unsigned threads = cfg->threads;
     int rc;
 
@@ -855,6 +945,23 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
     }
     s->cfg = *cfg;
     s->cfg.host = s->host;
+    pthread_mutex_init(&s->q_mu, NULL);
+    pthread_cond_init(&s->q_cv, NULL);
+    {
+        unsigned want = cfg->workers ? cfg->workers : HTTP_WORKERS;
+
+        s->workers = calloc(want, sizeof(*s->workers));
+        if (s->workers == NULL) {
+            seterr(errbuf, errlen, "out of memory");
+            goto fail;
+        }
+        for (; s->nworkers < want; s->nworkers++)
+            if (pthread_create(&s->workers[s->nworkers], NULL, worker_main,
+                               s) != 0) {
+                seterr(errbuf, errlen, "cannot start worker threads");
+                goto fail;
+            }
+    }
     if (s->cfg.idle_timeout_s == 0)
         s->cfg.idle_timeout_s = HTTP_IDLE_TIMEOUT_S;
     if (threads == 0) {
@@ -897,8 +1004,11 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
     *out = s;
     return 0;
 fail:
-    if (s != NULL)
+    if (s != NULL) {
+        if (s->workers != NULL)
+            workers_stop(s);
         free(s->host);
+    }
     free(s);
     return -1;
 }
@@ -910,8 +1020,11 @@ void http_server_stop(struct http_server *s)
 {
     if (s == NULL)
         return;
+    workers_stop(s);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
+    pthread_cond_destroy(&s->q_cv);
+    pthread_mutex_destroy(&s->q_mu);
     free(s->host);
     free(s);
 }

@@ -57,14 +57,23 @@
 #define HTTP_IDLE_TIMEOUT_S 30u
 
 /*
- * Worker threads per CPU by default.  A handler that writes waits for its
- * transaction to commit, and the store commits together the writes that
- * wait at the same time (group commit): with one thread per CPU a commit
- * carried at most two requests here, and lifecycle events ran at
- * 1,300/s; eight per CPU (16 threads) made it 2,200/s and reads did not
- * suffer (bench/bench_api.py, docs/PERFORMANCE.md).
+ * libmicrohttpd threads per CPU by default: they read requests, run the
+ * handlers of GET and HEAD, and send every response.  Two per CPU keep a
+ * core busy while a thread waits for a page from the kernel.
  */
-#define HTTP_THREADS_PER_CPU 8
+#define HTTP_THREADS_PER_CPU 2
+
+/*
+ * Threads that run the handlers of requests that write (any method but GET
+ * and HEAD).  Such a handler waits for its transaction to commit, and the
+ * store commits together the writes that wait at the same time (group
+ * commit), so the number of writes in flight bounds a commit's size: with
+ * the handlers on libmicrohttpd's threads a commit carried 2-8 events and
+ * events ran at 1,300-2,200/s (docs/PERFORMANCE.md).  64 lets a commit
+ * carry a whole load generator's worth of connections; a waiting thread
+ * costs only its stack's address space.
+ */
+#define HTTP_WORKERS 64
 
 /* The most {name} captures one route pattern may hold.  The deepest
  * planned path, /v1/units/{code}/events/{id}, has two. */
@@ -81,8 +90,10 @@ typedef int (*http_handler_fn)(struct hreq *r);
 struct http_config {
     const char *host;           /* numeric address or name to bind */
     unsigned port;              /* 0 picks a free port */
-    unsigned threads;           /* worker threads; 0 = HTTP_THREADS_PER_CPU
-                                   per CPU */
+    unsigned threads;           /* libmicrohttpd threads; 0 =
+                                   HTTP_THREADS_PER_CPU per CPU */
+    unsigned workers;           /* threads for requests that write; 0 =
+                                   HTTP_WORKERS */
     unsigned idle_timeout_s;    /* 0 = HTTP_IDLE_TIMEOUT_S */
     bool quiet;                 /* no per-request log lines */
     http_handler_fn dispatch;   /* called for every complete request */
