@@ -274,7 +274,8 @@ enum stmt_id {
     ST_KEY_INSERT, ST_KEY_GET, ST_KEY_REVOKE, ST_KEY_EXISTS, ST_KEY_LIST,
     ST_MODEL_INSERT, ST_MODEL_GET, ST_MODEL_GET_ROW, ST_MODEL_UPDATE,
     ST_MODEL_LIST, ST_MODEL_LIST_ENT,
-    ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_UPDATE, ST_UNIT_LIST,
+    ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_UPDATE, ST_UNIT_SET_STATE,
+    ST_UNIT_SET_PARTIES, ST_UNIT_LIST,
     ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_STATE, ST_UNIT_COUNT,
     ST_COMP_INSERT, ST_COMP_REMOVE, ST_COMP_EXISTS, ST_COMP_LIST,
     ST_COMP_LIST_INSTALLED,
@@ -348,15 +349,25 @@ static const char *const SQL[ST_COUNT] = {
         " ?, ?, ?, ?, ?, ?)",
     [ST_UNIT_GET] = "SELECT " UNIT_COLS " FROM units WHERE code = ?1",
     /* Everything but id, code, model_row, enterprise_id, serial and
-     * registered_at, which are fixed at registration. */
+     * registered_at, which are fixed at registration, in three
+     * statements.  SQLite rewrites the entries of every index (and checks
+     * every foreign key) whose columns an UPDATE names, changed or not; so
+     * the indexed state and the party columns are set only when they
+     * differ, and most events (an inspection, a firmware update) rewrite
+     * the row alone. */
     [ST_UNIT_UPDATE] =
-        "UPDATE units SET state = ?2, prev_state = ?3, custodian_id = ?4,"
-        " owner_id = ?5, operator_id = ?6, batch = ?7, production_date = ?8,"
-        " factory = ?9, firmware = ?10, device_key = ?11, site = ?12,"
-        " scenario = ?13, region = ?14, market_filing_no = ?15,"
-        " jurisdiction = ?16, extra = ?17, updated_at = ?18,"
-        " last_event_at = ?19, last_event_seq = ?20, event_count = ?21"
+        "UPDATE units SET prev_state = ?2, batch = ?3, production_date = ?4,"
+        " factory = ?5, firmware = ?6, device_key = ?7, site = ?8,"
+        " scenario = ?9, region = ?10, market_filing_no = ?11,"
+        " jurisdiction = ?12, extra = ?13, updated_at = ?14,"
+        " last_event_at = ?15, last_event_seq = ?16, event_count = ?17"
         " WHERE id = ?1",
+    [ST_UNIT_SET_STATE] =
+        "UPDATE units SET state = ?2 WHERE id = ?1 AND state IS NOT ?2",
+    [ST_UNIT_SET_PARTIES] =
+        "UPDATE units SET custodian_id = ?2, owner_id = ?3, operator_id = ?4"
+        " WHERE id = ?1 AND (custodian_id IS NOT ?2 OR owner_id IS NOT ?3"
+        " OR operator_id IS NOT ?4)",
     [ST_UNIT_LIST] = "SELECT " UNIT_COLS " FROM units WHERE 1"
                      UNIT_LIST_REST,
     [ST_UNIT_LIST_ENT] = "SELECT " UNIT_COLS " FROM units"
@@ -421,6 +432,10 @@ struct sq_job {
     int result;
     bool done;                  /* under q_mu */
     struct sq_job *next;
+    /* Each caller waits on its own condition, so that a commit wakes only
+     * the callers it carried: one shared condition woke every waiting
+     * server thread at every commit. */
+    pthread_cond_t cv;
 };
 
 struct sq_store {
@@ -437,7 +452,6 @@ struct sq_store {
     pthread_t writer;
     pthread_mutex_t q_mu;       /* guards the queue, stopping, job.done */
     pthread_cond_t q_work;      /* the writer waits for jobs */
-    pthread_cond_t q_done;      /* callers wait for their job */
     struct sq_job *q_head, *q_tail;
     bool stopping;
 
@@ -1330,11 +1344,7 @@ static int sq_unit_update(struct store_conn *sc, const struct store_unit *u,
         return STORE_EIO;
     bind_init(&b, st);
     bind_i64(&b, u->id);
-    bind_str(&b, u->state);
     bind_str(&b, u->prev_state);
-    bind_id(&b, u->custodian_id);
-    bind_id(&b, u->owner_id);
-    bind_id(&b, u->operator_id);
     bind_str(&b, u->batch);
     bind_str(&b, u->production_date);
     bind_str(&b, u->factory);
@@ -1356,6 +1366,32 @@ static int sq_unit_update(struct store_conn *sc, const struct store_unit *u,
     else if (sqlite3_changes(c->db) == 0)
         r = hrid_err_set(err, STORE_NOTFOUND, 0, 0,
                          "unit row %lld not found", (long long)u->id);
+    stmt_done(st);
+    if (r != STORE_OK)
+        return r;
+
+    if ((st = stmt_get(c, ST_UNIT_SET_STATE, err)) == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, u->id);
+    bind_str(&b, u->state);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "unit '%s'", u->code);
+    stmt_done(st);
+    if (r != STORE_OK)
+        return r;
+
+    if ((st = stmt_get(c, ST_UNIT_SET_PARTIES, err)) == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, u->id);
+    bind_id(&b, u->custodian_id);
+    bind_id(&b, u->owner_id);
+    bind_id(&b, u->operator_id);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "unit '%s'", u->code);
     stmt_done(st);
     return r;
 }
@@ -1968,9 +2004,10 @@ static void *writer_main(void *arg)
         run_batch(s, batch, n);
 
         pthread_mutex_lock(&s->q_mu);
-        for (i = 0; i < n; i++)
+        for (i = 0; i < n; i++) {
             batch[i]->done = true;
-        pthread_cond_broadcast(&s->q_done);
+            pthread_cond_signal(&batch[i]->cv);
+        }
         pthread_mutex_unlock(&s->q_mu);
 
         /* Passive: never waits for readers; what their snapshots still
@@ -1989,7 +2026,8 @@ static int sq_write(struct store *st, store_write_fn fn, void *arg,
                     struct hrid_err *err)
 {
     struct sq_store *s = sqs(st);
-    struct sq_job job = {fn, arg, err, STORE_OK, false, NULL};
+    struct sq_job job = {fn, arg, err, STORE_OK, false, NULL,
+                         PTHREAD_COND_INITIALIZER};
 
     /* The writer would wait for itself. */
     if (pthread_equal(pthread_self(), s->writer))
@@ -2003,8 +2041,9 @@ static int sq_write(struct store *st, store_write_fn fn, void *arg,
     s->q_tail = &job;
     pthread_cond_signal(&s->q_work);
     while (!job.done)
-        pthread_cond_wait(&s->q_done, &s->q_mu);
+        pthread_cond_wait(&job.cv, &s->q_mu);
     pthread_mutex_unlock(&s->q_mu);
+    pthread_cond_destroy(&job.cv);
     return job.result;
 }
 
@@ -2174,7 +2213,6 @@ static void sq_close(struct store *st)
     /* Last, so that closing it checkpoints the WAL into the file. */
     conn_free(s->wconn);
     if (s->have_locks) {
-        pthread_cond_destroy(&s->q_done);
         pthread_cond_destroy(&s->q_work);
         pthread_mutex_destroy(&s->q_mu);
         pthread_mutex_destroy(&s->conns_mu);
@@ -2208,8 +2246,7 @@ static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
     s->have_key = true;
     if (pthread_mutex_init(&s->conns_mu, NULL) != 0 ||
         pthread_mutex_init(&s->q_mu, NULL) != 0 ||
-        pthread_cond_init(&s->q_work, NULL) != 0 ||
-        pthread_cond_init(&s->q_done, NULL) != 0) {
+        pthread_cond_init(&s->q_work, NULL) != 0) {
         /* glibc's init of these never fails; other libcs get a leak here
          * rather than a destroy of something never initialised. */
         r = hrid_err_set(err, STORE_EIO, 0, 0, "cannot create locks");
