@@ -205,18 +205,45 @@ json_t *core_json_text(const char *text)
     return v ? v : json_object();
 }
 
+/* An output buffer in the arena that doubles as it fills. */
+struct dump_buf {
+    struct arena *a;
+    char *p;
+    size_t len, cap;
+};
+
+static int dump_cb(const char *data, size_t n, void *ctx)
+{
+    struct dump_buf *d = ctx;
+
+    if (d->len + n + 1 > d->cap) {
+        size_t cap = d->cap;
+        char *p;
+
+        while (d->len + n + 1 > cap)
+            cap *= 2;
+        if ((p = arena_alloc(d->a, cap)) == NULL)
+            return -1;
+        memcpy(p, d->p, d->len);
+        d->p = p;
+        d->cap = cap;
+    }
+    memcpy(d->p + d->len, data, n);
+    d->len += n;
+    return 0;
+}
+
 char *core_json_dump(struct arena *a, const json_t *v)
 {
-    size_t flags = JSON_COMPACT | JSON_SORT_KEYS | CORE_JSON_REAL;
-    size_t n = json_dumpb(v, NULL, 0, flags);
-    char *buf;
+    /* One pass: json_dumpb would serialise twice, once to learn the size.
+     * 256 bytes hold a typical event body without growing. */
+    struct dump_buf d = {a, NULL, 0, 256};
 
-    if (n == 0)
+    if ((d.p = arena_alloc(a, d.cap)) == NULL ||
+        json_dump_callback(v, dump_cb, &d,
+                           JSON_COMPACT | JSON_SORT_KEYS | CORE_JSON_REAL) !=
+            0)
         return NULL;
-    buf = arena_alloc(a, n + 1);
-    if (buf == NULL)
-        return NULL;
-    json_dumpb(v, buf, n, flags);
-    buf[n] = '\0';
-    return buf;
+    d.p[d.len] = '\0';
+    return d.p;
 }
