@@ -27,6 +27,7 @@
 
 const struct route routes[] = {
     /* method    pattern                          handler                 roles */
+    { "GET",     "/",                             route_root_get,         ROUTE_ANYONE },
     { "GET",     "/healthz",                      route_health_get,       ROUTE_ANYONE },
     { "GET",     "/v1/codes/{code}",              route_codes_get,        ROUTE_ANYONE },
 

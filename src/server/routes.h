@@ -148,6 +148,7 @@ int route_create(struct hreq *r, const struct route_call *call,
                  route_create_fn create);
 
 /* Handlers, one file per resource. */
+int route_root_get(struct hreq *r, const struct route_call *call);
 int route_health_get(struct hreq *r, const struct route_call *call);
 int route_codes_get(struct hreq *r, const struct route_call *call);
 
