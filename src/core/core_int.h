@@ -202,6 +202,19 @@ json_t *core_unit_json(struct core *c, struct store_conn *sc,
 int core_unit_load(struct store_conn *sc, const char *code, struct arena *a,
                    struct store_unit *u, struct core_err *err);
 
+/*
+ * Appends an event of type to unit u, dated at, recorded now by who, with
+ * body (serialised canonically), and notes it in u (last event time and
+ * seq, event count, updated_at); the caller writes the unit row, in the
+ * same transaction.  e receives the stored event.  Every event goes
+ * through here, so the event row and the unit row cannot disagree.
+ */
+int core_event_record(struct store_conn *sc, struct store_unit *u,
+                      const char *type, int64_t at,
+                      const struct core_principal *who, json_t *body,
+                      struct arena *a, struct store_event *e,
+                      struct core_err *err);
+
 /* The reply form of an event. */
 json_t *core_event_json(const struct store_event *e, const char *state);
 

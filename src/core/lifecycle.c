@@ -593,6 +593,38 @@ static const struct event_rule *find_rule(const char *type)
     return NULL;
 }
 
+int core_event_record(struct store_conn *sc, struct store_unit *u,
+                      const char *type, int64_t at,
+                      const struct core_principal *who, json_t *body,
+                      struct arena *a, struct store_event *e,
+                      struct core_err *err)
+{
+    struct hrid_err he;
+    int rc;
+
+    memset(e, 0, sizeof *e);
+    e->unit_id = u->id;
+    memcpy(e->code, u->code, sizeof e->code);
+    e->type = type;
+    e->at = at;
+    e->recorded_at = core_now_ms();
+    e->actor_id = who->party_id;
+    e->actor_role = core_role_name(who->role);
+    e->body = core_json_dump(a, body);
+    if (e->body == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    rc = store_event_append(sc, e, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    if (at > u->last_event_at)
+        u->last_event_at = at;
+    u->last_event_seq = e->seq;
+    u->event_count++;
+    u->updated_at = e->recorded_at;
+    return CORE_OK;
+}
+
 struct event_op {
     const char *code;            /* canonical */
     json_t *body;                /* the request body (checked) */
@@ -669,24 +701,11 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
         json_decref(x.body);
         return rc;
     }
-    memset(&e, 0, sizeof e);
-    e.unit_id = x.u.id;
-    memcpy(e.code, x.u.code, sizeof e.code);
-    e.type = r->type;
-    e.at = x.at;
-    e.recorded_at = now;
-    e.actor_id = op->who->party_id;
-    e.actor_role = core_role_name(op->who->role);
-    e.body = core_json_dump(a, x.body);
-    if (e.body == NULL) {
+    rc = core_event_record(sc, &x.u, r->type, x.at, op->who, x.body, a, &e,
+                           err);
+    if (rc != CORE_OK) {
         json_decref(x.body);
-        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
-                         "out of memory");
-    }
-    rc = store_event_append(sc, &e, &he);
-    if (rc != STORE_OK) {
-        json_decref(x.body);
-        return core_store_fail(err, rc, &he);
+        return rc;
     }
     x.seq = e.seq;
     rc = r->after != NULL ? r->after(&x) : CORE_OK;
@@ -703,11 +722,6 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
             x.u.prev_state = x.u.state;
         x.u.state = core_state_name(r->to);
     }
-    if (x.at > x.u.last_event_at)
-        x.u.last_event_at = x.at;
-    x.u.last_event_seq = e.seq;
-    x.u.event_count++;
-    x.u.updated_at = now;
     /* The unit row's new strings point into x.body: free it only once
      * the row is written. */
     rc = store_unit_update(sc, &x.u, &he);
@@ -935,23 +949,12 @@ static int grant_op_run(struct core *c, struct store_conn *sc, void *arg,
     json_object_del(body, "code");
     json_object_del(body, "revoked_at");
     json_object_del(body, "created_at");
-    memset(&e, 0, sizeof e);
-    e.unit_id = u.id;
-    memcpy(e.code, u.code, sizeof e.code);
-    e.type = "grant";
-    e.at = now > u.last_event_at ? now : u.last_event_at;
-    e.recorded_at = now;
-    e.actor_id = op->who->party_id;
-    e.actor_role = core_role_name(op->who->role);
-    e.body = core_json_dump(a, body);
+    rc = core_event_record(sc, &u, "grant",
+                           now > u.last_event_at ? now : u.last_event_at,
+                           op->who, body, a, &e, err);
     json_decref(body);
-    rc = store_event_append(sc, &e, &he);
-    if (rc != STORE_OK)
-        return core_store_fail(err, rc, &he);
-    u.last_event_at = e.at;
-    u.last_event_seq = e.seq;
-    u.event_count++;
-    u.updated_at = now;
+    if (rc != CORE_OK)
+        return rc;
     rc = store_unit_update(sc, &u, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);

@@ -289,7 +289,6 @@ static int register_one(struct core *c, struct store_conn *sc,
     u.registered_at = at;
     u.updated_at = now;
     u.last_event_at = at;
-    u.event_count = 1;
     rc = store_unit_insert(sc, &u, &he);
     if (rc == STORE_CONFLICT) {
         json_decref(body);
@@ -301,20 +300,11 @@ static int register_one(struct core *c, struct store_conn *sc,
         json_decref(body);
         return core_store_fail(err, rc, &he);
     }
-    memset(&e, 0, sizeof e);
-    e.unit_id = u.id;
-    memcpy(e.code, code, sizeof code);
-    e.type = "register";
-    e.at = at;
-    e.recorded_at = now;
-    e.actor_id = op->who->party_id;
-    e.actor_role = core_role_name(op->who->role);
-    e.body = core_json_dump(a, body);
+    rc = core_event_record(sc, &u, "register", at, op->who, body, a, &e,
+                           err);
     json_decref(body);
-    rc = store_event_append(sc, &e, &he);
-    if (rc != STORE_OK)
-        return core_store_fail(err, rc, &he);
-    u.last_event_seq = e.seq;
+    if (rc != CORE_OK)
+        return rc;
     rc = store_unit_update(sc, &u, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
