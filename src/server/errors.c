@@ -149,3 +149,24 @@ int route_create(struct hreq *r, const struct route_call *call,
     json_decref(body);
     return route_reply(r, rc, &reply, &err);
 }
+
+int route_create_on_unit(struct hreq *r, const struct route_call *call,
+                         route_unit_fn create)
+{
+    struct core_idem idem;
+    struct core_reply reply;
+    struct core_err err = {0};
+    json_t *body;
+    size_t len;
+    const char *code = http_param(r, "code", &len);
+    int rc;
+
+    if (route_idem(r, &idem) != 0)
+        return 0;
+    if ((body = http_body_json(r)) == NULL)
+        return 0;
+    rc = create(call->core, &call->who, code, len, body, &idem, http_arena(r),
+                &reply, &err);
+    json_decref(body);
+    return route_reply(r, rc, &reply, &err);
+}

@@ -11,22 +11,7 @@
 
 int route_events_post(struct hreq *r, const struct route_call *call)
 {
-    struct core_idem idem;
-    struct core_reply reply;
-    struct core_err err = {0};
-    json_t *body;
-    size_t len;
-    const char *code = http_param(r, "code", &len);
-    int rc;
-
-    if (route_idem(r, &idem) != 0)
-        return 0;
-    if ((body = http_body_json(r)) == NULL)
-        return 0;
-    rc = core_event_add(call->core, &call->who, code, len, body, &idem,
-                        http_arena(r), &reply, &err);
-    json_decref(body);
-    return route_reply(r, rc, &reply, &err);
+    return route_create_on_unit(r, call, core_event_add);
 }
 
 int route_events_list(struct hreq *r, const struct route_call *call)

@@ -147,6 +147,18 @@ typedef int (*route_create_fn)(struct core *c,
 int route_create(struct hreq *r, const struct route_call *call,
                  route_create_fn create);
 
+/* A core call that records something on the unit named by the path's
+ * {code} (an event, a grant). */
+typedef int (*route_unit_fn)(struct core *c,
+                             const struct core_principal *who,
+                             const char *code, size_t code_len, json_t *body,
+                             const struct core_idem *idem, struct arena *a,
+                             struct core_reply *out, struct core_err *err);
+
+/* The whole handler of such a POST, as route_create. */
+int route_create_on_unit(struct hreq *r, const struct route_call *call,
+                         route_unit_fn create);
+
 /* Handlers, one file per resource. */
 int route_root_get(struct hreq *r, const struct route_call *call);
 int route_health_get(struct hreq *r, const struct route_call *call);
