@@ -134,8 +134,24 @@ int core_enterprise_find(struct core *c, struct store_conn *sc,
 int core_code_arg(const char *code, size_t len,
                   char out[HRID_CODE_LEN + 1], struct core_err *err);
 
-/* Pagination cursors are the last key of the page, as text. */
+/* Pagination: the page size asked for (default CORE_PAGE_DEFAULT), or -1
+ * with err set when it is out of range. */
 int core_page_limit(const struct core_page *page, struct core_err *err);
+
+/* Listings ordered by a numeric id take the last id of the previous page,
+ * in decimal, as their cursor: *after receives it (0 for the first page),
+ * or CORE_EINVALID names "cursor". */
+int core_page_after(const struct core_page *page, int64_t *after,
+                    struct core_err *err);
+
+/* {"items":items,"next_cursor":...}: the last id when the page is full,
+ * else null.  Steals items. */
+json_t *core_page_json(json_t *items, int n, int limit, int64_t last_id);
+
+/* Copies at most n bytes of s (stopping at its NUL) upper-cased into out
+ * and ends it with a NUL: identifiers (codes, model ids, enterprises) are
+ * accepted in either case and stored upper case. */
+void core_upper(char *out, const char *s, size_t n);
 
 /* json_object_set_new that tolerates a NULL value (stores null). */
 void core_set(json_t *o, const char *key, json_t *v);

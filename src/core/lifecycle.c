@@ -820,8 +820,8 @@ int core_event_list(struct core *c, const struct core_principal *who,
     struct store_unit u;
     struct ev_list_ctx l;
     struct hrid_err he;
-    char canon[HRID_CODE_LEN + 1], cur[32];
-    long long after = 0;
+    char canon[HRID_CODE_LEN + 1];
+    int64_t after;
     int limit, rc;
 
     *out = NULL;
@@ -830,13 +830,8 @@ int core_event_list(struct core *c, const struct core_principal *who,
         return rc;
     if ((limit = core_page_limit(page, err)) < 0)
         return err->status;
-    if (page != NULL && page->cursor != NULL && page->cursor[0] != '\0') {
-        char tail;
-
-        if (sscanf(page->cursor, "%lld%c", &after, &tail) != 1 || after < 0)
-            return core_fail(err, CORE_EINVALID, "invalid_field", "cursor",
-                             "cursor: not a cursor this listing returned");
-    }
+    if ((rc = core_page_after(page, &after, err)) != CORE_OK)
+        return rc;
     rc = core_code_arg(code, code_len, canon, err);
     if (rc != CORE_OK)
         return rc;
@@ -860,9 +855,7 @@ int core_event_list(struct core *c, const struct core_principal *who,
         json_decref(l.items);
         return core_store_fail(err, rc, &he);
     }
-    snprintf(cur, sizeof cur, "%lld", (long long)l.last);
-    *out = json_pack("{s:o, s:o}", "items", l.items, "next_cursor",
-                     l.n == limit ? json_string(cur) : json_null());
+    *out = core_page_json(l.items, l.n, limit, l.last);
     return CORE_OK;
 }
 

@@ -219,38 +219,6 @@ static int party_each(void *ctx, const struct store_party *p)
     return 0;
 }
 
-/* Cursors of id-ordered listings are the last id, in decimal. */
-static int id_cursor(const struct core_page *page, int64_t *after,
-                     struct core_err *err)
-{
-    long long v;
-    char tail;
-
-    *after = 0;
-    if (page == NULL || page->cursor == NULL || page->cursor[0] == '\0')
-        return CORE_OK;
-    if (sscanf(page->cursor, "%lld%c", &v, &tail) != 1 || v < 0)
-        return core_fail(err, CORE_EINVALID, "invalid_field", "cursor",
-                         "cursor: not a cursor this listing returned");
-    *after = v;
-    return CORE_OK;
-}
-
-static json_t *page_json(json_t *items, int n, int limit, int64_t last_id)
-{
-    json_t *o = json_object();
-    char cur[32];
-
-    json_object_set_new(o, "items", items);
-    if (n == limit) {
-        snprintf(cur, sizeof cur, "%lld", (long long)last_id);
-        json_object_set_new(o, "next_cursor", json_string(cur));
-    } else {
-        json_object_set_new(o, "next_cursor", json_null());
-    }
-    return o;
-}
-
 int core_party_list(struct core *c, const struct core_principal *who,
                     const char *kind, const struct core_page *page,
                     struct arena *a, json_t **out, struct core_err *err)
@@ -267,7 +235,7 @@ int core_party_list(struct core *c, const struct core_principal *who,
         return rc;
     if ((limit = core_page_limit(page, err)) < 0)
         return err->status;
-    if ((rc = id_cursor(page, &after, err)) != CORE_OK)
+    if ((rc = core_page_after(page, &after, err)) != CORE_OK)
         return rc;
     if ((sc = core_conn(c, err)) == NULL)
         return err->status;
@@ -278,7 +246,7 @@ int core_party_list(struct core *c, const struct core_principal *who,
         json_decref(l.items);
         return core_store_fail(err, rc, &he);
     }
-    *out = page_json(l.items, l.n, limit, l.last_id);
+    *out = core_page_json(l.items, l.n, limit, l.last_id);
     return CORE_OK;
 }
 
@@ -645,11 +613,7 @@ static int model_find(struct store_conn *sc, const char *model_id,
                          "model '%.32s' is not 12 characters (country, "
                          "enterprise and model code)", model_id ? model_id
                                                                 : "");
-    for (size_t i = 0; i < n; i++)
-        id[i] = (char)(model_id[i] >= 'a' && model_id[i] <= 'z'
-                           ? model_id[i] - 'a' + 'A'
-                           : model_id[i]);
-    id[n] = '\0';
+    core_upper(id, model_id, n);
     rc = store_model_get(sc, id, a, m, &he);
     if (rc == STORE_NOTFOUND)
         return core_fail(err, CORE_ENOTFOUND, "not_found", "model",
@@ -726,7 +690,7 @@ int core_model_list(struct core *c, const struct core_principal *who,
     *out = NULL;
     if ((limit = core_page_limit(page, err)) < 0)
         return err->status;
-    if ((rc = id_cursor(page, &after, err)) != CORE_OK)
+    if ((rc = core_page_after(page, &after, err)) != CORE_OK)
         return rc;
     if ((sc = core_conn(c, err)) == NULL)
         return err->status;
@@ -739,7 +703,7 @@ int core_model_list(struct core *c, const struct core_principal *who,
         json_decref(l.items);
         return core_store_fail(err, rc, &he);
     }
-    *out = page_json(l.items, l.n, limit, l.last_id);
+    *out = core_page_json(l.items, l.n, limit, l.last_id);
     return CORE_OK;
 }
 
@@ -747,6 +711,7 @@ struct status_op {
     const char *model_id;
     json_t *body;
     const struct core_principal *who;
+    int64_t row;             /* the model's row, once found */
 };
 
 static int model_status_op(struct core *c, struct store_conn *sc, void *arg,
@@ -790,6 +755,7 @@ static int model_status_op(struct core *c, struct store_conn *sc, void *arg,
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
     core_cache_forget_model(c, m.id);
+    op->row = m.id;
     model_ent(&m, ent);
     reply->http_status = 200;
     reply->body = core_model_json(&m, ent, true);
@@ -801,7 +767,7 @@ int core_model_set_status(struct core *c, const struct core_principal *who,
                           struct arena *a, struct core_reply *out,
                           struct core_err *err)
 {
-    struct status_op op = {model_id, body, who};
+    struct status_op op = {model_id, body, who, 0};
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -812,17 +778,8 @@ int core_model_set_status(struct core *c, const struct core_principal *who,
     if (rc != CORE_OK)
         return rc;
     rc = core_write(c, who, NULL, model_status_op, &op, a, out, err);
-    if (rc == CORE_OK) {
-        json_t *id = json_object_get(out->body, "model");
-        struct store_conn *sc = core_conn(c, err);
-        struct store_model m;
-        struct hrid_err he;
-
-        /* As for keys: forget again once the change is committed. */
-        if (sc != NULL && json_is_string(id) &&
-            store_model_get(sc, json_string_value(id), a, &m, &he) ==
-                STORE_OK)
-            core_cache_forget_model(c, m.id);
-    }
+    /* As for keys: forget again once the change is committed. */
+    if (rc == CORE_OK)
+        core_cache_forget_model(c, op.row);
     return rc;
 }

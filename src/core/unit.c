@@ -85,15 +85,9 @@ static bool wants_serial(json_t *in)
  * production date, as the serial body is YYMMDD and a sequence. */
 static void serial_counter(json_t *in, char *out, size_t n)
 {
-    const char *model = schema_str(in, "model");
     char mid[HRID_MODEL_ID_LEN + 1];
-    size_t k;
 
-    for (k = 0; k < HRID_MODEL_ID_LEN && model[k]; k++)
-        mid[k] = (char)(model[k] >= 'a' && model[k] <= 'z'
-                            ? model[k] - 'a' + 'A'
-                            : model[k]);
-    mid[k] = '\0';
+    core_upper(mid, schema_str(in, "model"), HRID_MODEL_ID_LEN);
     snprintf(out, n, "serial:%s:%.10s", mid,
              schema_str(in, "production_date"));
 }
@@ -176,11 +170,7 @@ static int register_one(struct core *c, struct store_conn *sc,
     int rc;
 
     /* The model: one lookup per distinct model in a bulk. */
-    for (k = 0; k < HRID_MODEL_ID_LEN && model_id[k]; k++)
-        mid[k] = (char)(model_id[k] >= 'a' && model_id[k] <= 'z'
-                            ? model_id[k] - 'a' + 'A'
-                            : model_id[k]);
-    mid[k] = '\0';
+    core_upper(mid, model_id, HRID_MODEL_ID_LEN);
     if (strcmp(model->model_id, mid) != 0) {
         rc = store_model_get(sc, mid, a, model, &he);
         if (rc != STORE_OK) {
@@ -732,10 +722,7 @@ int core_unit_list(struct core *c, const struct core_principal *who,
         if (n != HRID_MODEL_ID_LEN)
             return core_fail(err, CORE_EINVALID, "invalid_field", "model",
                              "model: must be 12 characters");
-        for (size_t i = 0; i <= n; i++)
-            id[i] = (char)(model_id[i] >= 'a' && model_id[i] <= 'z'
-                               ? model_id[i] - 'a' + 'A'
-                               : model_id[i]);
+        core_upper(id, model_id, n);
         rc = store_model_get(sc, id, a, &m, &he);
         if (rc == STORE_NOTFOUND)
             return core_fail(err, CORE_EINVALID, "invalid_field", "model",

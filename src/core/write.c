@@ -143,18 +143,8 @@ int core_enterprise_find(struct core *c, struct store_conn *sc,
         return core_fail(err, CORE_ENOTFOUND, "not_found", "enterprise",
                          "enterprise '%.32s' is not 6 characters (country and "
                          "enterprise code, e.g. CN0001)", ent ? ent : "");
-    for (int i = 0; i < 6; i++) {
-        char ch = ent[i];
-
-        if (ch >= 'a' && ch <= 'z')
-            ch = (char)(ch - 'a' + 'A');
-        if (i < 2)
-            cc[i] = ch;
-        else
-            code[i - 2] = ch;
-    }
-    cc[2] = '\0';
-    code[4] = '\0';
+    core_upper(cc, ent, 2);
+    core_upper(code, ent + 2, 4);
     rc = store_party_by_ent_code(sc, cc, code, a, out, &he);
     if (rc == STORE_NOTFOUND)
         return core_fail(err, CORE_ENOTFOUND, "not_found", "enterprise",
@@ -187,6 +177,46 @@ int core_page_limit(const struct core_page *page, struct core_err *err)
         return -1;
     }
     return page->limit;
+}
+
+int core_page_after(const struct core_page *page, int64_t *after,
+                    struct core_err *err)
+{
+    long long v;
+    char tail;
+
+    *after = 0;
+    if (page == NULL || page->cursor == NULL || page->cursor[0] == '\0')
+        return CORE_OK;
+    if (sscanf(page->cursor, "%lld%c", &v, &tail) != 1 || v < 0)
+        return core_fail(err, CORE_EINVALID, "invalid_field", "cursor",
+                         "cursor: not a cursor this listing returned");
+    *after = v;
+    return CORE_OK;
+}
+
+json_t *core_page_json(json_t *items, int n, int limit, int64_t last_id)
+{
+    json_t *o = json_object();
+    char cur[32];
+
+    json_object_set_new(o, "items", items);
+    if (n == limit) {
+        snprintf(cur, sizeof cur, "%lld", (long long)last_id);
+        json_object_set_new(o, "next_cursor", json_string(cur));
+    } else {
+        json_object_set_new(o, "next_cursor", json_null());
+    }
+    return o;
+}
+
+void core_upper(char *out, const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && s[i] != '\0'; i++)
+        out[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 'a' + 'A' : s[i]);
+    out[i] = '\0';
 }
 
 void core_set(json_t *o, const char *key, json_t *v)
