@@ -9,7 +9,7 @@
 #   make fuzz       build the libFuzzer drivers (clang) and run each briefly
 
 CC      ?= cc
-PKGS    := libsodium jansson libmicrohttpd sqlite3 libcurl libqrencode libcrypto
+PKGS    := libsodium jansson libmicrohttpd sqlite3 libcurl libqrencode libpng libcrypto
 VERSION := 0.1.0
 
 ifeq ($(SAN),1)

@@ -9,8 +9,8 @@
 set -eu
 
 build="build-essential pkg-config libsodium-dev libjansson-dev libmicrohttpd-dev
-libsqlite3-dev libcurl4-openssl-dev libqrencode-dev libssl-dev"
-test="$build libcmocka-dev clang libclang-rt-14-dev python3 sqlite3 curl"
+libsqlite3-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libssl-dev"
+test="$build libcmocka-dev clang libclang-rt-14-dev python3 sqlite3 curl zbar-tools"
 bench="$build wrk"
 
 case "${1:-build}" in
