@@ -53,6 +53,11 @@ int store_write(struct store *s, store_write_fn fn, void *arg,
     return s->ops->write(s, fn, arg, err);
 }
 
+void store_set_precommit(struct store *s, store_precommit_fn fn, void *arg)
+{
+    s->ops->set_precommit(s, fn, arg);
+}
+
 int store_read_begin(struct store_conn *c, struct hrid_err *err)
 {
     return c->store->ops->read_begin(c, err);
@@ -224,6 +229,45 @@ int store_event_list(struct store_conn *c, int64_t unit_id, int64_t after_seq,
 {
     return c->store->ops->event_list(c, unit_id, after_seq, limit, a, each,
                                      ctx, err);
+}
+
+int store_event_scan(struct store_conn *c, int64_t after_seq, int limit,
+                     struct arena *a, store_each_event_fn each, void *ctx,
+                     struct hrid_err *err)
+{
+    return c->store->ops->event_scan(c, after_seq, limit, a, each, ctx, err);
+}
+
+int store_tile_get(struct store_conn *c, int level, int64_t index,
+                   unsigned char *hashes, int *width, struct hrid_err *err)
+{
+    return c->store->ops->tile_get(c, level, index, hashes, width, err);
+}
+
+int store_tile_put(struct store_conn *c, int level, int64_t index,
+                   const unsigned char *hashes, int width,
+                   struct hrid_err *err)
+{
+    return c->store->ops->tile_put(c, level, index, hashes, width, err);
+}
+
+int store_tile_last(struct store_conn *c, int level, int64_t *index,
+                    int *width, struct hrid_err *err)
+{
+    return c->store->ops->tile_last(c, level, index, width, err);
+}
+
+int store_checkpoint_get(struct store_conn *c, struct arena *a,
+                         struct store_checkpoint *out, struct hrid_err *err)
+{
+    return c->store->ops->checkpoint_get(c, a, out, err);
+}
+
+int store_checkpoint_put(struct store_conn *c,
+                         const struct store_checkpoint *cp,
+                         struct hrid_err *err)
+{
+    return c->store->ops->checkpoint_put(c, cp, err);
 }
 
 int store_grant_insert(struct store_conn *c, struct store_grant *g,

@@ -161,6 +161,25 @@ struct store_grant {
     int64_t created_at;
 };
 
+/*
+ * The log (DESIGN §5) is stored as tiles, as C2SP tlog-tiles lays it out:
+ * tile (level L, index N) holds up to STORE_TILE_WIDTH consecutive hashes
+ * of tree level 8L, from node N * 256 on; level 0 holds the leaf hashes,
+ * level 1 the roots of full level-0 tiles, and so on.  Only the rightmost
+ * tile of a level is partial (width < 256), and it is rewritten as the
+ * log grows.  The store keeps the bytes; src/ledger knows what they mean.
+ */
+#define STORE_TILE_WIDTH 256
+#define STORE_TILE_BYTES (STORE_TILE_WIDTH * 32)
+
+/* The last checkpoint the node signed (src/ledger/checkpoint). */
+struct store_checkpoint {
+    int64_t size;               /* tree size it commits to */
+    unsigned char root[32];
+    const char *note;           /* the signed note, as published */
+    int64_t signed_at;
+};
+
 /* A stored reply to a request made with an Idempotency-Key. */
 struct store_idem {
     int64_t party_id;
@@ -201,6 +220,11 @@ typedef int (*store_each_key_fn)(void *ctx, const struct store_key *k);
 typedef int (*store_write_fn)(struct store_conn *c, void *arg,
                               struct hrid_err *err);
 
+/* A function a backend runs in every write transaction after the callers'
+ * functions and before COMMIT (see store_set_precommit). */
+typedef int (*store_precommit_fn)(struct store_conn *c, void *arg,
+                                  struct hrid_err *err);
+
 struct store_ops {
     const char *name;        /* "sqlite", "postgresql" */
 
@@ -209,6 +233,7 @@ struct store_ops {
     struct store_conn *(*conn)(struct store *s, struct hrid_err *err);
     int (*write)(struct store *s, store_write_fn fn, void *arg,
                  struct hrid_err *err);
+    void (*set_precommit)(struct store *s, store_precommit_fn fn, void *arg);
     int (*read_begin)(struct store_conn *c, struct hrid_err *err);
     void (*read_end)(struct store_conn *c);
 
@@ -274,6 +299,22 @@ struct store_ops {
     int (*event_list)(struct store_conn *c, int64_t unit_id, int64_t after_seq,
                       int limit, struct arena *a, store_each_event_fn each,
                       void *ctx, struct hrid_err *err);
+    int (*event_scan)(struct store_conn *c, int64_t after_seq, int limit,
+                      struct arena *a, store_each_event_fn each, void *ctx,
+                      struct hrid_err *err);
+
+    int (*tile_get)(struct store_conn *c, int level, int64_t index,
+                    unsigned char *hashes, int *width, struct hrid_err *err);
+    int (*tile_put)(struct store_conn *c, int level, int64_t index,
+                    const unsigned char *hashes, int width,
+                    struct hrid_err *err);
+    int (*tile_last)(struct store_conn *c, int level, int64_t *index,
+                     int *width, struct hrid_err *err);
+    int (*checkpoint_get)(struct store_conn *c, struct arena *a,
+                          struct store_checkpoint *out, struct hrid_err *err);
+    int (*checkpoint_put)(struct store_conn *c,
+                          const struct store_checkpoint *cp,
+                          struct hrid_err *err);
 
     int (*grant_insert)(struct store_conn *c, struct store_grant *g,
                         struct hrid_err *err);
@@ -293,8 +334,10 @@ extern const struct store_ops store_sqlite_ops;
 
 /*
  * Opens the store named by uri: a file path (SQLite; created with the
- * current schema if missing, migrated forward if older).  Returns STORE_OK
- * and a store to close with store_close, or an error.
+ * current schema if missing, migrated forward if older).  "?mode=ro" opens
+ * an existing store for reading only (no migration, store_write fails), as
+ * offline tools such as the audit do.  Returns STORE_OK and a store to
+ * close with store_close, or an error.
  */
 int store_open(const char *uri, struct store **out, struct hrid_err *err);
 void store_close(struct store *s);
@@ -317,6 +360,16 @@ struct store_conn *store_conn(struct store *s, struct hrid_err *err);
  */
 int store_write(struct store *s, store_write_fn fn, void *arg,
                 struct hrid_err *err);
+
+/*
+ * Installs fn to run in every write transaction, after the functions of
+ * the callers it carries and before COMMIT, on the writer's connection;
+ * if fn fails, the transaction rolls back and every caller in it fails
+ * with fn's message.  It is how the log (src/ledger) takes in the events
+ * a transaction appended, in that same transaction.  Set once, before the
+ * first store_write; NULL removes it.
+ */
+void store_set_precommit(struct store *s, store_precommit_fn fn, void *arg);
 
 /* A consistent snapshot for several reads on one connection (a unit, its
  * components and its events, say).  Every read_begin is paired with a
@@ -388,6 +441,31 @@ int store_event_append(struct store_conn *c, struct store_event *e,
 int store_event_list(struct store_conn *c, int64_t unit_id, int64_t after_seq,
                      int limit, struct arena *a, store_each_event_fn each,
                      void *ctx, struct hrid_err *err);
+/* Every event after after_seq in seq order, at most limit (1..1000000). */
+int store_event_scan(struct store_conn *c, int64_t after_seq, int limit,
+                     struct arena *a, store_each_event_fn each, void *ctx,
+                     struct hrid_err *err);
+
+/* Tiles: hashes holds STORE_TILE_BYTES; tile_get copies width * 32 bytes
+ * into it (STORE_NOTFOUND when the tile does not exist); tile_put writes
+ * or replaces the tile; tile_last finds the highest index of a level
+ * (STORE_NOTFOUND when the level has no tile yet). */
+int store_tile_get(struct store_conn *c, int level, int64_t index,
+                   unsigned char *hashes, int *width, struct hrid_err *err);
+int store_tile_put(struct store_conn *c, int level, int64_t index,
+                   const unsigned char *hashes, int width,
+                   struct hrid_err *err);
+int store_tile_last(struct store_conn *c, int level, int64_t *index,
+                    int *width, struct hrid_err *err);
+
+/* The last signed checkpoint (STORE_NOTFOUND before the first), and its
+ * replacement by a newer one. */
+int store_checkpoint_get(struct store_conn *c, struct arena *a,
+                         struct store_checkpoint *out, struct hrid_err *err);
+int store_checkpoint_put(struct store_conn *c,
+                         const struct store_checkpoint *cp,
+                         struct hrid_err *err);
+
 int store_grant_insert(struct store_conn *c, struct store_grant *g,
                        struct hrid_err *err);
 int store_grant_list(struct store_conn *c, int64_t unit_id, struct arena *a,

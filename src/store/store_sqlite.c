@@ -229,6 +229,22 @@ static const char *const MIGRATIONS[] = {
     "  name  TEXT PRIMARY KEY,"
     "  value INTEGER NOT NULL"
     ") WITHOUT ROWID;",
+
+    /* 2: the log's tiles and its last signed checkpoint.  Events already
+     * stored enter the log at the first write after the upgrade. */
+    "CREATE TABLE log_tiles ("
+    "  level  INTEGER NOT NULL,"
+    "  idx    INTEGER NOT NULL,"
+    "  hashes BLOB NOT NULL,"
+    "  PRIMARY KEY (level, idx)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE log_checkpoint ("
+    "  id        INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  size      INTEGER NOT NULL,"
+    "  root      BLOB NOT NULL,"
+    "  note      TEXT NOT NULL,"
+    "  signed_at INTEGER NOT NULL"
+    ");",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -279,7 +295,9 @@ enum stmt_id {
     ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_STATE, ST_UNIT_COUNT,
     ST_COMP_INSERT, ST_COMP_REMOVE, ST_COMP_EXISTS, ST_COMP_LIST,
     ST_COMP_LIST_INSTALLED,
-    ST_EVENT_APPEND, ST_EVENT_LIST,
+    ST_EVENT_APPEND, ST_EVENT_LIST, ST_EVENT_SCAN,
+    ST_TILE_GET, ST_TILE_PUT, ST_TILE_LAST, ST_CHECKPOINT_GET,
+    ST_CHECKPOINT_PUT,
     ST_GRANT_INSERT, ST_GRANT_LIST,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_COUNT
@@ -397,6 +415,23 @@ static const char *const SQL[ST_COUNT] = {
     [ST_EVENT_LIST] = "SELECT " EVENT_COLS " FROM events"
                       " WHERE unit_id = ?1 AND seq > ?2 ORDER BY seq"
                       " LIMIT ?3",
+    [ST_EVENT_SCAN] = "SELECT " EVENT_COLS " FROM events"
+                      " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+
+    [ST_TILE_GET] = "SELECT hashes FROM log_tiles WHERE level = ?1"
+                    " AND idx = ?2",
+    [ST_TILE_PUT] = "INSERT INTO log_tiles (level, idx, hashes)"
+                    " VALUES (?1, ?2, ?3) ON CONFLICT (level, idx)"
+                    " DO UPDATE SET hashes = excluded.hashes",
+    [ST_TILE_LAST] = "SELECT idx, length(hashes) FROM log_tiles"
+                     " WHERE level = ?1 ORDER BY idx DESC LIMIT 1",
+    [ST_CHECKPOINT_GET] = "SELECT size, root, note, signed_at"
+                          " FROM log_checkpoint WHERE id = 1",
+    [ST_CHECKPOINT_PUT] =
+        "INSERT INTO log_checkpoint (id, size, root, note, signed_at)"
+        " VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE"
+        " SET size = excluded.size, root = excluded.root,"
+        " note = excluded.note, signed_at = excluded.signed_at",
 
     [ST_GRANT_INSERT] =
         "INSERT INTO grants (unit_id, grantee_id, granted_by, scope,"
@@ -454,6 +489,10 @@ struct sq_store {
     pthread_cond_t q_work;      /* the writer waits for jobs */
     struct sq_job *q_head, *q_tail;
     bool stopping;
+    bool read_only;             /* "?mode=ro": no writer at all */
+
+    store_precommit_fn precommit;   /* run before every COMMIT */
+    void *precommit_arg;
 
     /* What has been set up, for the cleanup of a failed open. */
     bool have_key, have_locks, have_writer;
@@ -1606,6 +1645,173 @@ static int sq_event_list(struct store_conn *sc, int64_t unit_id,
     return r;
 }
 
+static int sq_event_scan(struct store_conn *sc, int64_t after_seq, int limit,
+                         struct arena *a, store_each_event_fn each, void *ctx,
+                         struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_EVENT_SCAN, err);
+    struct store_event e;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, after_seq);
+    bind_i64(&b, limit > 0 ? limit : 1);
+    LIST_ROWS(read_event, e, each, "scanning events");
+    return r;
+}
+
+/* ---- the log's tiles ------------------------------------------------- */
+
+static int sq_tile_get(struct store_conn *sc, int level, int64_t index,
+                       unsigned char *hashes, int *width,
+                       struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_TILE_GET, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+    int n;
+
+    *width = 0;
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, level);
+    bind_i64(&b, index);
+    rc = bind_step(&b);
+    if (rc == SQLITE_ROW) {
+        n = sqlite3_column_bytes(st, 0);
+        if (n <= 0 || n > STORE_TILE_BYTES || n % 32 != 0) {
+            r = hrid_err_set(err, STORE_EIO, 0, 0,
+                             "log tile %d/%lld holds %d bytes, not a whole "
+                             "number of hashes from 1 to %d", level,
+                             (long long)index, n, STORE_TILE_WIDTH);
+        } else {
+            memcpy(hashes, sqlite3_column_blob(st, 0), (size_t)n);
+            *width = n / 32;
+        }
+    } else if (rc == SQLITE_DONE) {
+        r = STORE_NOTFOUND;
+    } else {
+        r = sq_error(c, rc, err, "log tile %d/%lld", level, (long long)index);
+    }
+    stmt_done(st);
+    return r;
+}
+
+static int sq_tile_put(struct store_conn *sc, int level, int64_t index,
+                       const unsigned char *hashes, int width,
+                       struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_TILE_PUT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    if (width < 1 || width > STORE_TILE_WIDTH) {
+        stmt_done(st);
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "log tile %d/%lld: width %d out of range", level,
+                            (long long)index, width);
+    }
+    bind_init(&b, st);
+    bind_i64(&b, level);
+    bind_i64(&b, index);
+    bind_blob(&b, hashes, width * 32);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "log tile %d/%lld", level, (long long)index);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_tile_last(struct store_conn *sc, int level, int64_t *index,
+                        int *width, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_TILE_LAST, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    *index = 0;
+    *width = 0;
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, level);
+    rc = bind_step(&b);
+    if (rc == SQLITE_ROW) {
+        *index = sqlite3_column_int64(st, 0);
+        *width = sqlite3_column_int(st, 1) / 32;
+    } else if (rc == SQLITE_DONE) {
+        r = STORE_NOTFOUND;
+    } else {
+        r = sq_error(c, rc, err, "last log tile of level %d", level);
+    }
+    stmt_done(st);
+    return r;
+}
+
+static int sq_checkpoint_get(struct store_conn *sc, struct arena *a,
+                             struct store_checkpoint *out,
+                             struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_CHECKPOINT_GET, err);
+    struct row rw;
+    int rc, r = STORE_OK;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row_init(&rw, st, a);
+        out->size = row_i64(&rw);
+        row_hash(&rw, out->root);
+        out->note = row_str(&rw);
+        out->signed_at = row_i64(&rw);
+        if (rw.oom)
+            r = oom(err, "the checkpoint");
+    } else if (rc == SQLITE_DONE) {
+        r = STORE_NOTFOUND;
+    } else {
+        r = sq_error(c, rc, err, "the last checkpoint");
+    }
+    stmt_done(st);
+    return r;
+}
+
+static int sq_checkpoint_put(struct store_conn *sc,
+                             const struct store_checkpoint *cp,
+                             struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_CHECKPOINT_PUT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, cp->size);
+    bind_blob(&b, cp->root, 32);
+    bind_str(&b, cp->note);
+    bind_i64(&b, cp->signed_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "the checkpoint of size %lld",
+                     (long long)cp->size);
+    stmt_done(st);
+    return r;
+}
+
 static int sq_grant_insert(struct store_conn *sc, struct store_grant *g,
                            struct hrid_err *err)
 {
@@ -1960,6 +2166,15 @@ static void run_batch(struct sq_store *s, struct sq_job **jobs, size_t n)
                 lost = true;
             }
         }
+        if (!lost && s->precommit != NULL) {
+            struct hrid_err pe;
+
+            hrid_err_clear(&pe);
+            if (s->precommit(&c->base, s->precommit_arg, &pe) != STORE_OK) {
+                snprintf(msg, sizeof msg, "%s", pe.msg);
+                lost = true;
+            }
+        }
         if (!lost && run_simple(c, ST_COMMIT, msg, sizeof msg) == SQLITE_DONE)
             continue;
         /* Nothing of this transaction is kept: every job in it that had
@@ -2022,12 +2237,28 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+static void sq_set_precommit(struct store *st, store_precommit_fn fn,
+                             void *arg)
+{
+    struct sq_store *s = sqs(st);
+
+    /* Under the queue's lock, which the writer takes before every batch. */
+    pthread_mutex_lock(&s->q_mu);
+    s->precommit = fn;
+    s->precommit_arg = arg;
+    pthread_mutex_unlock(&s->q_mu);
+}
+
 static int sq_write(struct store *st, store_write_fn fn, void *arg,
                     struct hrid_err *err)
 {
     struct sq_store *s = sqs(st);
     struct sq_job job = {fn, arg, err, STORE_OK, false, NULL,
                          PTHREAD_COND_INITIALIZER};
+
+    if (s->read_only)
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "database '%s' is open read-only", s->path);
 
     /* The writer would wait for itself. */
     if (pthread_equal(pthread_self(), s->writer))
@@ -2122,6 +2353,35 @@ out:
     return r;
 }
 
+/*
+ * "?mode=ro": the file must exist and be at this program's schema version,
+ * since nothing may migrate it.  A reader connection checks that and is
+ * kept as the opening thread's.
+ */
+static int check_read_only(struct sq_store *s, struct hrid_err *err)
+{
+    struct store_conn *sc = sq_conn_get(&s->base, err);
+    sqlite3_stmt *st = NULL;
+    int64_t version = -1;
+    int rc;
+
+    if (sc == NULL)
+        return STORE_EIO;
+    rc = sqlite3_prepare_v2(sqc(sc)->db, "SELECT value FROM meta"
+                                         " WHERE key = 'schema_version'",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (version != SCHEMA_VERSION)
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "database '%s' is not an HRID database at schema "
+                            "version %lld (found %lld): open it once with "
+                            "hridd to migrate it", s->path,
+                            (long long)SCHEMA_VERSION, (long long)version);
+    return STORE_OK;
+}
+
 /* A decimal number of milliseconds up to BUSY_TIMEOUT_MAX. */
 static bool parse_ms(const char *p, size_t len, int *out)
 {
@@ -2144,6 +2404,8 @@ static bool parse_ms(const char *p, size_t len, int *out)
  *   sync=normal    only checkpoints are: the last commits may be lost on
  *                  power failure, never the file's consistency
  *   busy_timeout=MS how long to wait for a lock another process holds
+ *   mode=ro        read only: an existing file at the current schema, no
+ *                  writer thread (offline tools: the audit)
  */
 static int parse_uri(struct sq_store *s, const char *uri,
                      struct hrid_err *err)
@@ -2169,6 +2431,8 @@ static int parse_uri(struct sq_store *s, const char *uri,
             s->sync_full = false;
         } else if (len == 9 && strncmp(opt, "sync=full", len) == 0) {
             s->sync_full = true;
+        } else if (len == 7 && strncmp(opt, "mode=ro", len) == 0) {
+            s->read_only = true;
         } else if (len > 13 && strncmp(opt, "busy_timeout=", 13) == 0) {
             if (!parse_ms(opt + 13, len - 13, &s->busy_ms))
                 return hrid_err_set(err, STORE_EIO, 0, 0,
@@ -2178,7 +2442,8 @@ static int parse_uri(struct sq_store *s, const char *uri,
         } else if (len != 0) {
             return hrid_err_set(err, STORE_EIO, 0, 0,
                                 "bad option '%.*s' in store uri (known: "
-                                "sync=full, sync=normal, busy_timeout=MS)",
+                                "sync=full, sync=normal, busy_timeout=MS, "
+                                "mode=ro)",
                                 (int)len, opt);
         }
     }
@@ -2253,6 +2518,13 @@ static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
         goto fail;
     }
     s->have_locks = true;
+    if (s->read_only) {
+        r = check_read_only(s, err);
+        if (r != STORE_OK)
+            goto fail;
+        *out = &s->base;
+        return STORE_OK;
+    }
     s->wconn = conn_open(s, true, err);
     if (s->wconn == NULL) {
         r = STORE_EIO;
@@ -2281,6 +2553,7 @@ const struct store_ops store_sqlite_ops = {
     .close = sq_close,
     .conn = sq_conn_get,
     .write = sq_write,
+    .set_precommit = sq_set_precommit,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
     .counter_add = sq_counter_add,
@@ -2307,6 +2580,12 @@ const struct store_ops store_sqlite_ops = {
     .component_list = sq_component_list,
     .event_append = sq_event_append,
     .event_list = sq_event_list,
+    .event_scan = sq_event_scan,
+    .tile_get = sq_tile_get,
+    .tile_put = sq_tile_put,
+    .tile_last = sq_tile_last,
+    .checkpoint_get = sq_checkpoint_get,
+    .checkpoint_put = sq_checkpoint_put,
     .grant_insert = sq_grant_insert,
     .grant_list = sq_grant_list,
     .idem_get = sq_idem_get,
