@@ -400,6 +400,21 @@ int core_new(const struct core_config *cfg, struct core **out,
     c->store = cfg->store;
     snprintf(c->country, sizeof c->country, "%s",
              cfg->country ? cfg->country : "CN");
+    if (cfg->platform_key != NULL) {
+        c->platform = *cfg->platform_key;
+        c->have_platform_key = true;
+        crypto_generichash(c->challenge_key, sizeof c->challenge_key,
+                           (const unsigned char *)"hrid-challenge-key/v1",
+                           21, c->platform.sk, 32);
+    }
+    if (cfg->log_key != NULL) {
+        c->log = *cfg->log_key;
+        c->have_log_key = true;
+    }
+    core_set_public_url(c, cfg->public_url);
+    /* Before the first write, which then also brings into the log any
+     * events a database from before the log holds. */
+    core_log_attach(c);
 
     memset(&b, 0, sizeof b);
     b.now = core_now_ms();
@@ -428,7 +443,9 @@ int core_new(const struct core_config *cfg, struct core **out,
 
 fail:
     sodium_memzero(b.gen, sizeof b.gen);
+    core_log_detach(c);
     core_cache_release(&c->cache);
+    sodium_memzero(c, sizeof *c);
     free(c);
     return rc;
 }
@@ -436,8 +453,21 @@ void core_free(struct core *c)
 {
     if (c == NULL)
         return;
+    core_log_detach(c);
     core_cache_release(&c->cache);
+    sodium_memzero(c, sizeof *c);
     free(c);
+}
+
+void core_set_public_url(struct core *c, const char *url)
+{
+    size_t n;
+
+    snprintf(c->public_url, sizeof c->public_url, "%s",
+             url != NULL && url[0] != '\0' ? url : "http://localhost");
+    n = strlen(c->public_url);
+    while (n > 1 && c->public_url[n - 1] == '/')
+        c->public_url[--n] = '\0';
 }
 
 struct store *core_store(struct core *c)

@@ -103,6 +103,7 @@ struct core_principal {
 /* ---- the registry handle -------------------------------------------- */
 
 struct core;
+struct ledger_key;
 
 struct core_config {
     struct store *store;
@@ -114,6 +115,15 @@ struct core_config {
     const char *admin_key_file;
     /* ISO 3166-1 alpha-2 of the registry's own jurisdiction ("CN"). */
     const char *country;
+    /* The platform's signing key (credentials, labels) and the log's
+     * (checkpoints), from ledger_key_load; NULL on a node that only
+     * reads.  Copied. */
+    const struct ledger_key *platform_key;
+    const struct ledger_key *log_key;
+    /* Where the public reaches the registry, without a trailing slash:
+     * labels point at <public_url>/v/<code>.  May be set later with
+     * core_set_public_url (when the port is known only once serving). */
+    const char *public_url;
 };
 
 /*
@@ -127,6 +137,7 @@ int core_new(const struct core_config *cfg, struct core **out,
              bool *generated, struct core_err *err);
 void core_free(struct core *c);
 struct store *core_store(struct core *c);
+void core_set_public_url(struct core *c, const char *url);
 
 /*
  * Finds the caller of a request from the bearer key (NULL or "" for a
@@ -261,5 +272,68 @@ int core_grant_create(struct core *c, const struct core_principal *who,
 int core_grant_list(struct core *c, const struct core_principal *who,
                     const char *code, size_t code_len, struct arena *a,
                     json_t **out, struct core_err *err);
+
+/* ---- the log (DESIGN §5) --------------------------------------------- */
+
+/* Public.  {"leaf":N,"size":S,"leaf_hash":b64,"hashes":[b64...]}: the
+ * inclusion proof of leaf N in the tree of S leaves; 404 when S is beyond
+ * the log. */
+int core_log_inclusion(struct core *c, uint64_t leaf, uint64_t size,
+                       json_t **out, struct core_err *err);
+/* Public.  {"from":A,"to":B,"hashes":[b64...]}. */
+int core_log_consistency(struct core *c, uint64_t from, uint64_t to,
+                         json_t **out, struct core_err *err);
+/* Public.  {"vkey":..., "origin":..., "public_key":b64}: the log key, as
+ * the C2SP verifier key that witnesses and hrid log verify take. */
+int core_log_key(struct core *c, json_t **out, struct core_err *err);
+
+/* What core_audit found. */
+struct core_audit_report {
+    bool ok;                    /* nothing wrong */
+    uint64_t leaves;            /* events checked */
+    uint64_t log_size;          /* leaves in the stored log */
+    uint64_t checkpoint_size;   /* 0 when none was signed yet */
+    bool checkpoint_verified;   /* its signature checked with the key */
+    int64_t bad_leaf;           /* the first bad leaf, or -1 */
+    char bad_code[HRID_CODE_LEN + 1];   /* its unit, or "" if unknown */
+    char msg[512];              /* what is wrong, "" when ok */
+};
+
+/*
+ * Recomputes every leaf from the stored events and checks it against the
+ * stored log and the last signed checkpoint, whose signature is checked
+ * with vkey (the log's verifier key text; NULL: not checked).  Any
+ * edited, deleted, inserted or reordered event is reported with the
+ * first bad leaf and its unit.  For a store opened read-only (offline).
+ * CORE_OK with the findings in rep, or an error when the store cannot be
+ * read.
+ */
+int core_audit(struct store *s, const char *vkey,
+               struct core_audit_report *rep, struct core_err *err);
+
+/* ---- credentials, labels, device challenges (DESIGN §5) -------------- */
+
+/* Public.  The platform's public key, base64 (44 characters and NUL). */
+void core_platform_pk(const struct core *c, char out[48]);
+/* Public.  The unit's signed credential, with its label text. */
+int core_unit_credential(struct core *c, const char *code, size_t code_len,
+                         struct arena *a, json_t **out, struct core_err *err);
+/* Public.  The text of the unit's QR label and the code's display form. */
+int core_unit_label(struct core *c, const char *code, size_t code_len,
+                    struct arena *a, char *label, size_t size,
+                    char display[34], struct core_err *err);
+/* Public.  A challenge for the robot's device key (409 no_device_key
+ * when it has none), and the check of its answer {"signature": b64}:
+ * {"code":..., "verified": bool, "reason": ...}. */
+int core_challenge_create(struct core *c, const char *code, size_t code_len,
+                          struct arena *a, json_t **out, struct core_err *err);
+int core_challenge_answer(struct core *c, const char *code, size_t code_len,
+                          const char *id, json_t *body, struct arena *a,
+                          json_t **out, struct core_err *err);
+
+/* Public.  The last signed checkpoint, as a C2SP signed note (text in the
+ * arena); 404 before the first. */
+int core_log_checkpoint(struct core *c, struct arena *a, const char **note,
+                        struct core_err *err);
 
 #endif

@@ -8,8 +8,11 @@
 
 #include <pthread.h>
 
+#include <openssl/evp.h>
+
 #include "core/core.h"
 #include "core/schema.h"
+#include "ledger/checkpoint.h"
 
 /*
  * The read cache (cache.c): direct-mapped slots of the records replies and
@@ -53,6 +56,13 @@ struct core {
     struct store *store;
     char country[3];
     struct core_cache cache;
+    /* Trust (credential.c): the platform key signs credentials and
+     * labels, the log key checkpoints; challenges are MACed with a key
+     * derived from the platform key. */
+    bool have_platform_key, have_log_key;
+    struct ledger_key platform, log;
+    unsigned char challenge_key[32];
+    char public_url[256];       /* labels point at <public_url>/v/<code> */
 };
 
 int core_cache_init(struct core_cache *cc);
@@ -164,6 +174,26 @@ json_t *core_json_text(const char *text);
  * of event bodies), with CORE_JSON_REAL digits for reals; NULL when out
  * of memory. */
 char *core_json_dump(struct arena *a, const json_t *v);
+
+/* Leaf hashing (log.c) with a reused libcrypto context; one per thread. */
+struct core_leaf_hasher {
+    EVP_MD *md;
+    EVP_MD_CTX *ctx;
+};
+void core_leaf_hasher_init(struct core_leaf_hasher *h);
+void core_leaf_hasher_free(struct core_leaf_hasher *h);
+void core_leaf_hash(struct core_leaf_hasher *h, const void *data, size_t len,
+                    unsigned char out[32]);
+
+/* Makes every write transaction append its events to the log, and stops
+ * it (log.c). */
+void core_log_attach(struct core *c);
+void core_log_detach(struct core *c);
+
+/* The bytes of e's log leaf (docs/ledger.md), NUL-terminated, length in
+ * *len; NULL when out of memory. */
+char *core_leaf_encode(struct arena *a, const struct store_event *e,
+                       size_t *len);
 
 /* Reply forms of records (registry.c, unit.c). */
 json_t *core_party_json(const struct store_party *p, bool private_info);

@@ -763,6 +763,7 @@ json_t *core_event_json(const struct store_event *e, const char *state)
     json_t *o = json_object();
 
     json_object_set_new(o, "seq", json_integer(e->seq));
+    json_object_set_new(o, "leaf", json_integer(e->seq - 1));
     core_set(o, "code", json_string(e->code));
     core_set(o, "type", core_str(e->type));
     core_set(o, "at", core_time_json(e->at));

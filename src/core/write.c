@@ -418,3 +418,52 @@ char *core_json_dump(struct arena *a, const json_t *v)
     w.p[w.len] = '\0';
     return w.p;
 }
+
+/*
+ * The bytes of an event's log leaf (docs/ledger.md): the canonical JSON
+ * of the event as GET /v1/units/{code}/events shows it, without the
+ * members that are not part of the record (seq, leaf, state).  The body is
+ * copied as stored, since the store holds it already in canonical form.
+ */
+char *core_leaf_encode(struct arena *a, const struct store_event *e,
+                       size_t *len)
+{
+    struct canon w = {a, NULL, 0, 0, false};
+    char num[32], t[32];
+    int n;
+
+    n = snprintf(num, sizeof num, "%lld", (long long)e->actor_id);
+    put(&w, "{\"actor\":{\"party\":", 18);
+    put(&w, num, (size_t)n);
+    if (e->actor_role != NULL) {
+        put(&w, ",\"role\":", 8);
+        put_string(&w, e->actor_role, strlen(e->actor_role));
+    }
+    put(&w, "},\"at\":", 7);
+    if (e->at != 0) {
+        core_time_format(e->at, t);
+        put_string(&w, t, strlen(t));
+    } else {
+        put(&w, "null", 4);
+    }
+    put(&w, ",\"body\":", 8);
+    put(&w, e->body, strlen(e->body));
+    put(&w, ",\"code\":", 8);
+    put_string(&w, e->code, strlen(e->code));
+    put(&w, ",\"recorded_at\":", 15);
+    if (e->recorded_at != 0) {
+        core_time_format(e->recorded_at, t);
+        put_string(&w, t, strlen(t));
+    } else {
+        put(&w, "null", 4);
+    }
+    put(&w, ",\"type\":", 8);
+    put_string(&w, e->type ? e->type : "", e->type ? strlen(e->type) : 0);
+    put(&w, "}", 1);
+    put(&w, "", 0);
+    if (w.failed || w.p == NULL)
+        return NULL;
+    w.p[w.len] = '\0';
+    *len = w.len;
+    return w.p;
+}

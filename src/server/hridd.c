@@ -27,6 +27,7 @@
 
 #include "core/core.h"
 #include "core/demo.h"
+#include "ledger/checkpoint.h"
 #include "server/http.h"
 #include "server/routes.h"
 #include "store/store.h"
@@ -48,7 +49,17 @@ struct options {
     bool quiet;
     bool demo;                  /* seed demo data into an empty database */
     const char *db;             /* store uri: a file path (SQLite) */
+    const char *public_url;     /* NULL: the URL served */
+    const char *log_name;       /* the log's origin; NULL: kept or default */
+    unsigned checkpoint_ms;     /* how often a grown log is signed */
 };
+
+/* The log's origin when none is given at the first start. */
+#define LOG_NAME_DEFAULT "hrid.local/log"
+
+/* Checkpoints: a new one within a second of any write (ledger issue). */
+#define CHECKPOINT_MS_DEFAULT 1000u
+#define CHECKPOINT_MS_MAX     60000u
 
 static void usage(FILE *f)
 {
@@ -62,6 +73,14 @@ static void usage(FILE *f)
         "  -l, --listen HOST:PORT  address to serve (default 127.0.0.1:8080;\n"
         "                          port 0 picks a free port; [::1]:PORT for IPv6)\n"
         "  -t, --threads N         worker threads (default: 8 per CPU)\n"
+        "      --public-url URL    where the public reaches this registry, put\n"
+        "                          in QR labels (default: the URL served)\n"
+        "      --log-name NAME     the log's origin, named in every checkpoint\n"
+        "                          (fixed by the first start; default\n"
+        "                          hrid.local/log); keys are PATH.log-key and\n"
+        "                          PATH.platform-key (mode 0600: back them up)\n"
+        "      --checkpoint-ms MS  sign a checkpoint this often while the log\n"
+        "                          grows (default 1000)\n"
         "  -q, --quiet             no per-request log lines\n"
         "  -h, --help              this help\n"
         "  -V, --version           print the version\n");
@@ -121,6 +140,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "listen",  required_argument, NULL, 'l' },
         { "threads", required_argument, NULL, 't' },
         { "quiet",   no_argument,       NULL, 'q' },
+        { "public-url", required_argument, NULL, 'P' },
+        { "log-name", required_argument, NULL, 'N' },
+        { "checkpoint-ms", required_argument, NULL, 'C' },
         { "help",    no_argument,       NULL, 'h' },
         { "version", no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -133,6 +155,9 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->quiet = false;
     o->demo = false;
     o->db = "hrid.db";
+    o->public_url = NULL;
+    o->log_name = NULL;
+    o->checkpoint_ms = CHECKPOINT_MS_DEFAULT;
     while ((c = getopt_long(argc, argv, "d:l:t:qhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
@@ -163,6 +188,26 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'q':
             o->quiet = true;
             break;
+        case 'P':
+            if (strncmp(optarg, "http://", 7) != 0 &&
+                strncmp(optarg, "https://", 8) != 0) {
+                fprintf(stderr, "hridd: --public-url '%s': expected "
+                        "http://... or https://...\n", optarg);
+                return 2;
+            }
+            o->public_url = optarg;
+            break;
+        case 'N':
+            o->log_name = optarg;
+            break;
+        case 'C':
+            if (parse_uint(optarg, CHECKPOINT_MS_MAX, &o->checkpoint_ms) != 0 ||
+                o->checkpoint_ms < 10) {
+                fprintf(stderr, "hridd: --checkpoint-ms '%s': expected "
+                        "10-%u\n", optarg, CHECKPOINT_MS_MAX);
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -187,9 +232,38 @@ static int parse_args(int argc, char **argv, struct options *o)
  * key went.  Returns 0, or -1 after a message on stderr (both handles
  * then NULL).
  */
-static int open_registry(const struct options *o, struct store **st,
-                         struct core **core)
+/*
+ * Loads the key kept in <db>.<suffix>, or makes it on a first start and
+ * says where it went.  Returns 0, or -1 after a message on stderr.
+ */
+static int load_key(const char *db, const char *suffix, const char *what,
+                    const char *name, const char *fallback,
+                    struct ledger_key *k)
 {
+    struct hrid_err he;
+    char *path;
+    bool created;
+    int rc;
+
+    if (asprintf(&path, "%s.%s", db, suffix) < 0) {
+        fprintf(stderr, "hridd: out of memory\n");
+        return -1;
+    }
+    hrid_err_clear(&he);
+    rc = ledger_key_load(path, name, fallback, k, &created, &he);
+    if (rc != 0)
+        fprintf(stderr, "hridd: %s\n", he.msg);
+    else if (created)
+        printf("%s written to %s (mode 0600): back it up\n", what,
+               path);
+    free(path);
+    return rc;
+}
+
+static int open_registry(const struct options *o, struct store **st,
+                         struct core **core, struct ledger_key *log_key)
+{
+    struct ledger_key platform_key;
     struct hrid_err he;
     struct core_err ce;
     struct core_config cc;
@@ -218,7 +292,21 @@ static int open_registry(const struct options *o, struct store **st,
         cc.admin_key = NULL;
     cc.admin_key_file = key_file;
     cc.country = HRIDD_COUNTRY;
-    if (core_new(&cc, core, &generated, &ce) != CORE_OK) {
+    /* The log key's name is the log's origin, fixed by the first start;
+     * the platform key's name appears nowhere but in its file. */
+    if (load_key(o->db, "log-key", "log signing key", o->log_name,
+                 LOG_NAME_DEFAULT, log_key) != 0)
+        goto out;
+    if (load_key(o->db, "platform-key", "platform signing key", NULL,
+                 "hrid-platform", &platform_key) != 0)
+        goto out;
+    cc.log_key = log_key;
+    cc.platform_key = &platform_key;
+    cc.public_url = o->public_url;
+    rc = core_new(&cc, core, &generated, &ce);
+    ledger_key_wipe(&platform_key);
+    if (rc != CORE_OK) {
+        rc = -1;
         fprintf(stderr, "hridd: %s\n", ce.msg);
         goto out;
     }
@@ -310,6 +398,10 @@ int main(int argc, char **argv)
     struct http_server *srv = NULL;
     struct store *st = NULL;
     struct core *core = NULL;
+    struct ledger_key log_key;
+    struct ledger_signer *signer = NULL;
+    struct hrid_err he;
+    uint64_t cp_size;
     sigset_t sigs;
     char errbuf[256];
     int sig, rc = 1;
@@ -343,8 +435,19 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
-    if (open_registry(&o, &st, &core) != 0)
+    memset(&log_key, 0, sizeof log_key);
+    if (open_registry(&o, &st, &core, &log_key) != 0)
         goto out;
+    /* A checkpoint exists before the first request: signed here, then
+     * renewed by the signer thread as the log grows. */
+    hrid_err_clear(&he);
+    if (ledger_checkpoint_refresh(st, &log_key, &cp_size, &he) != STORE_OK)
+        fprintf(stderr, "hridd: log checkpoint: %s\n", he.msg);
+    if (ledger_signer_start(st, &log_key, (int)o.checkpoint_ms, &signer,
+                            &he) != STORE_OK) {
+        fprintf(stderr, "hridd: %s\n", he.msg);
+        goto out;
+    }
     if (o.demo && seed_demo(core, o.db) != 0)
         goto out;
 
@@ -362,6 +465,8 @@ int main(int argc, char **argv)
     /* Exactly this line on stdout, and the last one of the start-up:
      * scripts and the API tests read the URL from it, which is how they
      * learn a port picked with port 0. */
+    if (o.public_url == NULL)
+        core_set_public_url(core, http_server_url(srv));
     printf("hridd listening on %s\n", http_server_url(srv));
     fflush(stdout);
 
@@ -373,7 +478,9 @@ int main(int argc, char **argv)
 out:
     /* In this order: no request may run once the registry is gone. */
     http_server_stop(srv);
+    ledger_signer_stop(signer);
     core_free(core);
     store_close(st);
+    ledger_key_wipe(&log_key);
     return rc;
 }

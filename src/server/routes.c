@@ -53,6 +53,17 @@ const struct route routes[] = {
     { "GET",     "/v1/units/{code}/events",       route_events_list,      ROUTE_ANYONE },
     { "POST",    "/v1/units/{code}/grants",       route_grants_post,      ROUTE_GRANT_ROLES },
     { "GET",     "/v1/units/{code}/grants",       route_grants_list,      ROLE_ANY_KEY },
+    { "GET",     "/v1/units/{code}/credential",   route_credential_get,   ROUTE_ANYONE },
+    { "GET",     "/v1/units/{code}/label.svg",    route_label_svg,        ROUTE_ANYONE },
+    { "GET",     "/v1/units/{code}/label.png",    route_label_png,        ROUTE_ANYONE },
+    { "POST",    "/v1/units/{code}/challenge",    route_challenge_post,   ROUTE_ANYONE },
+    { "POST",    "/v1/units/{code}/challenge/{id}", route_challenge_answer, ROUTE_ANYONE },
+    { "GET",     "/v1/platform/key",              route_platform_key,     ROUTE_ANYONE },
+
+    { "GET",     "/v1/log/key",                   route_log_key,          ROUTE_ANYONE },
+    { "GET",     "/v1/log/checkpoint",            route_log_checkpoint,   ROUTE_ANYONE },
+    { "GET",     "/v1/log/proof/inclusion",       route_log_inclusion,    ROUTE_ANYONE },
+    { "GET",     "/v1/log/proof/consistency",     route_log_consistency,  ROUTE_ANYONE },
 };
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
 

@@ -197,4 +197,18 @@ int route_events_list(struct hreq *r, const struct route_call *call);
 int route_grants_post(struct hreq *r, const struct route_call *call);
 int route_grants_list(struct hreq *r, const struct route_call *call);
 
+/* route_log.c */
+int route_log_key(struct hreq *r, const struct route_call *call);
+int route_log_checkpoint(struct hreq *r, const struct route_call *call);
+int route_log_inclusion(struct hreq *r, const struct route_call *call);
+int route_log_consistency(struct hreq *r, const struct route_call *call);
+
+/* route_trust.c */
+int route_platform_key(struct hreq *r, const struct route_call *call);
+int route_credential_get(struct hreq *r, const struct route_call *call);
+int route_label_svg(struct hreq *r, const struct route_call *call);
+int route_label_png(struct hreq *r, const struct route_call *call);
+int route_challenge_post(struct hreq *r, const struct route_call *call);
+int route_challenge_answer(struct hreq *r, const struct route_call *call);
+
 #endif

@@ -198,7 +198,10 @@ def test_generated_admin_key_file():
     s = server(admin_key=None)
     with s:
         path = s.db + ".admin-key"
-        assert s.startup_lines == [f"admin key written to {path} (mode 0600)"], s.startup_lines
+        assert s.startup_lines == [
+            f"log signing key written to {s.db}.log-key (mode 0600): back it up",
+            f"platform signing key written to {s.db}.platform-key (mode 0600): back it up",
+            f"admin key written to {path} (mode 0600)"], s.startup_lines
         st = os.stat(path)
         assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
         key = open(path).read().strip()
@@ -218,7 +221,7 @@ def test_generated_admin_key_file():
 
 def test_installed_admin_key_writes_no_file():
     with server() as s:
-        assert s.startup_lines == [], s.startup_lines
+        assert all("admin" not in l for l in s.startup_lines), s.startup_lines
         assert not os.path.exists(s.db + ".admin-key")
         ok(Actor(s, ADMIN_KEY).get("/v1/parties"), 200)
 
