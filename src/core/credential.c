@@ -215,6 +215,31 @@ int core_challenge_create(struct core *c, const char *code, size_t code_len,
     return CORE_OK;
 }
 
+/* {"signature": "<base64>"} and nothing else. */
+static int answer_body(json_t *body, struct core_err *err)
+{
+    const char *k;
+    json_t *v;
+
+    if (!json_is_object(body))
+        return core_fail(err, CORE_EINVALID, "invalid_field", NULL,
+                         "body must be {\"signature\": base64 of the 64-byte "
+                         "Ed25519 signature}");
+    json_object_foreach(body, k, v) {
+        if (strcmp(k, "signature") != 0)
+            return core_fail(err, CORE_EINVALID, "unknown_field", k,
+                             "%.64s: unknown field (allowed: signature)", k);
+    }
+    v = json_object_get(body, "signature");
+    if (v == NULL)
+        return core_fail(err, CORE_EINVALID, "missing_field", "signature",
+                         "signature: required");
+    if (!json_is_string(v))
+        return core_fail(err, CORE_EINVALID, "invalid_field", "signature",
+                         "signature: must be a base64 string");
+    return CORE_OK;
+}
+
 int core_challenge_answer(struct core *c, const char *code, size_t code_len,
                           const char *id, json_t *body, struct arena *a,
                           json_t **out, struct core_err *err)
@@ -245,14 +270,8 @@ int core_challenge_answer(struct core *c, const char *code, size_t code_len,
         return core_fail(err, CORE_ECONFLICT, "challenge_expired",
                          "challenge", "challenge expired: ask for a new one "
                          "(they last %d minutes)", CHALLENGE_TTL_MS / 60000);
-    if (!json_is_object(body) ||
-        !json_is_string(json_object_get(body, "signature")) ||
-        json_object_size(body) != 1)
-        return core_fail(err, CORE_EINVALID, json_is_object(body) &&
-                         json_object_get(body, "signature") == NULL
-                             ? "missing_field" : "invalid_field",
-                         "signature", "body must be {\"signature\": base64 "
-                         "of the 64-byte Ed25519 signature}");
+    if ((rc = answer_body(body, err)) != CORE_OK)
+        return rc;
     sig_b64 = json_string_value(json_object_get(body, "signature"));
     if (sodium_base642bin(sig, sizeof sig, sig_b64, strlen(sig_b64), NULL,
                           &n, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||

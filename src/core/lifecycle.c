@@ -800,9 +800,17 @@ static int event_each(void *ctx, const struct store_event *e)
         json_t *b = json_object_get(o, "body");
 
         if (l->who->party_id != e->actor_id &&
-            l->who->party_id != schema_int(b, "to", 0)) {
+            l->who->party_id != schema_int(b, "to", 0) &&
+            (json_object_get(b, "price") != NULL ||
+             json_object_get(b, "currency") != NULL)) {
+            /* Named, so that a verifier knows it cannot recompute this
+             * leaf from what it was shown (docs/ledger.md) and checks it
+             * by its hash instead. */
             json_object_del(b, "price");
             json_object_del(b, "currency");
+            json_object_set_new(o, "redacted",
+                                json_pack("[s, s]", "body.price",
+                                          "body.currency"));
         }
     }
     json_array_append_new(l->items, o);
