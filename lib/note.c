@@ -108,6 +108,25 @@ static int check_utf8(const char *s, size_t len, bool newline,
     return HRID_OK;
 }
 
+/*
+ * Decodes standard base64 with padding (len bytes at b64) into at most
+ * max bytes at bin, and sets *bin_len.  Returns 0, or -1 when the text is
+ * not canonical base64 of at most max bytes.  libsodium's decoder
+ * (1.0.18) reads a byte above 0x7F as the ASCII character below it, so
+ * such bytes are refused here first: otherwise two different texts would
+ * carry the same signature or key.
+ */
+static int base64_decode(unsigned char *bin, size_t max, const char *b64,
+                         size_t len, size_t *bin_len)
+{
+    *bin_len = 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)b64[i] >= 0x80)
+            return -1;
+    return sodium_base642bin(bin, max, b64, len, NULL, bin_len, NULL,
+                             sodium_base64_VARIANT_ORIGINAL);
+}
+
 /* Unicode's White_Space characters, which Go's unicode.IsSpace tests and
  * key names must not contain. */
 static bool is_space(uint32_t c)
@@ -247,8 +266,7 @@ static int vkey_split(const char *vkey, const char **name, size_t *name_len,
         id[i] = (unsigned char)(hi << 4 | lo);
     }
     b64 = p2 + 1;
-    if (sodium_base642bin(key, sizeof key, b64, strlen(b64), NULL, &klen,
-                          NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+    if (base64_decode(key, sizeof key, b64, strlen(b64), &klen) != 0 ||
         klen < 1)
         return hrid_err_set(err, HRID_EINVAL, 0, 0,
                             "vkey key is not the base64 of an algorithm "
@@ -444,9 +462,8 @@ static int note_verify(const char *note, size_t len, const char *name,
             return hrid_err_set(err, HRID_EINVAL, 0, 0,
                                 "signature line %zu: %s", n_lines,
                                 name_err.msg);
-        if (sodium_base642bin(blob, sizeof blob, sp + 1,
-                              (size_t)(eol - sp - 1), NULL, &blen, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) != 0)
+        if (base64_decode(blob, sizeof blob, sp + 1, (size_t)(eol - sp - 1),
+                          &blen) != 0)
             return hrid_err_set(err, HRID_EINVAL, 0, 0,
                                 "signature line %zu: signature is not "
                                 "base64", n_lines);
@@ -587,9 +604,8 @@ int hrid_checkpoint_parse(const char *text, size_t len,
         rc = parse_size(eol[0] + 1, (size_t)(eol[1] - eol[0] - 1), &out->size,
                         err);
     if (rc == HRID_OK &&
-        (sodium_base642bin(out->root, sizeof out->root, eol[1] + 1,
-                           (size_t)(eol[2] - eol[1] - 1), NULL, &rlen, NULL,
-                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        (base64_decode(out->root, sizeof out->root, eol[1] + 1,
+                       (size_t)(eol[2] - eol[1] - 1), &rlen) != 0 ||
          rlen != 32))
         rc = hrid_err_set(err, HRID_EINVAL, 0, 0,
                           "checkpoint line 3: root hash is not the base64 "

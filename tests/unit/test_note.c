@@ -297,6 +297,15 @@ static void test_vkey_errors(void **state)
     assert_string_equal(err.msg, "vkey key is not the base64 of an algorithm "
                                  "byte and a 32-byte key");
 
+    /* A byte above 0x7F is not a base64 character, even where it would
+     * read as one with its top bit cleared. */
+    memcpy(bad, GO_VKEY, strlen(GO_VKEY) + 1);
+    bad[strlen(bad) - 1] = (char)('W' | 0x80);
+    assert_int_equal(hrid_vkey_parse(bad, name, sizeof name, pk, &err),
+                     HRID_EINVAL);
+    assert_string_equal(err.msg, "vkey key is not the base64 of an algorithm "
+                                 "byte and a 32-byte key");
+
     /* As Go's tests do: no change of a single byte and no proper
      * substring of a vkey is a vkey. */
     n = strlen(GO_VKEY);
