@@ -286,8 +286,11 @@ int core_challenge_answer(struct core *c, const char *code, size_t code_len,
                          "unit %s has no registered device key", u.code);
     hrid_err_clear(&he);
     ok = hrid_challenge_verify(u.code, id, pk, sig, &he) == HRID_OK;
-    *out = json_pack("{s:s, s:b, s:s?}", "code", u.code, "verified", ok,
-                     "reason", ok ? NULL : "the answer is not signed by the "
-                     "device key registered for this unit");
+    *out = json_pack("{s:s, s:b}", "code", u.code, "verified", ok);
+    if (!ok)
+        json_object_set_new(*out, "reason",
+                            json_string("the answer is not signed by the "
+                                        "device key registered for this "
+                                        "unit"));
     return CORE_OK;
 }
