@@ -120,5 +120,6 @@ int cmd_models(const struct cli_global *g, int argc, char **argv);
 int cmd_units(const struct cli_global *g, int argc, char **argv);
 int cmd_events(const struct cli_global *g, int argc, char **argv);
 int cmd_grants(const struct cli_global *g, int argc, char **argv);
+int cmd_audit(const struct cli_global *g, int argc, char **argv);
 
 #endif

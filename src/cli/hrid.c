@@ -30,6 +30,7 @@ static const struct cli_command commands[] = {
     {"enterprises", cmd_enterprises, "enrol and show manufacturers"},
     {"parties", cmd_parties, "create and show parties (admin)"},
     {"keys", cmd_keys, "issue, list and revoke API keys (admin)"},
+    {"audit", cmd_audit, "check a database's log against its events (offline)"},
     {"help", cmd_help, "show this help, or a command's ('hrid help code')"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
