@@ -121,5 +121,6 @@ int cmd_units(const struct cli_global *g, int argc, char **argv);
 int cmd_events(const struct cli_global *g, int argc, char **argv);
 int cmd_grants(const struct cli_global *g, int argc, char **argv);
 int cmd_audit(const struct cli_global *g, int argc, char **argv);
+int cmd_log(const struct cli_global *g, int argc, char **argv);
 
 #endif

@@ -31,6 +31,7 @@ static const struct cli_command commands[] = {
     {"parties", cmd_parties, "create and show parties (admin)"},
     {"keys", cmd_keys, "issue, list and revoke API keys (admin)"},
     {"audit", cmd_audit, "check a database's log against its events (offline)"},
+    {"log", cmd_log, "verify the signed log and prove a unit's events in it"},
     {"help", cmd_help, "show this help, or a command's ('hrid help code')"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
