@@ -122,5 +122,29 @@ int cmd_events(const struct cli_global *g, int argc, char **argv);
 int cmd_grants(const struct cli_global *g, int argc, char **argv);
 int cmd_audit(const struct cli_global *g, int argc, char **argv);
 int cmd_log(const struct cli_global *g, int argc, char **argv);
+int cmd_label(const struct cli_global *g, int argc, char **argv);
+int cmd_device(const struct cli_global *g, int argc, char **argv);
+
+/*
+ * Ed25519 keys as the tool is given them (cmd_device.c), for "label" and
+ * "device": the bare base64 of a 32-byte public or 64-byte libsodium
+ * secret key, the JSON of "hrid device keygen" or of GET
+ * /v1/platform/key, a verifier key <name>+<key id>+<base64>, or hridd's
+ * PRIVATE+KEY file.  cli_key_parse reads text (what names it in
+ * messages, "--key"); cli_key_read a file, white space around the key
+ * ignored.  With want_secret, a public key alone is refused.  Both return
+ * CLI_OK, or CLI_FAIL after printing why with k wiped.  The caller wipes
+ * k with cli_key_wipe once done with it.
+ */
+struct cli_key {
+    unsigned char pk[32];
+    unsigned char sk[64];   /* libsodium's layout: seed, then pk */
+    int has_sk;
+};
+
+int cli_key_parse(const char *text, int want_secret, struct cli_key *k,
+                  const char *what);
+int cli_key_read(const char *path, int want_secret, struct cli_key *k);
+void cli_key_wipe(struct cli_key *k);
 
 #endif

@@ -32,6 +32,8 @@ static const struct cli_command commands[] = {
     {"keys", cmd_keys, "issue, list and revoke API keys (admin)"},
     {"audit", cmd_audit, "check a database's log against its events (offline)"},
     {"log", cmd_log, "verify the signed log and prove a unit's events in it"},
+    {"label", cmd_label, "verify a unit's QR label offline, or make one"},
+    {"device", cmd_device, "make a device key, answer a device challenge"},
     {"help", cmd_help, "show this help, or a command's ('hrid help code')"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -584,8 +584,12 @@ def main():
         return 1
     tests = [(name, fn) for name, fn in globals().items()
              if name.startswith("test_") and callable(fn)]
-    # The online commands' tests (a real hridd), after the offline ones.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    # The offline trust commands (labels, device keys), in test_trust.py.
+    import test_trust
+    tests += [(name, fn) for name, fn in vars(test_trust).items()
+              if name.startswith("test_") and callable(fn)]
+    # The online commands' tests (a real hridd), after the offline ones.
     import test_online
     tests += [(name, fn) for name, fn in vars(test_online).items()
               if name.startswith("test_") and callable(fn)]
