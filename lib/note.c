@@ -582,6 +582,10 @@ int hrid_checkpoint_parse(const char *text, size_t len,
     memset(out, 0, sizeof *out);
     if (len == 0)
         return hrid_err_set(err, HRID_EINVAL, 0, 0, "checkpoint is empty");
+    if (len > HRID_NOTE_MAX)
+        return hrid_err_set(err, HRID_EINVAL, 0, 0,
+                            "checkpoint is %zu bytes, longer than %d", len,
+                            HRID_NOTE_MAX);
     if (text[len - 1] != '\n')
         return hrid_err_set(err, HRID_EINVAL, 0, (int)len,
                             "checkpoint does not end in a newline");

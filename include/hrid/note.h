@@ -142,8 +142,8 @@ int hrid_checkpoint_format(const char *origin, uint64_t size,
                            size_t out_size, struct hrid_err *err);
 
 /*
- * Parses a checkpoint body (len bytes at text, such as the signed text of
- * a note): the origin line, the tree size (decimal, no leading zero, at
+ * Parses a checkpoint body (len bytes at text, at most HRID_NOTE_MAX,
+ * such as the signed text of a note): the origin line, the tree size (decimal, no leading zero, at
  * most 2^64 - 1), the base64 of a 32-byte root, and any extension lines,
  * each non-empty, every line ending in '\n'.  Returns HRID_OK or
  * HRID_EINVAL with a message such as "checkpoint line 2: tree size '012'

@@ -570,7 +570,8 @@ static void test_verify_bad_signature(void **state)
     assert_int_equal(hrid_note_verify(note, strlen(note), NAME_A, key_a.pk,
                                       &text_len, &err), HRID_EVERIFY);
     assert_string_equal(err.msg,
-                        "signature by hrid.example.gov.cn/log does not verify");
+                        "signature by hrid.example.gov.cn/log does not "
+                        "verify");
     /* A bad line by the key is not excused by a good one, in either
      * order. */
     snprintf(note, sizeof note, "%s\n%s%s", TEXT, la, forged);
@@ -590,7 +591,8 @@ static void test_verify_bad_signature(void **state)
     assert_int_equal(hrid_note_verify(note, strlen(note), NAME_A, key_a.pk,
                                       &text_len, &err), HRID_EVERIFY);
     assert_string_equal(err.msg,
-                        "signature by hrid.example.gov.cn/log does not verify");
+                        "signature by hrid.example.gov.cn/log does not "
+                        "verify");
 }
 
 static void test_verify_malformed(void **state)
@@ -818,6 +820,16 @@ static void test_checkpoint_parse_errors(void **state)
         assert_int_equal(cp.size, 0);
         assert_string_equal(cp.origin, "");
     }
+    {
+        static char big[HRID_NOTE_MAX + 2];
+
+        memset(big, 'x', sizeof big);
+        big[sizeof big - 1] = '\n';
+        assert_int_equal(hrid_checkpoint_parse(big, sizeof big, &cp, &err),
+                         HRID_EINVAL);
+        assert_string_equal(err.msg,
+                            "checkpoint is 4098 bytes, longer than 4096");
+    }
     /* Extension lines are accepted and ignored. */
     snprintf(text, sizeof text, "o\n7\n%s\nTimestamp: 1700000000\nx\n", R);
     assert_int_equal(hrid_checkpoint_parse(text, strlen(text), &cp, &err),
@@ -880,7 +892,8 @@ static void test_checkpoint_open(void **state)
     assert_int_equal(hrid_checkpoint_open(note, strlen(note), vkey, &cp,
                                           &err), HRID_EVERIFY);
     assert_string_equal(err.msg,
-                        "signature by hrid.example.gov.cn/log does not verify");
+                        "signature by hrid.example.gov.cn/log does not "
+                        "verify");
     assert_string_equal(cp.origin, "");
 }
 
