@@ -90,7 +90,8 @@ static int parse_private_key(const char *text, struct cli_key *k,
     char name_buf[256], hex[9];
     int rc;
 
-    if (p2 == NULL || p2 - p1 - 1 != 8 || (size_t)(p1 - name) >= sizeof name_buf)
+    if (p2 == NULL || p2 - p1 - 1 != 8 ||
+        (size_t)(p1 - name) >= sizeof name_buf)
         return cli_error("%s: not PRIVATE+KEY+<name>+<key id>+<key>", what);
     memcpy(name_buf, name, (size_t)(p1 - name));
     name_buf[p1 - name] = '\0';
