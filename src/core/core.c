@@ -178,20 +178,57 @@ int core_time_parse(const char *s, int64_t *ms)
     return 0;
 }
 
+/* The calendar date of day z since 1970-01-01 (proleptic Gregorian),
+ * counting in 400-year eras of 146,097 days that start on March 1st, so
+ * that the leap day ends a year. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    int64_t era;
+    unsigned doe, yoe, doy, mp;
+
+    z += 719468;                       /* days from 0000-03-01 */
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);                        /* 0..146096 */
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             /* 0..365 */
+    mp = (5 * doy + 2) / 153;                                  /* 0..11 */
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *put_digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + n;
+}
+
+/* Written by hand rather than with gmtime_r and snprintf: every event's
+ * log leaf formats two times, and this was a third of the audit's time. */
 void core_time_format(int64_t ms, char out[32])
 {
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)t * 1000);
-    struct tm tm;
+    int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
+    unsigned rem = (unsigned)(ms - days * 86400000), m, d;
+    int64_t y;
+    char *p = out;
 
-    gmtime_r(&t, &tm);
-    /* The modulos bound every field for the compiler's range analysis;
-     * gmtime_r gives values inside them anyway. */
-    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
-             (unsigned)(tm.tm_year + 1900) % 10000u,
-             (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
-             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
-             (unsigned)tm.tm_sec % 100u, (unsigned)frac % 1000u);
+    civil_from_days(days, &y, &m, &d);
+    p = put_digits(p, (unsigned)(((y % 10000) + 10000) % 10000), 4);
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, rem / 3600000, 2);
+    *p++ = ':';
+    p = put_digits(p, rem / 60000 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, rem / 1000 % 60, 2);
+    *p++ = '.';
+    p = put_digits(p, rem % 1000, 3);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 json_t *core_time_json(int64_t ms)

@@ -116,7 +116,7 @@ static int log_precommit(struct store_conn *sc, void *arg,
         st.next = size + 1;
         st.hashes = hashes;
         st.err = he;
-        rc = store_event_scan(sc, (int64_t)size, LOG_CHUNK, &a,
+        rc = store_event_scan(sc, (int64_t)size, LOG_CHUNK, false, &a,
                               log_step_event, &st, he);
         arena_release(&a);
         if (rc == STORE_OK)

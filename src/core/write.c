@@ -429,12 +429,21 @@ char *core_leaf_encode(struct arena *a, const struct store_event *e,
                        size_t *len)
 {
     struct canon w = {a, NULL, 0, 0, false};
-    char num[32], t[32];
-    int n;
+    size_t blen = strlen(e->body);
+    char num[24], t[32], *p = num + sizeof num;
+    uint64_t v = e->actor_id < 0 ? 0 : (uint64_t)e->actor_id;
 
-    n = snprintf(num, sizeof num, "%lld", (long long)e->actor_id);
+    /* One allocation: the body and about 200 bytes of the rest. */
+    w.cap = blen + 256;
+    if ((w.p = arena_alloc(a, w.cap)) == NULL)
+        return NULL;
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
     put(&w, "{\"actor\":{\"party\":", 18);
-    put(&w, num, (size_t)n);
+    if (e->actor_id < 0)
+        put(&w, "-", 1);
+    put(&w, p, (size_t)(num + sizeof num - p));
     if (e->actor_role != NULL) {
         put(&w, ",\"role\":", 8);
         put_string(&w, e->actor_role, strlen(e->actor_role));
@@ -442,18 +451,18 @@ char *core_leaf_encode(struct arena *a, const struct store_event *e,
     put(&w, "},\"at\":", 7);
     if (e->at != 0) {
         core_time_format(e->at, t);
-        put_string(&w, t, strlen(t));
+        put_string(&w, t, 24);
     } else {
         put(&w, "null", 4);
     }
     put(&w, ",\"body\":", 8);
-    put(&w, e->body, strlen(e->body));
+    put(&w, e->body, blen);
     put(&w, ",\"code\":", 8);
     put_string(&w, e->code, strlen(e->code));
     put(&w, ",\"recorded_at\":", 15);
     if (e->recorded_at != 0) {
         core_time_format(e->recorded_at, t);
-        put_string(&w, t, strlen(t));
+        put_string(&w, t, 24);
     } else {
         put(&w, "null", 4);
     }
@@ -461,7 +470,7 @@ char *core_leaf_encode(struct arena *a, const struct store_event *e,
     put_string(&w, e->type ? e->type : "", e->type ? strlen(e->type) : 0);
     put(&w, "}", 1);
     put(&w, "", 0);
-    if (w.failed || w.p == NULL)
+    if (w.failed)
         return NULL;
     w.p[w.len] = '\0';
     *len = w.len;

@@ -232,10 +232,11 @@ int store_event_list(struct store_conn *c, int64_t unit_id, int64_t after_seq,
 }
 
 int store_event_scan(struct store_conn *c, int64_t after_seq, int limit,
-                     struct arena *a, store_each_event_fn each, void *ctx,
-                     struct hrid_err *err)
+                     bool with_unit, struct arena *a, store_each_event_fn each,
+                     void *ctx, struct hrid_err *err)
 {
-    return c->store->ops->event_scan(c, after_seq, limit, a, each, ctx, err);
+    return c->store->ops->event_scan(c, after_seq, limit, with_unit, a, each,
+                                     ctx, err);
 }
 
 int store_tile_get(struct store_conn *c, int level, int64_t index,

@@ -147,6 +147,10 @@ struct store_event {
     int64_t actor_id;        /* the party that recorded it */
     const char *actor_role;
     const char *body;        /* canonical JSON of the event's fields */
+    /* Only from store_event_scan with with_unit: the code of the unit row
+     * the event is filed under (unit_id), "" when there is none.  The
+     * audit checks it equals code, which the log covers. */
+    const char *unit_code;
 };
 
 struct store_grant {
@@ -300,7 +304,8 @@ struct store_ops {
                       int limit, struct arena *a, store_each_event_fn each,
                       void *ctx, struct hrid_err *err);
     int (*event_scan)(struct store_conn *c, int64_t after_seq, int limit,
-                      struct arena *a, store_each_event_fn each, void *ctx,
+                      bool with_unit, struct arena *a,
+                      store_each_event_fn each, void *ctx,
                       struct hrid_err *err);
 
     int (*tile_get)(struct store_conn *c, int level, int64_t index,
@@ -441,10 +446,11 @@ int store_event_append(struct store_conn *c, struct store_event *e,
 int store_event_list(struct store_conn *c, int64_t unit_id, int64_t after_seq,
                      int limit, struct arena *a, store_each_event_fn each,
                      void *ctx, struct hrid_err *err);
-/* Every event after after_seq in seq order, at most limit (1..1000000). */
+/* Every event after after_seq in seq order, at most limit (1..1000000);
+ * with_unit also fills unit_code. */
 int store_event_scan(struct store_conn *c, int64_t after_seq, int limit,
-                     struct arena *a, store_each_event_fn each, void *ctx,
-                     struct hrid_err *err);
+                     bool with_unit, struct arena *a, store_each_event_fn each,
+                     void *ctx, struct hrid_err *err);
 
 /* Tiles: hashes holds STORE_TILE_BYTES; tile_get copies width * 32 bytes
  * into it (STORE_NOTFOUND when the tile does not exist); tile_put writes

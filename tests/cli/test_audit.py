@@ -411,6 +411,52 @@ def test_audit_altered_tile():
     audit_failed(db, leaf, b.code(leaf + 1))
 
 
+def test_audit_event_moved_to_another_unit():
+    """An event re-filed under another unit (its unit_id changed, its
+    leaf bytes not) would show in that unit's history: the audit names
+    it."""
+    b = base()
+    seq = b.seq_of("release", after=1)
+    other = next(q for q in sorted(b.events) if b.code(q) != b.code(seq))
+    db = b.copy()
+    sqlite(db, DROP_TRIGGERS + "UPDATE events SET unit_id = (SELECT unit_id "
+           "FROM events WHERE seq = %d) WHERE seq = %d;" % (other, seq))
+    line = audit_failed(db, seq - 1, b.code(seq))
+    expect("another unit" in line, "audit said %r" % line)
+
+
+def test_audit_altered_upper_tile():
+    """Past 65,536 leaves the log stores hashes of whole tiles (level 1):
+    one of those altered is found even though every leaf matches."""
+    d = new_dir("big")
+    db = os.path.join(d, "hrid.db")
+    s = start(db)
+    try:
+        w = World(s)
+        w.codes = []
+        for _ in range(7):
+            units = [w.unit_body(w.model) for _ in range(10000)]
+            body = ok(w.maker.post("/v1/units", {"units": units}),
+                      what="bulk registration")
+            w.codes.append(body["units"][-1]["code"])
+        n = log_size(w)
+        expect(n > 65536, "log of %d leaves" % n)
+        wait_checkpoint(s, n)
+    finally:
+        stop(s)
+    out, err = expect_run(hrid("audit", "--db", db), OK, "audit of a clean "
+                          "large database")
+    tile = bytearray.fromhex(sqlite(db, "SELECT hex(hashes) FROM log_tiles "
+                                    "WHERE level = 1 AND idx = 0;").strip())
+    expect(len(tile) == 32 * min(256, n // 256), "level-1 tile of %d bytes, log of "
+           "%d leaves" % (len(tile), n))
+    tile[3 * 32] ^= 0x01
+    sqlite(db, "UPDATE log_tiles SET hashes = X'%s' WHERE level = 1 AND "
+           "idx = 0;" % tile.hex())
+    line = audit_failed(db, 3 * 256, None)
+    expect("rewritten" in line, "audit said %r" % line)
+
+
 def test_audit_forged_checkpoint():
     b = base()
     # a checkpoint signed by another log key (a fresh hridd's, of its
@@ -656,6 +702,29 @@ def test_log_prove():
                                          "key"), "wrong key %d %r" % (st, out))
     st, out, err = L.hrid("log", "prove", "CN-NOT-A-CODE")
     expect(st == FAIL and "invalid code" in err, "bad code %d %r" % (st, err))
+
+
+def test_log_prove_redacted():
+    """A maker proving a unit resold between two owners sees that
+    transfer without its price: prove checks it by the log's hash and
+    says so, and every event still proves."""
+    L = live()
+    w = L.w
+    code = w.sold(w.owner)
+    w.event(w.owner, code, transfer_body(w.owner2.party, "sale", 9000, "CNY"))
+    w.codes.append(code)
+    hist = w.history(code, actor=w.maker)
+    hidden = [e for e in hist if "redacted" in e]
+    expect(len(hidden) == 1 and "price" not in hidden[0]["body"],
+           "maker's view %r" % hist)
+    out, err = expect_run(L.hrid("log", "prove", code, key=w.maker.key), OK,
+                          "prove by the maker")
+    lines, _ = prove_lines(out, code)
+    want = ["leaf %d %s ok%s" % (e["seq"] - 1, e["type"],
+                                 " (partly hidden from this caller: checked "
+                                 "by its hash)" if "redacted" in e else "")
+            for e in hist]
+    expect(lines == want, "prove said %r, expected %r" % (lines, want))
 
 
 def test_log_prove_tampered():

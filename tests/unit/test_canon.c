@@ -2,14 +2,17 @@
  * test_canon.c - the canonical JSON of stored records (core_json_dump in
  * src/core/write.c) is byte for byte what jansson writes with sorted keys,
  * compact separators and 15-digit reals, on fixed cases and on random
- * documents.
+ * documents; and times are formatted as gmtime_r and strftime would, and
+ * read back by core_time_parse.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -115,11 +118,42 @@ static void test_random(void **state)
     }
 }
 
+/* core_time_format against the C library over 1970..9999, leap days and
+ * the ends of months, years and centuries included. */
+static void test_time_format(void **state)
+{
+    static const int64_t fixed[] = {
+        0, 1, 999, 1000, 86399999, 86400000, 951782400000, /* 2000-02-29 */
+        951868799999, 4107542400000, /* 2100-03-01 */ 253402300799999,
+        /* 9999-12-31T23:59:59.999 */ 1779438600250,
+    };
+    char ours[32], theirs[32];
+    int64_t back;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] + 200000; i++) {
+        int64_t ms = i < sizeof fixed / sizeof fixed[0]
+                         ? fixed[i]
+                         : (int64_t)(rng() % 253402300800000ull);
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(theirs, sizeof theirs, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(theirs + 19, sizeof theirs - 19, ".%03dZ", (int)(ms % 1000));
+        core_time_format(ms, ours);
+        assert_string_equal(ours, theirs);
+        assert_int_equal(core_time_parse(ours, &back), 0);
+        assert_int_equal(back, ms);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_random),
+        cmocka_unit_test(test_time_format),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
