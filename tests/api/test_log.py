@@ -150,7 +150,7 @@ FAST = ("--checkpoint-ms", "50")
 def test_log_key_and_first_checkpoint():
     with registry(*FAST, cast=False) as w:
         key = ok(w.public.get("/v1/log/key"), 200)
-        name, keyid, pk = key["vkey"].split("+")
+        name, keyid, pk = key["vkey"].split("+", 2)
         assert name == key["origin"] == "hrid.local/log", key
         assert len(keyid) == 8 and base64.b64decode(pk)[0] == 1, key
         assert base64.b64decode(pk)[1:] == base64.b64decode(key["public_key"])
