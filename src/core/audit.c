@@ -70,7 +70,6 @@ struct part {
     uint64_t first, end, next;
     struct core_leaf_hasher hasher;
     struct store_conn *sc;
-    struct arena *a;
     int64_t tile_idx;           /* the level-0 tile in tile[], or -1 */
     int tile_width;
     unsigned char tile[STORE_TILE_BYTES];
@@ -129,8 +128,6 @@ static int audit_event(void *ctx, const struct store_event *e)
     struct part *p = ctx;
     uint64_t i = p->next;
     unsigned char h[32];
-    size_t len;
-    char *bytes;
     int rc;
 
     if ((uint64_t)e->seq != i + 1) {
@@ -148,10 +145,8 @@ static int audit_event(void *ctx, const struct store_event *e)
               e->unit_code && e->unit_code[0] ? e->unit_code : "none");
         return 1;
     }
-    bytes = core_leaf_encode(p->a, e, &len);
-    if (bytes == NULL)
+    if (core_leaf_hash_event(&p->hasher, e, h) != 0)
         return hrid_err_set(&p->he, STORE_EIO, 0, 0, "out of memory");
-    core_leaf_hash(&p->hasher, bytes, len, h);
     if ((rc = load_tile(p, 0, (int64_t)(i / TILE_W))) != STORE_OK)
         return rc;
     if ((int)(i % TILE_W) >= p->tile_width ||
@@ -175,7 +170,6 @@ static int audit_event(void *ctx, const struct store_event *e)
 static void *audit_part(void *arg)
 {
     struct part *p = arg;
-    struct arena a;
 
     p->rc = STORE_OK;
     hrid_err_clear(&p->he);
@@ -193,12 +187,11 @@ static void *audit_part(void *arg)
         uint64_t before = p->next, want = p->end - p->next;
         int rc;
 
-        arena_init(&a);
-        p->a = &a;
+        /* Rows are read in place (no arena); only the encoding of the
+         * event at hand is allocated, and freed with it. */
         rc = store_event_scan(p->sc, (int64_t)p->next,
                               want < AUDIT_CHUNK ? (int)want : AUDIT_CHUNK,
-                              true, &a, audit_event, p, &p->he);
-        arena_release(&a);
+                              true, NULL, audit_event, p, &p->he);
         if (p->f.bad)
             break;
         if (rc != STORE_OK) {

@@ -195,6 +195,11 @@ void core_log_detach(struct core *c);
 char *core_leaf_encode(struct arena *a, const struct store_event *e,
                        size_t *len);
 
+/* The leaf hash of e, SHA-256(0x00 || its leaf bytes), taken over the
+ * stored body in place.  0, or -1 when out of memory. */
+int core_leaf_hash_event(struct core_leaf_hasher *h,
+                         const struct store_event *e, unsigned char out[32]);
+
 /* Reply forms of records (registry.c, unit.c). */
 json_t *core_party_json(const struct store_party *p, bool private_info);
 json_t *core_model_json(const struct store_model *m, const char *ent,

@@ -6,8 +6,8 @@
  * this file does not need to know where.  Before each write transaction
  * commits, the store runs log_precommit (store_set_precommit), which reads
  * back every event after the log's current size, checks that their seqs
- * follow on without a gap, encodes each as its leaf bytes
- * (core_leaf_encode), hashes them and appends the hashes to the tiles
+ * follow on without a gap, hashes each one's leaf bytes
+ * (core_leaf_hash_event) and appends the hashes to the tiles
  * (ledger_append).  Reading the rows back, rather than hashing what the
  * callers meant to write, means the log commits to exactly what the store
  * holds, which is what the audit recomputes; and a transaction of many
@@ -58,7 +58,6 @@ void core_leaf_hash(struct core_leaf_hasher *h, const void *data, size_t len,
 
 struct log_step {
     struct core_leaf_hasher *hasher;
-    struct arena *a;
     uint64_t next;              /* the seq the next event must have */
     size_t n;
     unsigned char (*hashes)[32];
@@ -68,20 +67,16 @@ struct log_step {
 static int log_step_event(void *ctx, const struct store_event *e)
 {
     struct log_step *st = ctx;
-    size_t len;
-    char *bytes;
 
     if ((uint64_t)e->seq != st->next)
         return hrid_err_set(st->err, STORE_EIO, 0, 0,
                             "event %lld follows log leaf %llu: the events "
                             "have a gap", (long long)e->seq,
                             (unsigned long long)st->next - 2);
-    bytes = core_leaf_encode(st->a, e, &len);
-    if (bytes == NULL)
+    if (core_leaf_hash_event(st->hasher, e, st->hashes[st->n++]) != 0)
         return hrid_err_set(st->err, STORE_EIO, 0, 0,
                             "out of memory encoding event %lld",
                             (long long)e->seq);
-    core_leaf_hash(st->hasher, bytes, len, st->hashes[st->n++]);
     st->next++;
     return STORE_OK;
 }
@@ -107,18 +102,14 @@ static int log_precommit(struct store_conn *sc, void *arg,
                             "out of memory appending to the log");
     core_leaf_hasher_init(&hasher);
     for (;;) {
-        struct arena a;
-
-        arena_init(&a);
         memset(&st, 0, sizeof st);
         st.hasher = &hasher;
-        st.a = &a;
         st.next = size + 1;
         st.hashes = hashes;
         st.err = he;
-        rc = store_event_scan(sc, (int64_t)size, LOG_CHUNK, false, &a,
+        /* Rows read in place: each is hashed before the next step. */
+        rc = store_event_scan(sc, (int64_t)size, LOG_CHUNK, false, NULL,
                               log_step_event, &st, he);
-        arena_release(&a);
         if (rc == STORE_OK)
             rc = ledger_append(sc, size, (const unsigned char (*)[32])hashes,
                                st.n, he);

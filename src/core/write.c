@@ -257,6 +257,11 @@ static void put(struct canon *w, const char *s, size_t n)
 {
     if (w->failed)
         return;
+    if (w->len + n + 1 > w->cap && w->a == NULL) {
+        /* A caller's fixed buffer is full. */
+        w->failed = true;
+        return;
+    }
     if (w->len + n + 1 > w->cap) {
         size_t cap = w->cap ? w->cap : 256;
         char *p;
@@ -422,57 +427,100 @@ char *core_json_dump(struct arena *a, const json_t *v)
 /*
  * The bytes of an event's log leaf (docs/ledger.md): the canonical JSON
  * of the event as GET /v1/units/{code}/events shows it, without the
- * members that are not part of the record (seq, leaf, state).  The body is
- * copied as stored, since the store holds it already in canonical form.
+ * members that are not part of the record (seq, leaf, state, redacted).
+ * The body is copied as stored, since the store holds it already in
+ * canonical form; the members around it are written into two small
+ * buffers, so that the hash can be taken over the three parts without
+ * copying the body (leaf_parts is the one place that knows the layout).
  */
-char *core_leaf_encode(struct arena *a, const struct store_event *e,
-                       size_t *len)
+#define LEAF_PART_MAX 512
+
+static void put_time(struct canon *w, int64_t ms)
 {
-    struct canon w = {a, NULL, 0, 0, false};
-    size_t blen = strlen(e->body);
-    char num[24], t[32], *p = num + sizeof num;
+    char t[32];
+
+    if (ms == 0) {
+        put(w, "null", 4);
+        return;
+    }
+    core_time_format(ms, t);
+    put_string(w, t, 24);
+}
+
+/* head: everything before the body's value; tail: everything after. */
+static bool leaf_parts(const struct store_event *e, struct canon *head,
+                       struct canon *tail)
+{
+    char num[24], *p = num + sizeof num;
     uint64_t v = e->actor_id < 0 ? 0 : (uint64_t)e->actor_id;
 
-    /* One allocation: the body and about 200 bytes of the rest. */
-    w.cap = blen + 256;
-    if ((w.p = arena_alloc(a, w.cap)) == NULL)
-        return NULL;
     do
         *--p = (char)('0' + v % 10);
     while ((v /= 10) != 0);
-    put(&w, "{\"actor\":{\"party\":", 18);
+    put(head, "{\"actor\":{\"party\":", 18);
     if (e->actor_id < 0)
-        put(&w, "-", 1);
-    put(&w, p, (size_t)(num + sizeof num - p));
+        put(head, "-", 1);
+    put(head, p, (size_t)(num + sizeof num - p));
     if (e->actor_role != NULL) {
-        put(&w, ",\"role\":", 8);
-        put_string(&w, e->actor_role, strlen(e->actor_role));
+        put(head, ",\"role\":", 8);
+        put_string(head, e->actor_role, strlen(e->actor_role));
     }
-    put(&w, "},\"at\":", 7);
-    if (e->at != 0) {
-        core_time_format(e->at, t);
-        put_string(&w, t, 24);
-    } else {
-        put(&w, "null", 4);
-    }
-    put(&w, ",\"body\":", 8);
-    put(&w, e->body, blen);
-    put(&w, ",\"code\":", 8);
-    put_string(&w, e->code, strlen(e->code));
-    put(&w, ",\"recorded_at\":", 15);
-    if (e->recorded_at != 0) {
-        core_time_format(e->recorded_at, t);
-        put_string(&w, t, 24);
-    } else {
-        put(&w, "null", 4);
-    }
-    put(&w, ",\"type\":", 8);
-    put_string(&w, e->type ? e->type : "", e->type ? strlen(e->type) : 0);
-    put(&w, "}", 1);
-    put(&w, "", 0);
-    if (w.failed)
+    put(head, "},\"at\":", 7);
+    put_time(head, e->at);
+    put(head, ",\"body\":", 8);
+
+    put(tail, ",\"code\":", 8);
+    put_string(tail, e->code, strlen(e->code));
+    put(tail, ",\"recorded_at\":", 15);
+    put_time(tail, e->recorded_at);
+    put(tail, ",\"type\":", 8);
+    put_string(tail, e->type ? e->type : "", e->type ? strlen(e->type) : 0);
+    put(tail, "}", 1);
+    return !head->failed && !tail->failed;
+}
+
+char *core_leaf_encode(struct arena *a, const struct store_event *e,
+                       size_t *len)
+{
+    struct canon head = {a, NULL, 0, 0, false}, tail = head;
+    size_t blen = strlen(e->body);
+    char *out;
+
+    if (!leaf_parts(e, &head, &tail) ||
+        (out = arena_alloc(a, head.len + blen + tail.len + 1)) == NULL)
         return NULL;
-    w.p[w.len] = '\0';
-    *len = w.len;
-    return w.p;
+    memcpy(out, head.p, head.len);
+    memcpy(out + head.len, e->body, blen);
+    memcpy(out + head.len + blen, tail.p, tail.len);
+    *len = head.len + blen + tail.len;
+    out[*len] = '\0';
+    return out;
+}
+
+int core_leaf_hash_event(struct core_leaf_hasher *h,
+                         const struct store_event *e, unsigned char out[32])
+{
+    char hb[LEAF_PART_MAX], tb[LEAF_PART_MAX];
+    struct canon head = {NULL, hb, 0, sizeof hb, false}, tail = head;
+    static const unsigned char prefix = 0x00;
+    struct arena a;
+    size_t len;
+    char *bytes;
+
+    tail.p = tb;
+    if (h->ctx != NULL && leaf_parts(e, &head, &tail) &&
+        EVP_DigestInit_ex2(h->ctx, h->md, NULL) == 1 &&
+        EVP_DigestUpdate(h->ctx, &prefix, 1) == 1 &&
+        EVP_DigestUpdate(h->ctx, head.p, head.len) == 1 &&
+        EVP_DigestUpdate(h->ctx, e->body, strlen(e->body)) == 1 &&
+        EVP_DigestUpdate(h->ctx, tail.p, tail.len) == 1 &&
+        EVP_DigestFinal_ex(h->ctx, out, NULL) == 1)
+        return 0;
+    /* Parts longer than the buffers, or no libcrypto: the slow way. */
+    arena_init(&a);
+    bytes = core_leaf_encode(&a, e, &len);
+    if (bytes != NULL)
+        core_leaf_hash(h, bytes, len, out);
+    arena_release(&a);
+    return bytes != NULL ? 0 : -1;
 }

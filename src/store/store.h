@@ -447,7 +447,9 @@ int store_event_list(struct store_conn *c, int64_t unit_id, int64_t after_seq,
                      int limit, struct arena *a, store_each_event_fn each,
                      void *ctx, struct hrid_err *err);
 /* Every event after after_seq in seq order, at most limit (1..1000000);
- * with_unit also fills unit_code. */
+ * with_unit also fills unit_code.  With a NULL arena the strings of each
+ * event are the store's own and valid only until each returns: for a
+ * scan that reads every row once (the audit), a copy less per column. */
 int store_event_scan(struct store_conn *c, int64_t after_seq, int limit,
                      bool with_unit, struct arena *a, store_each_event_fn each,
                      void *ctx, struct hrid_err *err);

@@ -688,6 +688,10 @@ static const char *row_str(struct row *r)
         r->oom = true;
         return NULL;
     }
+    /* No arena: the caller reads the row within its callback only, and
+     * SQLite's own copy stays valid until the next step. */
+    if (r->a == NULL)
+        return (const char *)t;
     s = arena_strndup(r->a, (const char *)t,
                       (size_t)sqlite3_column_bytes(r->st, i));
     if (s == NULL)
@@ -1665,7 +1669,12 @@ static int read_event_unit(sqlite3_stmt *st, struct arena *a,
     if (r != STORE_OK)
         return r;
     t = sqlite3_column_text(st, 9);
-    e->unit_code = arena_strdup(a, t != NULL ? (const char *)t : "");
+    if (t == NULL)
+        e->unit_code = "";
+    else if (a == NULL)
+        e->unit_code = (const char *)t;
+    else
+        e->unit_code = arena_strdup(a, (const char *)t);
     return e->unit_code != NULL ? STORE_OK : oom(err, "an event");
 }
 

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "core/core_int.h"
+#include "hrid/merkle.h"
 
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
 
@@ -148,12 +149,60 @@ static void test_time_format(void **state)
     }
 }
 
+/* The leaf hash taken over the parts in place equals the hash of the
+ * encoded bytes, for ordinary events and for ones whose members overflow
+ * the fixed buffers (the fallback path). */
+static void test_leaf_hash(void **state)
+{
+    struct core_leaf_hasher h;
+    static char big[3000];
+
+    (void)state;
+    memset(big, 'r', sizeof big - 1);
+    core_leaf_hasher_init(&h);
+    for (int i = 0; i < 2000; i++) {
+        struct store_event e;
+        struct arena a;
+        unsigned char want[32], got[32];
+        char body[64];
+        size_t len;
+        char *bytes;
+
+        memset(&e, 0, sizeof e);
+        memcpy(e.code, "CN0001326A1B2600000000000017F", 30);
+        e.type = i % 7 == 0 ? big : "transfer";
+        e.actor_role = i % 3 == 0 ? NULL : "manufacturer";
+        e.actor_id = (int64_t)(rng() % 100000) - (i % 11 == 0 ? 50000 : 0);
+        e.at = (int64_t)(rng() % 253402300800000ull);
+        e.recorded_at = i % 5 == 0 ? 0 : (int64_t)(rng() % 2000000000000ull);
+        snprintf(body, sizeof body, "{\"n\":%d,\"s\":\"a\\\"b\"}", i);
+        e.body = body;
+        arena_init(&a);
+        bytes = core_leaf_encode(&a, &e, &len);
+        assert_non_null(bytes);
+        assert_int_equal(strlen(bytes), len);
+        hrid_merkle_leaf_hash(bytes, len, want);
+        assert_int_equal(core_leaf_hash_event(&h, &e, got), 0);
+        assert_memory_equal(got, want, 32);
+        if (i == 1) {
+            char t[32];
+
+            core_time_format(e.at, t);
+            assert_non_null(strstr(bytes, t));
+            assert_non_null(strstr(bytes, ",\"body\":{\"n\":1,"));
+        }
+        arena_release(&a);
+    }
+    core_leaf_hasher_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_leaf_hash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
