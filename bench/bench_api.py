@@ -10,7 +10,10 @@ directory, then measures, with the load generator on the same machine:
      public caller): requests/s and latency percentiles;
   3. single lifecycle events (inspections by a regulator) with wrk across
      all units: events/s;
-  4. hridd's resident memory after all that (VmRSS, VmHWM).
+  4. hridd's resident memory after all that (VmRSS, VmHWM);
+  5. an inclusion proof of a random event (GET /v1/log/proof/inclusion)
+     with wrk; and, once hridd has stopped, the offline audit of the
+     whole log (hrid audit --db): leaves/s.
 
 Usage: bench/bench_api.py BUILD_DIR [--units N] [--seconds S] [--runs R]
 Each wrk figure is the median of R runs.
@@ -217,8 +220,34 @@ def main():
               % (len(codes), rss, hwm))
         size = os.path.getsize(os.path.join(tmp, "bench.db"))
         print("database file: %.0f MB" % (size / 1e6))
-    finally:
+        proofs = [wrk(node.url, os.path.join(here, "wrk/get_proof.lua"),
+                      {"LEAVES": str(len(codes))}, a.seconds)
+                  for _ in range(a.runs)]
+        print("GET /v1/log/proof/inclusion (random leaf of the first %d): "
+              "%.0f req/s, p50 %.2f ms, p99 %.2f ms (median of %d runs), "
+              "non-2xx %d" % (len(codes),
+                              statistics.median(g[0] for g in proofs),
+                              statistics.median(g[1] for g in proofs),
+                              statistics.median(g[2] for g in proofs),
+                              a.runs, sum(g[3] for g in proofs)))
         node.stop()
+        node = None
+        rates = []
+        for _ in range(a.runs):
+            t = time.monotonic()
+            out = subprocess.run([os.path.join(a.build, "hrid"), "audit",
+                                  "--db", os.path.join(tmp, "bench.db"),
+                                  "--json"], check=True, text=True,
+                                 stdout=subprocess.PIPE).stdout
+            rates.append(time.monotonic() - t)
+            leaves = json.loads(out)["leaves"]
+        dt = statistics.median(rates)
+        print("hrid audit --db: %d leaves in %.2f s = %.0f leaves/s "
+              "(median of %d runs, whole process)" % (leaves, dt,
+                                                      leaves / dt, a.runs))
+    finally:
+        if node is not None:
+            node.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

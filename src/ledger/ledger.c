@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "ledger/ledger.h"
 
 #define TILE_W   STORE_TILE_WIDTH
@@ -181,9 +183,53 @@ struct cached_tile {
 struct reader {
     struct store_conn *c;
     struct hrid_err *err;
+    EVP_MD *md;                 /* one digest and context for the call: */
+    EVP_MD_CTX *ctx;            /* fetching them per node cost more than
+                                   the hashing (NULL: libsodium's) */
     int next;                   /* slot to reuse next (round robin) */
     struct cached_tile t[CACHE_TILES];
 };
+
+static void reader_free(struct reader *r)
+{
+    EVP_MD_CTX_free(r->ctx);
+    EVP_MD_free(r->md);
+    free(r);
+}
+
+static void node_hash(struct reader *r, const unsigned char l[32],
+                      const unsigned char rt[32], unsigned char out[32])
+{
+    static const unsigned char prefix = 0x01;
+
+    if (r->ctx != NULL &&
+        EVP_DigestInit_ex2(r->ctx, r->md, NULL) == 1 &&
+        EVP_DigestUpdate(r->ctx, &prefix, 1) == 1 &&
+        EVP_DigestUpdate(r->ctx, l, 32) == 1 &&
+        EVP_DigestUpdate(r->ctx, rt, 32) == 1 &&
+        EVP_DigestFinal_ex(r->ctx, out, NULL) == 1)
+        return;
+    hrid_merkle_node_hash(l, rt, out);
+}
+
+/* The root of n (a power of two, at most 128) consecutive hashes of one
+ * level: pairs are hashed level by level in a scratch copy. */
+static void subtree_root(struct reader *r, const unsigned char (*h)[32],
+                         size_t n, unsigned char out[32])
+{
+    unsigned char tmp[TILE_W / 2][32];
+
+    if (n == 1) {
+        memcpy(out, h[0], 32);
+        return;
+    }
+    for (size_t i = 0; i < n / 2; i++)
+        node_hash(r, h[2 * i], h[2 * i + 1], tmp[i]);
+    for (n /= 2; n > 1; n /= 2)
+        for (size_t i = 0; i < n / 2; i++)
+            node_hash(r, tmp[2 * i], tmp[2 * i + 1], tmp[i]);
+    memcpy(out, tmp[0], 32);
+}
 
 static struct reader *reader_new(struct store_conn *c, struct hrid_err *err)
 {
@@ -196,6 +242,8 @@ static struct reader *reader_new(struct store_conn *c, struct hrid_err *err)
     r->c = c;
     r->err = err;
     r->next = 0;
+    r->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    r->ctx = r->md != NULL ? EVP_MD_CTX_new() : NULL;
     for (int i = 0; i < CACHE_TILES; i++)
         r->t[i].level = -1;
     return r;
@@ -250,10 +298,8 @@ static int node_get(struct reader *r, unsigned h, uint64_t i,
                             "needs %zu: the tiles are damaged", level,
                             (unsigned long long)t->idx, t->width, h,
                             (unsigned long long)i, off + (size_t)count);
-    if (count == 1)
-        memcpy(out, t->h[off], 32);
-    else
-        hrid_merkle_root((const unsigned char (*)[32])t->h[off], count, out);
+    subtree_root(r, (const unsigned char (*)[32])t->h[off], (size_t)count,
+                 out);
     return STORE_OK;
 }
 
@@ -275,7 +321,7 @@ static int range_hash(struct reader *r, uint64_t a, uint64_t b,
     if ((rc = range_hash(r, a, a + k, left)) != STORE_OK ||
         (rc = range_hash(r, a + k, b, right)) != STORE_OK)
         return rc;
-    hrid_merkle_node_hash(left, right, out);
+    node_hash(r, left, right, out);
     return STORE_OK;
 }
 
@@ -306,7 +352,7 @@ int ledger_leaf(struct store_conn *c, uint64_t index, unsigned char out[32],
     if ((r = reader_new(c, err)) == NULL)
         return STORE_EIO;
     rc = node_get(r, 0, index, out);
-    free(r);
+    reader_free(r);
     return rc;
 }
 
@@ -324,7 +370,7 @@ int ledger_root(struct store_conn *c, uint64_t size, unsigned char out[32],
     if ((r = reader_new(c, err)) == NULL)
         return STORE_EIO;
     rc = range_hash(r, 0, size, out);
-    free(r);
+    reader_free(r);
     return rc;
 }
 
@@ -370,7 +416,7 @@ int ledger_inclusion(struct store_conn *c, uint64_t index, uint64_t size,
     if ((r = reader_new(c, err)) == NULL)
         return STORE_EIO;
     rc = inclusion(r, index, 0, size, path, len);
-    free(r);
+    reader_free(r);
     if (rc != STORE_OK)
         *len = 0;
     return rc;
@@ -415,7 +461,7 @@ int ledger_consistency(struct store_conn *c, uint64_t first, uint64_t second,
     if ((r = reader_new(c, err)) == NULL)
         return STORE_EIO;
     rc = subproof(r, first, 0, second, true, path, len);
-    free(r);
+    reader_free(r);
     if (rc != STORE_OK)
         *len = 0;
     return rc;
