@@ -273,6 +273,49 @@ int core_grant_list(struct core *c, const struct core_principal *who,
                     const char *code, size_t code_len, struct arena *a,
                     json_t **out, struct core_err *err);
 
+/* ---- certifications, recalls, market access (DESIGN §3) -------------- */
+
+/* Certifier or regulator: {"model"|"unit", "scheme", "tier", "scenarios",
+ * "conditions", "limits", "valid_from", "valid_until"}. */
+int core_cert_create(struct core *c, const struct core_principal *who,
+                     json_t *body, const struct core_idem *idem,
+                     struct arena *a, struct core_reply *out,
+                     struct core_err *err);
+int core_cert_revoke(struct core *c, const struct core_principal *who,
+                     int64_t id, struct arena *a, struct core_reply *out,
+                     struct core_err *err);
+/* Public: the certifications of a model (model) or of a unit and its
+ * model (code), {"items":[...]} with "valid" now. */
+int core_cert_list(struct core *c, const char *model, const char *code,
+                   size_t code_len, struct arena *a, json_t **out,
+                   struct core_err *err);
+
+/* Maker (its own units) or regulator (for a maker: "enterprise"). */
+int core_recall_create(struct core *c, const struct core_principal *who,
+                       json_t *body, const struct core_idem *idem,
+                       struct arena *a, struct core_reply *out,
+                       struct core_err *err);
+/* Public: the campaign and its completion. */
+int core_recall_get(struct core *c, const struct core_principal *who,
+                    int64_t id, struct arena *a, json_t **out,
+                    struct core_err *err);
+/* Its maker and regulators: the units, paged, by state. */
+int core_recall_units(struct core *c, const struct core_principal *who,
+                      int64_t id, const char *state,
+                      const struct core_page *page, struct arena *a,
+                      json_t **out, struct core_err *err);
+int core_recall_suspend(struct core *c, const struct core_principal *who,
+                        int64_t id, struct arena *a, struct core_reply *out,
+                        struct core_err *err);
+int core_recall_close(struct core *c, const struct core_principal *who,
+                      int64_t id, struct arena *a, struct core_reply *out,
+                      struct core_err *err);
+
+/* Public: {"code","allowed","reasons":[{code,message}],"checked_at",...}:
+ * "no code, no market access", for customs, marketplaces, procurement. */
+int core_market_access(struct core *c, const char *code, size_t code_len,
+                       struct arena *a, json_t **out, struct core_err *err);
+
 /* ---- the log (DESIGN §5) --------------------------------------------- */
 
 /* Public.  {"leaf":N,"size":S,"leaf_hash":b64,"hashes":[b64...]}: the

@@ -185,6 +185,34 @@ void core_leaf_hasher_free(struct core_leaf_hasher *h);
 void core_leaf_hash(struct core_leaf_hasher *h, const void *data, size_t len,
                     unsigned char out[32]);
 
+/* Whether certifications of a model (model_row) or unit (unit_id)
+ * recorded by recorded_by are valid at time at for scenario (NULL: any),
+ * and if not, why (cert.c). */
+struct core_cover {
+    int seen, valid, revoked, not_yet;
+    int64_t expired_at;         /* latest expiry among expired ones */
+    int64_t cert_id;            /* a valid one */
+    char other[256];            /* scenarios of valid ones not covering */
+};
+int core_cert_covers(struct store_conn *sc, int64_t model_row,
+                     int64_t unit_id, int64_t at, int64_t recorded_by,
+                     const char *scenario, struct arena *a,
+                     struct core_cover *out, struct core_err *err);
+void core_cover_reason(const struct core_cover *c, const char *scenario,
+                       char *out, size_t size);
+json_t *core_cert_json(const struct store_cert *k, const char *model_id,
+                       const char *code, int64_t now);
+json_t *core_cert_list_json(struct store_conn *sc, int64_t model_row,
+                            const char *model_id, int64_t unit_id,
+                            const char *code, bool valid_only,
+                            struct arena *a, struct core_err *err);
+
+/* The open recalls a unit is unremedied under, [{id, defect, hazard,
+ * remedy}]; NULL with err on failure (recall.c). */
+json_t *core_recall_open_json(struct store_conn *sc, int64_t unit_id,
+                              struct arena *a, struct core_err *err);
+int core_version_cmp(const char *x, const char *y);
+
 /* Makes every write transaction append its events to the log, and stops
  * it (log.c). */
 void core_log_attach(struct core *c);

@@ -28,7 +28,10 @@
  * worthless. */
 #define CHALLENGE_TTL_MS (5 * 60 * 1000)
 
-/* nonce (16) + expiry (8, big-endian ms) + MAC (16). */
+/* nonce (16) + expiry (8, big-endian ms) + MAC (16), in base64url after
+ * "ch_", so that an id never starts with '-' (a command line would take
+ * it for an option). */
+#define CHALLENGE_PREFIX "ch_"
 #define CHALLENGE_RAW 40
 #define CHALLENGE_ID_LEN \
     (sodium_base64_ENCODED_LEN(CHALLENGE_RAW, \
@@ -189,7 +192,7 @@ int core_challenge_create(struct core *c, const char *code, size_t code_len,
                           struct arena *a, json_t **out, struct core_err *err)
 {
     unsigned char raw[CHALLENGE_RAW];
-    char id[CHALLENGE_ID_LEN + 1], t[32];
+    char id[3 + CHALLENGE_ID_LEN + 1], t[32];
     struct store_unit u;
     int64_t expires = core_now_ms() + CHALLENGE_TTL_MS;
     int rc;
@@ -205,7 +208,8 @@ int core_challenge_create(struct core *c, const char *code, size_t code_len,
     randombytes_buf(raw, 16);
     put_be64(raw + 16, (uint64_t)expires);
     challenge_mac(c, u.code, raw, raw + 24);
-    sodium_bin2base64(id, sizeof id, raw, sizeof raw,
+    memcpy(id, CHALLENGE_PREFIX, 3);
+    sodium_bin2base64(id + 3, sizeof id - 3, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     core_time_format(expires, t);
     *out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "code", u.code,
@@ -256,9 +260,11 @@ int core_challenge_answer(struct core *c, const char *code, size_t code_len,
     if ((rc = need_keys(c, err)) != CORE_OK ||
         (rc = load_unit(c, code, code_len, a, &u, err)) != CORE_OK)
         return rc;
-    if (strlen(id) != CHALLENGE_ID_LEN ||
-        sodium_base642bin(raw, sizeof raw, id, strlen(id), NULL, &n, &end,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+    if (strlen(id) != 3 + CHALLENGE_ID_LEN ||
+        strncmp(id, CHALLENGE_PREFIX, 3) != 0 ||
+        sodium_base642bin(raw, sizeof raw, id + 3, CHALLENGE_ID_LEN, NULL, &n,
+                          &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) !=
+            0 ||
         *end != '\0' || n != CHALLENGE_RAW)
         return core_fail(err, CORE_ENOTFOUND, "not_found", "challenge",
                          "no challenge '%.64s' for %s", id, u.code);

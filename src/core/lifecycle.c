@@ -202,6 +202,13 @@ static const struct schema_field void_fields[] = {
     {"reason", S_STR, SF_REQUIRED, SCHEMA_TEXT_MAX, 0, 0, NULL, NULL},
     END,
 };
+static const struct schema_field remedy_fields[] = {
+    TYPE_FIELD, AT_FIELD,
+    {"recall", S_INT, SF_REQUIRED, 0, 1, 9e15, NULL, NULL},
+    {"action", S_STR, SF_REQUIRED, SCHEMA_TEXT_MAX, 0, 0, NULL, NULL},
+    {"work_order", S_STR, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    END,
+};
 static const struct schema_field grant_fields[] = {
     {"grantee", S_INT, SF_REQUIRED, 0, 1, 9e15, NULL, NULL},
     {"scope", S_ENUM, SF_REQUIRED, 0, 0, 0, grant_scopes, NULL},
@@ -284,17 +291,46 @@ static int apply_deploy(struct ev_ctx *x)
     rc = store_model_get_row(x->sc, x->u.model_row, x->a, &m, &he);
     if (rc != STORE_OK)
         return core_store_fail(x->err, rc, &he);
-    /* DESIGN §2: level 4 and above needs a valid certification for the
-     * scenario before deployment.  The registry holds no certification
-     * records for units yet, so none can be shown and the deployment is
-     * refused, which is the rule's safe side. */
-    if (m.level >= 4)
-        return core_fail(x->err, CORE_ECONFLICT, "certification_required",
-                         "scenario",
-                         "unit '%s' is intelligence level %d: deploying it "
-                         "to '%s' needs a valid certification covering that "
-                         "scenario, and none is recorded", x->u.code,
-                         m.level, scenario);
+    /* An open recall not yet remedied on this unit stops deployments. */
+    {
+        json_t *open = core_recall_open_json(x->sc, x->u.id, x->a, x->err);
+
+        if (open == NULL)
+            return x->err->status;
+        if (json_array_size(open) > 0) {
+            json_t *r = json_array_get(open, 0);
+
+            core_fail(x->err, CORE_ECONFLICT, "recall_open", NULL,
+                      "unit '%s' is under recall %lld (%s), not remedied: "
+                      "it cannot be deployed until the remedy is recorded",
+                      x->u.code,
+                      (long long)json_integer_value(json_object_get(r, "id")),
+                      json_string_value(json_object_get(r, "defect")));
+            json_decref(open);
+            return CORE_ECONFLICT;
+        }
+        json_decref(open);
+    }
+    /* DESIGN §2: level 4 and above needs a certification valid at the
+     * time of deployment that covers the scenario. */
+    if (m.level >= 4) {
+        struct core_cover cov;
+        char why[256];
+
+        rc = core_cert_covers(x->sc, m.id, x->u.id, x->at, core_now_ms(),
+                              scenario, x->a, &cov, x->err);
+        if (rc != CORE_OK)
+            return rc;
+        if (cov.valid == 0) {
+            core_cover_reason(&cov, scenario, why, sizeof why);
+            return core_fail(x->err, CORE_ECONFLICT,
+                             "certification_required", "scenario",
+                             "unit '%s' is intelligence level %d: deploying "
+                             "it to '%s' needs a valid certification covering "
+                             "that scenario, and %s", x->u.code, m.level,
+                             scenario, why);
+        }
+    }
     if (op != 0) {
         struct store_party p;
 
@@ -479,6 +515,76 @@ static int apply_void(struct ev_ctx *x)
     return CORE_OK;
 }
 
+/* recall_remedy: the unit must be unremedied under that open recall. */
+struct remedy_find {
+    int64_t recall;
+    struct store_recall_unit found;
+    bool hit;
+};
+
+static int remedy_each(void *ctx, const struct store_recall_unit *k)
+{
+    struct remedy_find *f = ctx;
+
+    if (k->recall_id == f->recall) {
+        f->found = *k;
+        f->hit = true;
+        return 1;
+    }
+    return 0;
+}
+
+static int find_remedy(struct ev_ctx *x, struct remedy_find *f)
+{
+    struct store_recall r;
+    struct hrid_err he;
+    int rc;
+
+    memset(f, 0, sizeof *f);
+    f->recall = schema_int(x->body, "recall", 0);
+    rc = store_recall_unit_list(x->sc, 0, x->u.id, NULL, 0, 1000, x->a,
+                                remedy_each, f, &he);
+    if (rc != STORE_OK && rc != 1)
+        return core_store_fail(x->err, rc, &he);
+    if (!f->hit)
+        return core_fail(x->err, CORE_ECONFLICT, "not_recalled", "recall",
+                         "recall: unit '%s' is not affected by recall %lld",
+                         x->u.code, (long long)f->recall);
+    if (strcmp(f->found.state, "remedied") == 0)
+        return core_fail(x->err, CORE_ECONFLICT, "already_remedied", "recall",
+                         "recall: unit '%s' was remedied under recall %lld "
+                         "already", x->u.code, (long long)f->recall);
+    rc = store_recall_get(x->sc, f->recall, x->a, &r, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(x->err, rc, &he);
+    if (strcmp(r.status, "open") != 0)
+        return core_fail(x->err, CORE_ECONFLICT, "recall_closed", "recall",
+                         "recall: recall %lld is closed", (long long)r.id);
+    return CORE_OK;
+}
+
+static int check_remedy(struct ev_ctx *x)
+{
+    struct remedy_find f;
+
+    return find_remedy(x, &f);
+}
+
+static int record_remedy(struct ev_ctx *x)
+{
+    struct remedy_find f;
+    struct hrid_err he;
+    int rc = find_remedy(x, &f);
+
+    if (rc != CORE_OK)
+        return rc;
+    f.found.state = "remedied";
+    f.found.remedied_seq = x->seq;
+    f.found.remedied_at = x->at;
+    rc = store_recall_unit_put(x->sc, &f.found, &he);
+    return rc == STORE_OK ? CORE_OK : core_store_fail(x->err, rc, &he);
+}
+
 static const struct event_rule rules[] = {
     {"release", release_fields, ST_REGISTERED, ST_RELEASED, REL_MAKER,
      apply_release, NULL},
@@ -508,6 +614,8 @@ static const struct event_rule rules[] = {
     {"import", border_fields, ST_RELEASED | ST_IN_SERVICE | ST_MAINTENANCE,
      TO_SAME, REL_CUSTODIAN, apply_border, NULL},
     {"void", void_fields, ST_REGISTERED, ST_VOIDED, REL_MAKER, apply_void, NULL},
+    {"recall_remedy", remedy_fields, ST_ANY_LIVE, TO_SAME,
+     REL_MAKER | REL_GRANT_SVC, check_remedy, record_remedy},
 };
 
 #define NRULES (sizeof rules / sizeof rules[0])
@@ -766,6 +874,18 @@ int core_event_add(struct core *c, const struct core_principal *who,
         if (type == NULL)
             return core_fail(err, CORE_EINVALID, "missing_field", "type",
                              "missing field 'type' (one of %s)", allowed);
+        if (strcmp(type, "certification") == 0 ||
+            strcmp(type, "recall_notice") == 0 ||
+            strcmp(type, "register") == 0 || strcmp(type, "grant") == 0)
+            return core_fail(err, CORE_EINVALID, "invalid_field", "type",
+                             "type: '%s' events are recorded by %s", type,
+                             strcmp(type, "certification") == 0
+                                 ? "POST /v1/certifications"
+                             : strcmp(type, "recall_notice") == 0
+                                 ? "POST /v1/recalls"
+                             : strcmp(type, "register") == 0
+                                 ? "POST /v1/units"
+                                 : "POST /v1/units/{code}/grants");
         return core_fail(err, CORE_EINVALID, "invalid_field", "type",
                          "type: '%.32s' is not an event type (one of %s)",
                          type, allowed);

@@ -574,6 +574,22 @@ json_t *core_unit_json(struct core *c, struct store_conn *sc,
     core_set(o, "operator", party_ref(c, sc, u->operator_id, false, a));
     core_set(o, "scenario", core_str(u->scenario));
     core_set(o, "region", core_str(u->region));
+    /* What the robot is approved for and under which limits, and the
+     * recalls it awaits a remedy for: every view, the public's too. */
+    {
+        json_t *certs = core_cert_list_json(sc, m.id, m.model_id, u->id,
+                                            u->code, true, a, err);
+        json_t *recalls = certs ? core_recall_open_json(sc, u->id, a, err)
+                                : NULL;
+
+        if (recalls == NULL) {
+            json_decref(certs);
+            json_decref(o);
+            return NULL;
+        }
+        core_set(o, "certifications", certs);
+        core_set(o, "open_recalls", recalls);
+    }
     if (view >= VIEW_MANUFACTURER) {
         core_set(o, "serial", core_str(u->serial));
         core_set(o, "batch", core_str(u->batch));

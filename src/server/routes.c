@@ -58,7 +58,18 @@ const struct route routes[] = {
     { "GET",     "/v1/units/{code}/label.png",    route_label_png,        ROUTE_ANYONE },
     { "POST",    "/v1/units/{code}/challenge",    route_challenge_post,   ROUTE_ANYONE },
     { "POST",    "/v1/units/{code}/challenge/{id}", route_challenge_answer, ROUTE_ANYONE },
+    { "GET",     "/v1/units/{code}/certifications", route_unit_certs,     ROUTE_ANYONE },
     { "GET",     "/v1/platform/key",              route_platform_key,     ROUTE_ANYONE },
+
+    { "POST",    "/v1/certifications",            route_certs_post,       ROLE_CERTIFIER | ROLE_REGULATOR },
+    { "GET",     "/v1/certifications",            route_certs_list,       ROUTE_ANYONE },
+    { "POST",    "/v1/certifications/{id}/revoke", route_certs_revoke,    ROLE_CERTIFIER | ROLE_REGULATOR },
+    { "POST",    "/v1/recalls",                   route_recalls_post,     ROLE_MANUFACTURER | ROLE_REGULATOR },
+    { "GET",     "/v1/recalls/{id}",              route_recalls_get,      ROUTE_ANYONE },
+    { "GET",     "/v1/recalls/{id}/units",        route_recalls_units,    ROLE_ANY_KEY },
+    { "POST",    "/v1/recalls/{id}/suspend",      route_recalls_suspend,  ROLE_REGULATOR },
+    { "POST",    "/v1/recalls/{id}/close",        route_recalls_close,    ROLE_MANUFACTURER | ROLE_REGULATOR },
+    { "GET",     "/v1/market-access/{code}",      route_market_access,    ROUTE_ANYONE },
 
     { "GET",     "/v1/log/key",                   route_log_key,          ROUTE_ANYONE },
     { "GET",     "/v1/log/checkpoint",            route_log_checkpoint,   ROUTE_ANYONE },

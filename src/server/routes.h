@@ -197,6 +197,18 @@ int route_events_list(struct hreq *r, const struct route_call *call);
 int route_grants_post(struct hreq *r, const struct route_call *call);
 int route_grants_list(struct hreq *r, const struct route_call *call);
 
+/* route_accountability.c */
+int route_certs_post(struct hreq *r, const struct route_call *call);
+int route_certs_list(struct hreq *r, const struct route_call *call);
+int route_certs_revoke(struct hreq *r, const struct route_call *call);
+int route_unit_certs(struct hreq *r, const struct route_call *call);
+int route_recalls_post(struct hreq *r, const struct route_call *call);
+int route_recalls_get(struct hreq *r, const struct route_call *call);
+int route_recalls_units(struct hreq *r, const struct route_call *call);
+int route_recalls_suspend(struct hreq *r, const struct route_call *call);
+int route_recalls_close(struct hreq *r, const struct route_call *call);
+int route_market_access(struct hreq *r, const struct route_call *call);
+
 /* route_log.c */
 int route_log_key(struct hreq *r, const struct route_call *call);
 int route_log_checkpoint(struct hreq *r, const struct route_call *call);

@@ -296,3 +296,72 @@ int store_idem_put(struct store_conn *c, const struct store_idem *r,
 {
     return c->store->ops->idem_put(c, r, err);
 }
+
+int store_cert_insert(struct store_conn *c, struct store_cert *k,
+                      struct hrid_err *err)
+{
+    return c->store->ops->cert_insert(c, k, err);
+}
+
+int store_cert_get(struct store_conn *c, int64_t id, struct arena *a,
+                   struct store_cert *out, struct hrid_err *err)
+{
+    return c->store->ops->cert_get(c, id, a, out, err);
+}
+
+int store_cert_revoke(struct store_conn *c, int64_t id, int64_t at,
+                      struct hrid_err *err)
+{
+    return c->store->ops->cert_revoke(c, id, at, err);
+}
+
+int store_cert_list(struct store_conn *c, int64_t model_row, int64_t unit_id,
+                    struct arena *a, store_each_cert_fn each, void *ctx,
+                    struct hrid_err *err)
+{
+    return c->store->ops->cert_list(c, model_row, unit_id, a, each, ctx, err);
+}
+
+int store_recall_insert(struct store_conn *c, struct store_recall *r,
+                        struct hrid_err *err)
+{
+    return c->store->ops->recall_insert(c, r, err);
+}
+
+int store_recall_get(struct store_conn *c, int64_t id, struct arena *a,
+                     struct store_recall *out, struct hrid_err *err)
+{
+    return c->store->ops->recall_get(c, id, a, out, err);
+}
+
+int store_recall_close(struct store_conn *c, int64_t id, int64_t at,
+                       struct hrid_err *err)
+{
+    return c->store->ops->recall_close(c, id, at, err);
+}
+
+int store_recall_unit_put(struct store_conn *c,
+                          const struct store_recall_unit *r,
+                          struct hrid_err *err)
+{
+    return c->store->ops->recall_unit_put(c, r, err);
+}
+
+int store_recall_unit_list(struct store_conn *c, int64_t recall_id,
+                           int64_t unit_id, const char *state,
+                           int64_t after_unit, int limit, struct arena *a,
+                           store_each_recall_unit_fn each, void *ctx,
+                           struct hrid_err *err)
+{
+    return c->store->ops->recall_unit_list(c, recall_id, unit_id, state,
+                                           after_unit, limit, a, each, ctx,
+                                           err);
+}
+
+int store_recall_counts(struct store_conn *c, int64_t recall_id,
+                        int64_t *notified, int64_t *remedied,
+                        struct hrid_err *err)
+{
+    return c->store->ops->recall_counts(c, recall_id, notified, remedied,
+                                        err);
+}

@@ -184,6 +184,49 @@ struct store_checkpoint {
     int64_t signed_at;
 };
 
+/* A certification (DESIGN §2, §3) of a model (unit_id 0) or of one unit
+ * (model_row 0): what a certifier or regulator found the robot fit for. */
+struct store_cert {
+    int64_t id;
+    int64_t model_row;
+    int64_t unit_id;
+    const char *scheme;      /* e.g. "GB/T 12345-2026 service robots" */
+    const char *tier;        /* the scheme's grade, or NULL */
+    const char *scenarios;   /* JSON array of scenario names */
+    const char *conditions;  /* free text, or NULL */
+    const char *limits;      /* JSON object (max_speed_mps, ...), or NULL */
+    int64_t valid_from;
+    int64_t valid_until;
+    int64_t issuer_id;
+    int64_t created_at;
+    int64_t revoked_at;      /* 0 while not revoked */
+};
+
+/* A recall campaign and the units it reached. */
+struct store_recall {
+    int64_t id;
+    int64_t enterprise_id;   /* the maker whose units are recalled */
+    int64_t created_by;      /* the party that opened it */
+    bool ordered;            /* ordered by a regulator */
+    const char *defect;
+    const char *hazard;
+    const char *remedy;
+    const char *target;      /* JSON: the criteria, as given */
+    const char *status;      /* open, closed */
+    int64_t created_at;
+    int64_t closed_at;
+};
+
+struct store_recall_unit {
+    int64_t recall_id;
+    int64_t unit_id;
+    char code[HRID_CODE_LEN + 1];
+    const char *state;       /* notified, remedied */
+    int64_t notified_seq;    /* the recall_notice event */
+    int64_t remedied_seq;    /* the recall_remedy event, or 0 */
+    int64_t remedied_at;
+};
+
 /* A stored reply to a request made with an Idempotency-Key. */
 struct store_idem {
     int64_t party_id;
@@ -217,6 +260,9 @@ typedef int (*store_each_component_fn)(void *ctx,
 typedef int (*store_each_event_fn)(void *ctx, const struct store_event *e);
 typedef int (*store_each_grant_fn)(void *ctx, const struct store_grant *g);
 typedef int (*store_each_key_fn)(void *ctx, const struct store_key *k);
+typedef int (*store_each_cert_fn)(void *ctx, const struct store_cert *c);
+typedef int (*store_each_recall_unit_fn)(void *ctx,
+                                         const struct store_recall_unit *r);
 
 /* A function store_write runs inside a write transaction.  It returns
  * STORE_OK to keep its writes, or anything else to roll them back; that
@@ -332,6 +378,34 @@ struct store_ops {
                     struct hrid_err *err);
     int (*idem_put)(struct store_conn *c, const struct store_idem *r,
                     struct hrid_err *err);
+
+    int (*cert_insert)(struct store_conn *c, struct store_cert *k,
+                       struct hrid_err *err);
+    int (*cert_get)(struct store_conn *c, int64_t id, struct arena *a,
+                    struct store_cert *out, struct hrid_err *err);
+    int (*cert_revoke)(struct store_conn *c, int64_t id, int64_t at,
+                       struct hrid_err *err);
+    int (*cert_list)(struct store_conn *c, int64_t model_row, int64_t unit_id,
+                     struct arena *a, store_each_cert_fn each, void *ctx,
+                     struct hrid_err *err);
+
+    int (*recall_insert)(struct store_conn *c, struct store_recall *r,
+                         struct hrid_err *err);
+    int (*recall_get)(struct store_conn *c, int64_t id, struct arena *a,
+                      struct store_recall *out, struct hrid_err *err);
+    int (*recall_close)(struct store_conn *c, int64_t id, int64_t at,
+                        struct hrid_err *err);
+    int (*recall_unit_put)(struct store_conn *c,
+                           const struct store_recall_unit *r,
+                           struct hrid_err *err);
+    int (*recall_unit_list)(struct store_conn *c, int64_t recall_id,
+                            int64_t unit_id, const char *state,
+                            int64_t after_unit, int limit, struct arena *a,
+                            store_each_recall_unit_fn each, void *ctx,
+                            struct hrid_err *err);
+    int (*recall_counts)(struct store_conn *c, int64_t recall_id,
+                         int64_t *notified, int64_t *remedied,
+                         struct hrid_err *err);
 };
 
 /* The backends compiled in. */
@@ -484,5 +558,40 @@ int store_idem_get(struct store_conn *c, int64_t party_id, const char *key,
                    struct hrid_err *err);
 int store_idem_put(struct store_conn *c, const struct store_idem *r,
                    struct hrid_err *err);
+
+/* Certifications: cert_list gives those of the model model_row and those
+ * of the unit unit_id (either may be 0), revoked ones included, in id
+ * order. */
+int store_cert_insert(struct store_conn *c, struct store_cert *k,
+                      struct hrid_err *err);
+int store_cert_get(struct store_conn *c, int64_t id, struct arena *a,
+                   struct store_cert *out, struct hrid_err *err);
+int store_cert_revoke(struct store_conn *c, int64_t id, int64_t at,
+                      struct hrid_err *err);
+int store_cert_list(struct store_conn *c, int64_t model_row, int64_t unit_id,
+                    struct arena *a, store_each_cert_fn each, void *ctx,
+                    struct hrid_err *err);
+
+/* Recalls.  recall_unit_put inserts or replaces a unit's row of a recall;
+ * recall_unit_list walks a recall's units in unit order (recall_id 0:
+ * the rows of unit_id in every recall), filtered by state when not NULL,
+ * after the unit row after_unit, at most limit. */
+int store_recall_insert(struct store_conn *c, struct store_recall *r,
+                        struct hrid_err *err);
+int store_recall_get(struct store_conn *c, int64_t id, struct arena *a,
+                     struct store_recall *out, struct hrid_err *err);
+int store_recall_close(struct store_conn *c, int64_t id, int64_t at,
+                       struct hrid_err *err);
+int store_recall_unit_put(struct store_conn *c,
+                          const struct store_recall_unit *r,
+                          struct hrid_err *err);
+int store_recall_unit_list(struct store_conn *c, int64_t recall_id,
+                           int64_t unit_id, const char *state,
+                           int64_t after_unit, int limit, struct arena *a,
+                           store_each_recall_unit_fn each, void *ctx,
+                           struct hrid_err *err);
+int store_recall_counts(struct store_conn *c, int64_t recall_id,
+                        int64_t *notified, int64_t *remedied,
+                        struct hrid_err *err);
 
 #endif

@@ -251,6 +251,51 @@ static const char *const MIGRATIONS[] = {
     "  note      TEXT NOT NULL,"
     "  signed_at INTEGER NOT NULL"
     ");",
+
+    /* 3: certifications and recalls. */
+    "CREATE TABLE certifications ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  model_row   INTEGER REFERENCES models (id),"
+    "  unit_id     INTEGER REFERENCES units (id),"
+    "  scheme      TEXT NOT NULL,"
+    "  tier        TEXT,"
+    "  scenarios   TEXT NOT NULL,"
+    "  conditions  TEXT,"
+    "  limits      TEXT,"
+    "  valid_from  INTEGER NOT NULL,"
+    "  valid_until INTEGER NOT NULL,"
+    "  issuer_id   INTEGER REFERENCES parties (id),"
+    "  created_at  INTEGER NOT NULL,"
+    "  revoked_at  INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX certifications_model ON certifications (model_row)"
+    "  WHERE model_row IS NOT NULL;"
+    "CREATE INDEX certifications_unit ON certifications (unit_id)"
+    "  WHERE unit_id IS NOT NULL;"
+    "CREATE TABLE recalls ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  enterprise_id INTEGER NOT NULL REFERENCES parties (id),"
+    "  created_by    INTEGER REFERENCES parties (id),"
+    "  ordered       INTEGER NOT NULL DEFAULT 0,"
+    "  defect        TEXT NOT NULL,"
+    "  hazard        TEXT,"
+    "  remedy        TEXT,"
+    "  target        TEXT NOT NULL,"
+    "  status        TEXT NOT NULL,"
+    "  created_at    INTEGER NOT NULL,"
+    "  closed_at     INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE TABLE recall_units ("
+    "  recall_id    INTEGER NOT NULL REFERENCES recalls (id),"
+    "  unit_id      INTEGER NOT NULL REFERENCES units (id),"
+    "  code         TEXT NOT NULL,"
+    "  state        TEXT NOT NULL,"
+    "  notified_seq INTEGER NOT NULL DEFAULT 0,"
+    "  remedied_seq INTEGER NOT NULL DEFAULT 0,"
+    "  remedied_at  INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (recall_id, unit_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX recall_units_unit ON recall_units (unit_id, recall_id);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -277,6 +322,13 @@ static const char *const MIGRATIONS[] = {
 #define GRANT_COLS "id, unit_id, grantee_id, granted_by, scope, "          \
                    "valid_from, valid_until, revoked_at, created_at"
 #define IDEM_COLS  "party_id, key, req_hash, status, response, created_at"
+#define CERT_COLS  "id, model_row, unit_id, scheme, tier, scenarios, "      \
+                   "conditions, limits, valid_from, valid_until, "         \
+                   "issuer_id, created_at, revoked_at"
+#define RECALL_COLS "id, enterprise_id, created_by, ordered, defect, "     \
+                    "hazard, remedy, target, status, created_at, closed_at"
+#define RU_COLS    "recall_id, unit_id, code, state, notified_seq, "       \
+                   "remedied_seq, remedied_at"
 
 /* unit_list: ?1 the leading filter (absent from the unfiltered walk),
  * ?2 the last code seen, ?3-?5 the other filters (0 or NULL: none), ?6 the
@@ -304,6 +356,9 @@ enum stmt_id {
     ST_EVENT_APPEND, ST_EVENT_LIST, ST_EVENT_SCAN, ST_EVENT_SCAN_UNIT,
     ST_TILE_GET, ST_TILE_PUT, ST_TILE_LAST, ST_CHECKPOINT_GET,
     ST_CHECKPOINT_PUT,
+    ST_CERT_INSERT, ST_CERT_GET, ST_CERT_REVOKE, ST_CERT_EXISTS, ST_CERT_LIST,
+    ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RU_PUT,
+    ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS,
     ST_GRANT_INSERT, ST_GRANT_LIST,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_COUNT
@@ -436,6 +491,40 @@ static const char *const SQL[ST_COUNT] = {
                     " DO UPDATE SET hashes = excluded.hashes",
     [ST_TILE_LAST] = "SELECT idx, length(hashes) FROM log_tiles"
                      " WHERE level = ?1 ORDER BY idx DESC LIMIT 1",
+    [ST_CERT_INSERT] =
+        "INSERT INTO certifications (model_row, unit_id, scheme, tier,"
+        " scenarios, conditions, limits, valid_from, valid_until, issuer_id,"
+        " created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_CERT_GET] = "SELECT " CERT_COLS " FROM certifications WHERE id = ?1",
+    [ST_CERT_REVOKE] = "UPDATE certifications SET revoked_at = ?2"
+                       " WHERE id = ?1 AND revoked_at = 0",
+    [ST_CERT_EXISTS] = "SELECT 1 FROM certifications WHERE id = ?1",
+    [ST_CERT_LIST] = "SELECT " CERT_COLS " FROM certifications"
+                     " WHERE model_row = ?1 UNION ALL"
+                     " SELECT " CERT_COLS " FROM certifications"
+                     " WHERE unit_id = ?2 ORDER BY 1",
+    [ST_RECALL_INSERT] =
+        "INSERT INTO recalls (enterprise_id, created_by, ordered, defect,"
+        " hazard, remedy, target, status, created_at, closed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_RECALL_GET] = "SELECT " RECALL_COLS " FROM recalls WHERE id = ?1",
+    [ST_RECALL_CLOSE] = "UPDATE recalls SET status = 'closed', closed_at = ?2"
+                        " WHERE id = ?1",
+    [ST_RU_PUT] =
+        "INSERT INTO recall_units (recall_id, unit_id, code, state,"
+        " notified_seq, remedied_seq, remedied_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (recall_id, unit_id) DO UPDATE SET state ="
+        " excluded.state, notified_seq = excluded.notified_seq, remedied_seq ="
+        " excluded.remedied_seq, remedied_at = excluded.remedied_at",
+    [ST_RU_LIST] = "SELECT " RU_COLS " FROM recall_units"
+                   " WHERE recall_id = ?1 AND unit_id > ?3"
+                   " AND (?2 IS NULL OR state = ?2) ORDER BY unit_id LIMIT ?4",
+    [ST_RU_LIST_UNIT] = "SELECT " RU_COLS " FROM recall_units"
+                        " WHERE unit_id = ?1 AND recall_id > ?3"
+                        " AND (?2 IS NULL OR state = ?2) ORDER BY recall_id"
+                        " LIMIT ?4",
+    [ST_RU_COUNTS] = "SELECT count(*), count(*) FILTER (WHERE state ="
+                     " 'remedied') FROM recall_units WHERE recall_id = ?1",
     [ST_CHECKPOINT_GET] = "SELECT size, root, note, signed_at"
                           " FROM log_checkpoint WHERE id = 1",
     [ST_CHECKPOINT_PUT] =
@@ -1944,6 +2033,309 @@ static int sq_idem_put(struct store_conn *sc, const struct store_idem *d,
     return r;
 }
 
+/* ---- certifications and recalls -------------------------------------- */
+
+static int read_cert(sqlite3_stmt *st, struct arena *a, struct store_cert *k,
+                     struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->id = row_i64(&r);
+    k->model_row = row_i64(&r);
+    k->unit_id = row_i64(&r);
+    k->scheme = row_str(&r);
+    k->tier = row_str(&r);
+    k->scenarios = row_str(&r);
+    k->conditions = row_str(&r);
+    k->limits = row_str(&r);
+    k->valid_from = row_i64(&r);
+    k->valid_until = row_i64(&r);
+    k->issuer_id = row_i64(&r);
+    k->created_at = row_i64(&r);
+    k->revoked_at = row_i64(&r);
+    return r.oom ? oom(err, "a certification") : STORE_OK;
+}
+
+static int read_recall(sqlite3_stmt *st, struct arena *a,
+                       struct store_recall *k, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->id = row_i64(&r);
+    k->enterprise_id = row_i64(&r);
+    k->created_by = row_i64(&r);
+    k->ordered = row_i64(&r) != 0;
+    k->defect = row_str(&r);
+    k->hazard = row_str(&r);
+    k->remedy = row_str(&r);
+    k->target = row_str(&r);
+    k->status = row_str(&r);
+    k->created_at = row_i64(&r);
+    k->closed_at = row_i64(&r);
+    return r.oom ? oom(err, "a recall") : STORE_OK;
+}
+
+static int read_recall_unit(sqlite3_stmt *st, struct arena *a,
+                            struct store_recall_unit *k,
+                            struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->recall_id = row_i64(&r);
+    k->unit_id = row_i64(&r);
+    row_fixed(&r, k->code, sizeof k->code);
+    k->state = row_str(&r);
+    k->notified_seq = row_i64(&r);
+    k->remedied_seq = row_i64(&r);
+    k->remedied_at = row_i64(&r);
+    return r.oom ? oom(err, "a recall's unit") : STORE_OK;
+}
+
+static int sq_cert_insert(struct store_conn *sc, struct store_cert *k,
+                          struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_CERT_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_id(&b, k->model_row);
+    bind_id(&b, k->unit_id);
+    bind_str(&b, k->scheme);
+    bind_str(&b, k->tier);
+    bind_str(&b, k->scenarios);
+    bind_str(&b, k->conditions);
+    bind_str(&b, k->limits);
+    bind_i64(&b, k->valid_from);
+    bind_i64(&b, k->valid_until);
+    bind_id(&b, k->issuer_id);
+    bind_i64(&b, k->created_at);
+    bind_i64(&b, k->revoked_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "certification '%s'", or_empty(k->scheme));
+    else
+        k->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_cert_get(struct store_conn *sc, int64_t id, struct arena *a,
+                       struct store_cert *out, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_CERT_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, id);
+    GET_ROW(read_cert, out, "reading a certification",
+            "certification %lld not found", (long long)id);
+    return r;
+}
+
+static int sq_cert_revoke(struct store_conn *sc, int64_t id, int64_t at,
+                          struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_CERT_REVOKE, err);
+    struct bind b;
+    int rc, r = STORE_OK, ex;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, id);
+    bind_i64(&b, at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "certification %lld", (long long)id);
+    stmt_done(st);
+    if (r == STORE_OK && sqlite3_changes(c->db) == 0) {
+        ex = row_exists(c, ST_CERT_EXISTS, id, err);
+        if (ex < 0)
+            r = STORE_EIO;
+        else if (ex == 0)
+            r = hrid_err_set(err, STORE_NOTFOUND, 0, 0,
+                             "certification %lld not found", (long long)id);
+    }
+    return r;
+}
+
+static int sq_cert_list(struct store_conn *sc, int64_t model_row,
+                        int64_t unit_id, struct arena *a,
+                        store_each_cert_fn each, void *ctx,
+                        struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_CERT_LIST, err);
+    struct store_cert k;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, model_row);
+    bind_i64(&b, unit_id);
+    LIST_ROWS(read_cert, k, each, "listing certifications");
+    return r;
+}
+
+static int sq_recall_insert(struct store_conn *sc, struct store_recall *k,
+                            struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_RECALL_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, k->enterprise_id);
+    bind_id(&b, k->created_by);
+    bind_i64(&b, k->ordered ? 1 : 0);
+    bind_str(&b, k->defect);
+    bind_str(&b, k->hazard);
+    bind_str(&b, k->remedy);
+    bind_str(&b, k->target);
+    bind_str(&b, k->status);
+    bind_i64(&b, k->created_at);
+    bind_i64(&b, k->closed_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "recall");
+    else
+        k->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_recall_get(struct store_conn *sc, int64_t id, struct arena *a,
+                         struct store_recall *out, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_RECALL_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, id);
+    GET_ROW(read_recall, out, "reading a recall", "recall %lld not found",
+            (long long)id);
+    return r;
+}
+
+static int sq_recall_close(struct store_conn *sc, int64_t id, int64_t at,
+                           struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_RECALL_CLOSE, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, id);
+    bind_i64(&b, at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "recall %lld", (long long)id);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_recall_unit_put(struct store_conn *sc,
+                              const struct store_recall_unit *k,
+                              struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_RU_PUT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, k->recall_id);
+    bind_i64(&b, k->unit_id);
+    bind_str(&b, k->code);
+    bind_str(&b, k->state);
+    bind_i64(&b, k->notified_seq);
+    bind_i64(&b, k->remedied_seq);
+    bind_i64(&b, k->remedied_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "unit '%s' of recall %lld", k->code,
+                     (long long)k->recall_id);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_recall_unit_list(struct store_conn *sc, int64_t recall_id,
+                               int64_t unit_id, const char *state,
+                               int64_t after, int limit, struct arena *a,
+                               store_each_recall_unit_fn each, void *ctx,
+                               struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, recall_id != 0 ? ST_RU_LIST
+                                                  : ST_RU_LIST_UNIT, err);
+    struct store_recall_unit k;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, recall_id != 0 ? recall_id : unit_id);
+    bind_str(&b, state);
+    bind_i64(&b, after);
+    bind_i64(&b, limit_of(limit));
+    LIST_ROWS(read_recall_unit, k, each, "listing a recall's units");
+    return r;
+}
+
+static int sq_recall_counts(struct store_conn *sc, int64_t recall_id,
+                            int64_t *notified, int64_t *remedied,
+                            struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_RU_COUNTS, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    *notified = *remedied = 0;
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, recall_id);
+    rc = bind_step(&b);
+    if (rc == SQLITE_ROW) {
+        *notified = sqlite3_column_int64(st, 0);
+        *remedied = sqlite3_column_int64(st, 1);
+    } else {
+        r = sq_error(c, rc, err, "counting recall %lld", (long long)recall_id);
+    }
+    stmt_done(st);
+    return r;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void conn_free(struct sq_conn *c)
@@ -2632,4 +3024,14 @@ const struct store_ops store_sqlite_ops = {
     .grant_list = sq_grant_list,
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,
+    .cert_insert = sq_cert_insert,
+    .cert_get = sq_cert_get,
+    .cert_revoke = sq_cert_revoke,
+    .cert_list = sq_cert_list,
+    .recall_insert = sq_recall_insert,
+    .recall_get = sq_recall_get,
+    .recall_close = sq_recall_close,
+    .recall_unit_put = sq_recall_unit_put,
+    .recall_unit_list = sq_recall_unit_list,
+    .recall_counts = sq_recall_counts,
 };

@@ -12,7 +12,8 @@ from harness import assert_error, quote
 
 # What each view shows (docs/API.md, the table under GET /v1/units/{code}).
 PUBLIC = {"code", "display", "country", "enterprise", "model", "production_date",
-          "state", "operator", "scenario", "region"}
+          "state", "operator", "scenario", "region", "certifications",
+          "open_recalls"}
 MAKER = PUBLIC | {"serial", "batch", "factory", "firmware", "components",
                   "device_key", "market_filing_no", "jurisdiction",
                   "registered_at", "updated_at", "event_count"}

@@ -1,0 +1,751 @@
+/*
+ * recall.c - recall campaigns (DESIGN §3): target, notify, remedy, track.
+ *
+ * A maker opens a recall of its own units, or a regulator orders one for a
+ * maker.  The target is any combination (all must hold) of: models, a
+ * batch/lot range, a production date range, a component (part number,
+ * supplier, lot range, currently or ever installed) and a firmware
+ * version range of one component.  Opening the recall materialises the
+ * affected units at that moment, in the same transaction: each gets a
+ * "recall_notice" event (in its history and the log, seen by its
+ * custodian) and a row in recall_units.  Units already scrapped, recycled
+ * or voided are not on the market and are left out.
+ *
+ * A unit is remedied by a "recall_remedy" event (the maker or a service
+ * provider with a live grant, saying what was done); lifecycle.c applies
+ * it.  While a recall is open and a unit unremedied, deploying the unit is
+ * refused (lifecycle.c) and market access denied (cert.c); a regulator may
+ * suspend every unremedied unit of a recall in one call.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core_int.h"
+
+static const struct schema_field range_fields[] = {
+    {"from", S_STR, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {"to", S_STR, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+static const struct schema_field date_range_fields[] = {
+    {"from", S_DATE, 0, 0, 0, 0, NULL, NULL},
+    {"to", S_DATE, 0, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+static const char *const installed_values[] = {"current", "ever", NULL};
+static const struct schema_field component_fields[] = {
+    {"part_no", S_STR, SF_REQUIRED, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {"supplier", S_STR, 0, SCHEMA_NAME_MAX, 0, 0, NULL, NULL},
+    {"lots", S_OBJ, 0, 0, 0, 0, NULL, range_fields},
+    {"installed", S_ENUM, 0, 0, 0, 0, installed_values, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+static const struct schema_field firmware_fields[] = {
+    {"component", S_STR, SF_REQUIRED, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {"from", S_STR, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {"to", S_STR, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+static const struct schema_field target_fields[] = {
+    {"models", S_STRARR, 0, 256, 0, 0, NULL, NULL},
+    {"batches", S_OBJ, 0, 0, 0, 0, NULL, range_fields},
+    {"production_dates", S_OBJ, 0, 0, 0, 0, NULL, date_range_fields},
+    {"component", S_OBJ, 0, 0, 0, 0, NULL, component_fields},
+    {"firmware", S_OBJ, 0, 0, 0, 0, NULL, firmware_fields},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+static const struct schema_field recall_fields[] = {
+    {"enterprise", S_STR, 0, 6, 0, 0, NULL, NULL},
+    {"defect", S_STR, SF_REQUIRED, SCHEMA_TEXT_MAX, 0, 0, NULL, NULL},
+    {"hazard", S_STR, 0, SCHEMA_TEXT_MAX, 0, 0, NULL, NULL},
+    {"remedy", S_STR, SF_REQUIRED, SCHEMA_TEXT_MAX, 0, 0, NULL, NULL},
+    {"target", S_OBJ, SF_REQUIRED, 0, 0, 0, NULL, target_fields},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+
+/* Version strings compare by their dotted numeric parts ("1.10" after
+ * "1.9"); a part that is not a number compares as text. */
+int core_version_cmp(const char *x, const char *y)
+{
+    while (*x != '\0' || *y != '\0') {
+        char *ex, *ey;
+        unsigned long long a = strtoull(x, &ex, 10), b = strtoull(y, &ey, 10);
+        size_t nx, ny;
+        int c;
+
+        if (ex != x && ey != y) {
+            if (a != b)
+                return a < b ? -1 : 1;
+            x = ex;
+            y = ey;
+        } else {
+            nx = strcspn(x, ".");
+            ny = strcspn(y, ".");
+            c = strncmp(x, y, nx < ny ? nx : ny);
+            if (c != 0 || nx != ny)
+                return c != 0 ? c : (nx < ny ? -1 : 1);
+            x += nx;
+            y += ny;
+        }
+        if (*x == '.')
+            x++;
+        else if (*x != '\0' && *y == '.')
+            return 1;
+        if (*y == '.')
+            y++;
+        if (*x == '\0' && *y != '\0')
+            return -1;
+        if (*y == '\0' && *x != '\0')
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- targeting ----------------------------------------------------------- */
+
+struct target {
+    json_t *models;             /* array of model ids, or NULL */
+    const char *batch_from, *batch_to;
+    const char *date_from, *date_to;
+    const char *part_no, *supplier, *lot_from, *lot_to;
+    bool ever;                  /* ever installed, not only now */
+    const char *fw_component, *fw_from, *fw_to;
+};
+
+static bool in_range(const char *v, const char *from, const char *to)
+{
+    if (v == NULL)
+        return from == NULL && to == NULL;
+    return (from == NULL || strcmp(v, from) >= 0) &&
+           (to == NULL || strcmp(v, to) <= 0);
+}
+
+struct comp_match {
+    const struct target *t;
+    bool hit;
+};
+
+static int comp_each(void *ctx, const struct store_component *k)
+{
+    struct comp_match *cm = ctx;
+    const struct target *t = cm->t;
+
+    if (k->part_no != NULL && strcmp(k->part_no, t->part_no) == 0 &&
+        (t->supplier == NULL ||
+         (k->supplier != NULL && strcmp(k->supplier, t->supplier) == 0)) &&
+        ((t->lot_from == NULL && t->lot_to == NULL) ||
+         in_range(k->lot, t->lot_from, t->lot_to)))
+        cm->hit = true;
+    return cm->hit ? 1 : 0;
+}
+
+/* Does unit u (of model model_id) meet every criterion of t? */
+static int unit_matches(struct store_conn *sc, const struct target *t,
+                        const struct store_unit *u, const char *model_id,
+                        struct arena *a, bool *hit, struct core_err *err)
+{
+    struct hrid_err he;
+    int rc;
+
+    *hit = false;
+    if (t->models != NULL) {
+        json_t *v;
+        size_t i;
+        bool any = false;
+
+        json_array_foreach(t->models, i, v)
+            if (strcasecmp(json_string_value(v), model_id) == 0)
+                any = true;
+        if (!any)
+            return CORE_OK;
+    }
+    if ((t->batch_from || t->batch_to) &&
+        !in_range(u->batch, t->batch_from, t->batch_to))
+        return CORE_OK;
+    if ((t->date_from || t->date_to) &&
+        !in_range(u->production_date, t->date_from, t->date_to))
+        return CORE_OK;
+    if (t->fw_component != NULL) {
+        json_t *fw = core_json_text(u->firmware);
+        const char *v = json_string_value(json_object_get(fw,
+                                                          t->fw_component));
+        bool ok = v != NULL &&
+                  (t->fw_from == NULL || core_version_cmp(v, t->fw_from) >= 0)
+                  && (t->fw_to == NULL || core_version_cmp(v, t->fw_to) <= 0);
+
+        json_decref(fw);
+        if (!ok)
+            return CORE_OK;
+    }
+    if (t->part_no != NULL) {
+        struct comp_match cm = {t, false};
+
+        rc = store_component_list(sc, u->id, !t->ever, a, comp_each, &cm,
+                                  &he);
+        if (rc != STORE_OK && rc != 1)
+            return core_store_fail(err, rc, &he);
+        if (!cm.hit)
+            return CORE_OK;
+    }
+    *hit = true;
+    return CORE_OK;
+}
+
+static void target_read(json_t *tj, struct target *t)
+{
+    json_t *b = json_object_get(tj, "batches");
+    json_t *d = json_object_get(tj, "production_dates");
+    json_t *c = json_object_get(tj, "component");
+    json_t *f = json_object_get(tj, "firmware");
+    const char *inst;
+
+    memset(t, 0, sizeof *t);
+    t->models = json_object_get(tj, "models");
+    t->batch_from = schema_str(b, "from");
+    t->batch_to = schema_str(b, "to");
+    t->date_from = schema_str(d, "from");
+    t->date_to = schema_str(d, "to");
+    if (c != NULL) {
+        t->part_no = schema_str(c, "part_no");
+        t->supplier = schema_str(c, "supplier");
+        t->lot_from = schema_str(json_object_get(c, "lots"), "from");
+        t->lot_to = schema_str(json_object_get(c, "lots"), "to");
+        inst = schema_str(c, "installed");
+        t->ever = inst != NULL && strcmp(inst, "ever") == 0;
+    }
+    if (f != NULL) {
+        t->fw_component = schema_str(f, "component");
+        t->fw_from = schema_str(f, "from");
+        t->fw_to = schema_str(f, "to");
+    }
+}
+
+/* ---- opening a recall -------------------------------------------------- */
+
+struct recall_op {
+    json_t *body;
+    const struct core_principal *who;
+    char ent[7];                /* CCEEEE, "" for the caller's own */
+};
+
+struct walk {
+    struct core *c;
+    struct store_conn *sc;
+    struct arena *a;
+    const struct core_principal *who;
+    const struct target *t;
+    struct store_recall *r;
+    json_t *notice;
+    int64_t now, matched;
+    char last[HRID_CODE_LEN + 1];
+    int rows;
+    struct store_unit page[CORE_PAGE_MAX];
+    struct core_err *err;
+};
+
+/* A page of the maker's units is collected first and acted on once the
+ * listing has finished: rows are not written under an open scan. */
+static int collect_unit(void *ctx, const struct store_unit *u)
+{
+    struct walk *w = ctx;
+
+    memcpy(w->last, u->code, sizeof w->last);
+    w->page[w->rows++] = *u;
+    return 0;
+}
+
+static int walk_unit(struct walk *w, const struct store_unit *u0)
+{
+    struct store_unit u = *u0;
+    struct store_model m;
+    struct store_event e;
+    struct store_recall_unit ru;
+    struct hrid_err he;
+    bool hit;
+    int rc;
+
+    if (strcmp(u.state, "scrapped") == 0 || strcmp(u.state, "recycled") == 0
+        || strcmp(u.state, "voided") == 0)
+        return 0;
+    rc = core_cache_model(w->c, w->sc, u.model_row, w->a, &m, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(w->err, rc, &he), -1;
+    if (unit_matches(w->sc, w->t, &u, m.model_id, w->a, &hit, w->err) !=
+        CORE_OK)
+        return -1;
+    if (!hit)
+        return 0;
+    rc = core_event_record(w->sc, &u, "recall_notice",
+                           w->now > u.last_event_at ? w->now
+                                                    : u.last_event_at,
+                           w->who, w->notice, w->a, &e, w->err);
+    if (rc != CORE_OK)
+        return -1;
+    if ((rc = store_unit_update(w->sc, &u, &he)) != STORE_OK)
+        return core_store_fail(w->err, rc, &he), -1;
+    memset(&ru, 0, sizeof ru);
+    ru.recall_id = w->r->id;
+    ru.unit_id = u.id;
+    memcpy(ru.code, u.code, sizeof ru.code);
+    ru.state = "notified";
+    ru.notified_seq = e.seq;
+    if ((rc = store_recall_unit_put(w->sc, &ru, &he)) != STORE_OK)
+        return core_store_fail(w->err, rc, &he), -1;
+    w->matched++;
+    return 0;
+}
+
+static json_t *recall_json(const struct store_recall *r, const char *ent,
+                           int64_t notified, int64_t remedied)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "id", json_integer(r->id));
+    core_set(o, "enterprise", json_string(ent));
+    core_set(o, "status", core_str(r->status));
+    json_object_set_new(o, "ordered_by_regulator", json_boolean(r->ordered));
+    core_set(o, "defect", core_str(r->defect));
+    core_set(o, "hazard", core_str(r->hazard));
+    core_set(o, "remedy", core_str(r->remedy));
+    core_set(o, "target", core_json_text(r->target));
+    core_set(o, "created_at", core_time_json(r->created_at));
+    core_set(o, "closed_at", core_time_json(r->closed_at));
+    json_object_set_new(o, "units", json_pack(
+        "{s:I, s:I, s:I, s:f}", "affected", (json_int_t)notified,
+        "remedied", (json_int_t)remedied, "unremedied",
+        (json_int_t)(notified - remedied), "completion",
+        notified ? (double)remedied / (double)notified : 1.0));
+    return o;
+}
+
+static int recall_run(struct core *c, struct store_conn *sc, void *arg,
+                      struct arena *a, struct core_reply *reply,
+                      struct core_err *err)
+{
+    struct recall_op *op = arg;
+    struct store_party ent;
+    struct store_recall r;
+    struct store_unit_filter f;
+    struct target t;
+    struct walk *w;
+    struct hrid_err he;
+    json_t *b = op->body;
+    char entc[7];
+    int rc;
+
+    if (op->ent[0] != '\0') {
+        rc = core_enterprise_find(c, sc, op->ent, a, &ent, err);
+        if (rc != CORE_OK) {
+            snprintf(err->field, sizeof err->field, "enterprise");
+            return rc;
+        }
+    } else {
+        rc = store_party_get(sc, op->who->party_id, a, &ent, &he);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
+    }
+    if (op->who->role == ROLE_MANUFACTURER && ent.id != op->who->party_id)
+        return core_fail(err, CORE_EFORBIDDEN, "not_maker", "enterprise",
+                         "a manufacturer recalls only its own units");
+    snprintf(entc, sizeof entc, "%s%s", ent.country ? ent.country : "",
+             ent.ent_code ? ent.ent_code : "");
+    target_read(json_object_get(b, "target"), &t);
+    memset(&r, 0, sizeof r);
+    r.enterprise_id = ent.id;
+    r.created_by = op->who->party_id;
+    r.ordered = op->who->role == ROLE_REGULATOR;
+    r.defect = schema_str(b, "defect");
+    r.hazard = schema_str(b, "hazard");
+    r.remedy = schema_str(b, "remedy");
+    r.target = core_json_dump(a, json_object_get(b, "target"));
+    r.status = "open";
+    r.created_at = core_now_ms();
+    if ((rc = store_recall_insert(sc, &r, &he)) != STORE_OK)
+        return core_store_fail(err, rc, &he);
+
+    if ((w = calloc(1, sizeof *w)) == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    w->c = c;
+    w->sc = sc;
+    w->a = a;
+    w->who = op->who;
+    w->t = &t;
+    w->r = &r;
+    w->now = r.created_at;
+    w->err = err;
+    w->notice = json_pack("{s:I, s:s, s:s?, s:s}", "recall",
+                          (json_int_t)r.id, "defect", r.defect, "hazard",
+                          r.hazard, "remedy", r.remedy);
+    rc = STORE_OK;
+    do {
+        memset(&f, 0, sizeof f);
+        f.enterprise_id = ent.id;
+        f.after_code = w->last;
+        f.limit = CORE_PAGE_MAX;
+        w->rows = 0;
+        rc = store_unit_list(sc, &f, a, collect_unit, w, &he);
+        if (rc != STORE_OK) {
+            rc = core_store_fail(err, rc, &he);
+            break;
+        }
+        for (int i = 0; i < w->rows && rc == CORE_OK; i++)
+            if (walk_unit(w, &w->page[i]) != 0)
+                rc = err->status;
+    } while (rc == CORE_OK && w->rows == CORE_PAGE_MAX);
+    json_decref(w->notice);
+    if (rc == CORE_OK) {
+        reply->http_status = 201;
+        reply->body = recall_json(&r, entc, w->matched, 0);
+    }
+    free(w);
+    return rc;
+}
+
+int core_recall_create(struct core *c, const struct core_principal *who,
+                       json_t *body, const struct core_idem *idem,
+                       struct arena *a, struct core_reply *out,
+                       struct core_err *err)
+{
+    struct recall_op op;
+    json_t *t;
+    const char *ent;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = core_require(who, ROLE_MANUFACTURER | ROLE_REGULATOR,
+                      "open recalls", err);
+    if (rc != CORE_OK)
+        return rc;
+    if ((rc = schema_check(body, recall_fields, "", err)) != CORE_OK)
+        return rc;
+    t = json_object_get(body, "target");
+    if (json_object_size(t) == 0)
+        return core_fail(err, CORE_EINVALID, "missing_field", "target",
+                         "target: give at least one of models, batches, "
+                         "production_dates, component, firmware");
+    memset(&op, 0, sizeof op);
+    ent = schema_str(body, "enterprise");
+    if (ent == NULL && who->role == ROLE_REGULATOR)
+        return core_fail(err, CORE_EINVALID, "missing_field", "enterprise",
+                         "enterprise: a regulator orders a recall for a "
+                         "maker: name it (e.g. CN0001)");
+    if (ent != NULL)
+        snprintf(op.ent, sizeof op.ent, "%s", ent);
+    op.body = body;
+    op.who = who;
+    return core_write(c, who, idem, recall_run, &op, a, out, err);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+/* The recall, if the caller may see its units: its maker, regulators and
+ * the admin.  Anyone may read the campaign itself (public safety). */
+static int recall_load(struct core *c, struct store_conn *sc, int64_t id,
+                       struct arena *a, struct store_recall *r, char ent[7],
+                       struct core_err *err)
+{
+    struct store_party p;
+    struct hrid_err he;
+    int rc;
+
+    rc = store_recall_get(sc, id, a, r, &he);
+    if (rc == STORE_NOTFOUND)
+        return core_fail(err, CORE_ENOTFOUND, "not_found", NULL,
+                         "no recall %lld", (long long)id);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    rc = core_cache_party(c, sc, r->enterprise_id, a, &p, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    snprintf(ent, 7, "%s%s", p.country, p.ent_code);
+    return CORE_OK;
+}
+
+static bool may_see_units(const struct core_principal *who,
+                          const struct store_recall *r)
+{
+    return who->role == ROLE_REGULATOR || who->role == ROLE_ADMIN ||
+           (who->role == ROLE_MANUFACTURER &&
+            who->party_id == r->enterprise_id);
+}
+
+int core_recall_get(struct core *c, const struct core_principal *who,
+                    int64_t id, struct arena *a, json_t **out,
+                    struct core_err *err)
+{
+    struct store_conn *sc = core_conn(c, err);
+    struct store_recall r;
+    struct hrid_err he;
+    int64_t n = 0, m = 0;
+    char ent[7];
+    int rc;
+
+    (void)who;
+    *out = NULL;
+    if (sc == NULL)
+        return err->status;
+    if ((rc = store_read_begin(sc, &he)) != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    rc = recall_load(c, sc, id, a, &r, ent, err);
+    if (rc == CORE_OK && (rc = store_recall_counts(sc, id, &n, &m, &he)) !=
+                             STORE_OK)
+        rc = core_store_fail(err, rc, &he);
+    store_read_end(sc);
+    if (rc != CORE_OK)
+        return rc;
+    *out = recall_json(&r, ent, n, m);
+    return CORE_OK;
+}
+
+struct ru_list {
+    json_t *items;
+    int64_t last;
+    int n;
+};
+
+static int ru_each(void *ctx, const struct store_recall_unit *k)
+{
+    struct ru_list *l = ctx;
+
+    json_array_append_new(l->items, json_pack(
+        "{s:s, s:s, s:I, s:o}", "code", k->code, "state", k->state,
+        "notice_leaf", (json_int_t)(k->notified_seq - 1), "remedied_at",
+        core_time_json(k->remedied_at)));
+    l->last = k->unit_id;
+    l->n++;
+    return 0;
+}
+
+int core_recall_units(struct core *c, const struct core_principal *who,
+                      int64_t id, const char *state,
+                      const struct core_page *page, struct arena *a,
+                      json_t **out, struct core_err *err)
+{
+    struct store_conn *sc = core_conn(c, err);
+    struct store_recall r;
+    struct ru_list l = {NULL, 0, 0};
+    struct hrid_err he;
+    int64_t after;
+    char ent[7];
+    int limit, rc;
+
+    *out = NULL;
+    if (sc == NULL)
+        return err->status;
+    if ((limit = core_page_limit(page, err)) < 0)
+        return err->status;
+    if ((rc = core_page_after(page, &after, err)) != CORE_OK)
+        return rc;
+    if (state != NULL && strcmp(state, "notified") != 0 &&
+        strcmp(state, "remedied") != 0)
+        return core_fail(err, CORE_EINVALID, "invalid_field", "state",
+                         "state: 'notified' or 'remedied'");
+    if ((rc = recall_load(c, sc, id, a, &r, ent, err)) != CORE_OK)
+        return rc;
+    if (!may_see_units(who, &r))
+        return core_fail(err, who->role == ROLE_PUBLIC ? CORE_EUNAUTH
+                                                       : CORE_EFORBIDDEN,
+                         who->role == ROLE_PUBLIC ? "unauthorized"
+                                                  : "forbidden", NULL,
+                         "the units of recall %lld are for its maker and "
+                         "regulators", (long long)id);
+    l.items = json_array();
+    rc = store_recall_unit_list(sc, id, 0, state, after, limit, a, ru_each,
+                                &l, &he);
+    if (rc != STORE_OK) {
+        json_decref(l.items);
+        return core_store_fail(err, rc, &he);
+    }
+    *out = core_page_json(l.items, l.n, limit, l.last);
+    return CORE_OK;
+}
+
+/* Open recalls a unit is unremedied under: [{id, defect, hazard, remedy}];
+ * NULL with err on failure. */
+struct open_ctx {
+    struct store_conn *sc;
+    struct arena *a;
+    json_t *items;
+    int rc;
+    struct hrid_err he;
+};
+
+static int open_each(void *ctx, const struct store_recall_unit *k)
+{
+    struct open_ctx *o = ctx;
+    struct store_recall r;
+
+    o->rc = store_recall_get(o->sc, k->recall_id, o->a, &r, &o->he);
+    if (o->rc != STORE_OK)
+        return 1;
+    if (strcmp(r.status, "open") == 0)
+        json_array_append_new(o->items, json_pack(
+            "{s:I, s:s, s:s?, s:s?}", "id", (json_int_t)r.id, "defect",
+            r.defect, "hazard", r.hazard, "remedy", r.remedy));
+    return 0;
+}
+
+json_t *core_recall_open_json(struct store_conn *sc, int64_t unit_id,
+                              struct arena *a, struct core_err *err)
+{
+    struct open_ctx o;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    o.sc = sc;
+    o.a = a;
+    o.items = json_array();
+    rc = store_recall_unit_list(sc, 0, unit_id, "notified", 0, 1000, a,
+                                open_each, &o, &o.he);
+    if (rc == STORE_OK && o.rc == STORE_OK)
+        return o.items;
+    json_decref(o.items);
+    core_store_fail(err, o.rc != STORE_OK ? o.rc : rc, &o.he);
+    return NULL;
+}
+
+/* ---- suspending and closing --------------------------------------------- */
+
+struct act_op {
+    int64_t id;
+    const struct core_principal *who;
+    bool close;
+};
+
+struct suspend_ctx {
+    struct store_conn *sc;
+    struct arena *a;
+    const struct core_principal *who;
+    int64_t recall, now, done, last;
+    int n;
+    char (*codes)[HRID_CODE_LEN + 1];
+    struct core_err *err;
+};
+
+static int suspend_collect(void *ctx, const struct store_recall_unit *k)
+{
+    struct suspend_ctx *s = ctx;
+
+    s->last = k->unit_id;
+    memcpy(s->codes[s->n++], k->code, HRID_CODE_LEN + 1);
+    return 0;
+}
+
+static int suspend_one(struct suspend_ctx *s, const char *code)
+{
+    struct store_unit u;
+    struct store_event e;
+    struct hrid_err he;
+    json_t *body;
+    int rc;
+
+    if (core_unit_load(s->sc, code, s->a, &u, s->err) != CORE_OK)
+        return -1;
+    if (strcmp(u.state, "released") != 0 &&
+        strcmp(u.state, "in_service") != 0 &&
+        strcmp(u.state, "maintenance") != 0)
+        return 0;
+    body = json_pack("{s:s, s:s}", "reason", "recall", "recall_id",
+                     arena_sprintf(s->a, "%lld", (long long)s->recall));
+    rc = core_event_record(s->sc, &u, "suspend",
+                           s->now > u.last_event_at ? s->now
+                                                    : u.last_event_at,
+                           s->who, body, s->a, &e, s->err);
+    json_decref(body);
+    if (rc != CORE_OK)
+        return -1;
+    u.prev_state = u.state;
+    u.state = "suspended";
+    if ((rc = store_unit_update(s->sc, &u, &he)) != STORE_OK)
+        return core_store_fail(s->err, rc, &he), -1;
+    s->done++;
+    return 0;
+}
+
+static int act_run(struct core *c, struct store_conn *sc, void *arg,
+                   struct arena *a, struct core_reply *reply,
+                   struct core_err *err)
+{
+    struct act_op *op = arg;
+    struct store_recall r;
+    struct suspend_ctx s;
+    struct hrid_err he;
+    int64_t n, m;
+    char ent[7];
+    int rc;
+
+    if ((rc = recall_load(c, sc, op->id, a, &r, ent, err)) != CORE_OK)
+        return rc;
+    if (!may_see_units(op->who, &r) || op->who->role == ROLE_ADMIN)
+        return core_fail(err, CORE_EFORBIDDEN, "forbidden", NULL,
+                         "recall %lld is acted on by its maker or a "
+                         "regulator", (long long)op->id);
+    if (strcmp(r.status, "open") != 0)
+        return core_fail(err, CORE_ECONFLICT, "recall_closed", NULL,
+                         "recall %lld is closed", (long long)op->id);
+    if (op->close) {
+        r.closed_at = core_now_ms();
+        r.status = "closed";
+        if ((rc = store_recall_close(sc, op->id, r.closed_at, &he)) !=
+            STORE_OK)
+            return core_store_fail(err, rc, &he);
+    } else {
+        memset(&s, 0, sizeof s);
+        s.sc = sc;
+        s.a = a;
+        s.who = op->who;
+        s.recall = op->id;
+        s.now = core_now_ms();
+        s.err = err;
+        s.codes = arena_alloc(a, CORE_PAGE_MAX * sizeof *s.codes);
+        if (s.codes == NULL)
+            return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                             "out of memory");
+        do {
+            s.n = 0;
+            rc = store_recall_unit_list(sc, op->id, 0, "notified", s.last,
+                                        CORE_PAGE_MAX, a, suspend_collect,
+                                        &s, &he);
+            if (rc != STORE_OK)
+                return core_store_fail(err, rc, &he);
+            for (int i = 0; i < s.n; i++)
+                if (suspend_one(&s, s.codes[i]) != 0)
+                    return err->status;
+        } while (s.n == CORE_PAGE_MAX);
+    }
+    if ((rc = store_recall_counts(sc, op->id, &n, &m, &he)) != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    reply->http_status = 200;
+    reply->body = recall_json(&r, ent, n, m);
+    if (!op->close)
+        json_object_set_new(reply->body, "suspended", json_integer(s.done));
+    return CORE_OK;
+}
+
+int core_recall_suspend(struct core *c, const struct core_principal *who,
+                        int64_t id, struct arena *a, struct core_reply *out,
+                        struct core_err *err)
+{
+    struct act_op op = {id, who, false};
+    int rc = core_require(who, ROLE_REGULATOR, "suspend a recall's units",
+                          err);
+
+    memset(out, 0, sizeof *out);
+    return rc != CORE_OK ? rc
+                         : core_write(c, who, NULL, act_run, &op, a, out, err);
+}
+
+int core_recall_close(struct core *c, const struct core_principal *who,
+                      int64_t id, struct arena *a, struct core_reply *out,
+                      struct core_err *err)
+{
+    struct act_op op = {id, who, true};
+    int rc = core_require(who, ROLE_MANUFACTURER | ROLE_REGULATOR,
+                          "close a recall", err);
+
+    memset(out, 0, sizeof *out);
+    return rc != CORE_OK ? rc
+                         : core_write(c, who, NULL, act_run, &op, a, out, err);
+}

@@ -1,0 +1,239 @@
+"""Certifications, recalls and the market-access gate (DESIGN §3, docs/API.md
+"Certifications", "Recalls", "Market access"), black-box."""
+
+import datetime
+import random
+
+from fixtures import (check_char, deploy_body, iso, now, ok, refused, registry,
+                      release_body, scrap_body, suspend_body, transfer_body)
+
+
+def cert_body(**kw):
+    b = {"scheme": "GB/T 45000 service robots", "tier": "B",
+         "scenarios": ["care"], "valid_until": iso(now() + datetime.timedelta(days=365))}
+    b.update(kw)
+    return b
+
+
+def owned_unit(w, model, **fields):
+    """A unit of model, registered, released and sold to w.owner."""
+    code = w.register(model=model, **fields)
+    w.event(w.maker, code, release_body())
+    w.event(w.maker, code, transfer_body(w.owner.party, "sale"))
+    return code
+
+
+# ---- certifications ---------------------------------------------------------
+
+def test_level_4_needs_a_certification_covering_the_scenario():
+    with registry() as w:
+        l4 = w.file_model(w.maker, level=4, approve=True)
+        code = owned_unit(w, l4)
+        e = refused(w.owner.post(f"/v1/units/{code}/events", deploy_body("care")),
+                    409, "certification_required", "scenario")
+        assert "no certification" in e["message"], e
+        # A model certification for care and home, by a certifier.
+        c = ok(w.certifier.post("/v1/certifications",
+                                cert_body(model=l4, scenarios=["care", "home"],
+                                          limits={"max_speed_mps": 1.0})))
+        assert c["applies_to"] == "model" and c["valid"] is True, c
+        e = refused(w.owner.post(f"/v1/units/{code}/events", deploy_body("factory")),
+                    409, "certification_required")
+        assert "not 'factory'" in e["message"], e
+        w.event(w.owner, code, deploy_body("care"))
+        view = w.unit(code, w.public)
+        assert [x["id"] for x in view["certifications"]] == [c["id"]], view
+        assert view["certifications"][0]["limits"] == {"max_speed_mps": 1.0}
+        # Revoked: a new deployment is refused again.
+        ok(w.regulator.post(f"/v1/certifications/{c['id']}/revoke"), 200)
+        refused(w.regulator.post(f"/v1/certifications/{c['id']}/revoke"), 409,
+                "already_revoked")
+        e = refused(w.owner.post(f"/v1/units/{code}/events", deploy_body("home")),
+                    409, "certification_required")
+        assert "revoked" in e["message"], e
+        assert w.unit(code, w.public)["certifications"] == []
+
+
+def test_unit_certification_is_an_event_and_expires():
+    with registry() as w:
+        l5 = w.file_model(w.maker, level=5, approve=True)
+        code = owned_unit(w, l5)
+        past = now() - datetime.timedelta(days=30)
+        c = ok(w.regulator.post("/v1/certifications", cert_body(
+            unit=code.lower(), valid_from=iso(past - datetime.timedelta(days=1)),
+            valid_until=iso(past))))
+        assert c["applies_to"] == "unit" and c["valid"] is False, c
+        types = [e["type"] for e in w.history(code)]
+        assert types[-1] == "certification", types
+        e = refused(w.owner.post(f"/v1/units/{code}/events", deploy_body("care")),
+                    409, "certification_required")
+        assert "expired" in e["message"], e
+        ok(w.certifier.post("/v1/certifications", cert_body(unit=code)))
+        w.event(w.owner, code, deploy_body("care"))
+        certs = ok(w.public.get(f"/v1/units/{code}/certifications"), 200)["items"]
+        assert [x["valid"] for x in certs] == [False, True], certs
+
+
+def test_certification_refusals():
+    with registry() as w:
+        l4 = w.file_model(w.maker, level=4, approve=True)
+        code = w.register(model=l4)
+        refused(w.maker.post("/v1/certifications", cert_body(model=l4)), 403)
+        refused(w.public.post("/v1/certifications", cert_body(model=l4)), 401)
+        refused(w.certifier.post("/v1/certifications", cert_body()), 422,
+                "missing_field", "model")
+        refused(w.certifier.post("/v1/certifications",
+                                 cert_body(model=l4, unit=code)), 422)
+        refused(w.certifier.post("/v1/certifications",
+                                 cert_body(model=l4, scenarios=["moon"])),
+                422, "invalid_field", "scenarios[0]")
+        refused(w.certifier.post("/v1/certifications", cert_body(
+            model=l4, valid_from=iso(now()), valid_until=iso(now() - datetime.timedelta(days=1)))),
+            422, "invalid_field", "valid_until")
+        refused(w.certifier.post("/v1/certifications",
+                                 cert_body(model=l4, colour="red")),
+                422, "unknown_field", "colour")
+        refused(w.certifier.post("/v1/certifications",
+                                 cert_body(model="CN0001499ZZZ")), 404)
+        refused(w.certifier.post("/v1/certifications",
+                                 cert_body(unit=code[:-1] + "X")), 422, "invalid_code")
+        # Another certifier may not revoke it.
+        c = ok(w.certifier.post("/v1/certifications", cert_body(model=l4)))
+        other = w.party("certifier")
+        refused(other.post(f"/v1/certifications/{c['id']}/revoke"), 403)
+        refused(w.owner.post(f"/v1/units/{code}/events",
+                             {"type": "certification"}), 422, "invalid_field", "type")
+
+
+# ---- recalls --------------------------------------------------------------
+
+def test_recall_targets_notifies_blocks_and_remedies():
+    with registry() as w:
+        a = owned_unit(w, w.model, batch="L1")
+        b = owned_unit(w, w.model, batch="L2")
+        c = w.register(batch="L1")                       # not released yet
+        d = w.register(maker=w.maker2)                   # another maker's
+        body = {"defect": "knee actuator may seize", "hazard": "fall",
+                "remedy": "replace the actuator",
+                "target": {"batches": {"from": "L1", "to": "L1"}}}
+        r = ok(w.maker.post("/v1/recalls", body))
+        assert r["units"]["affected"] == 2 and r["status"] == "open", r
+        units = ok(w.maker.get(f"/v1/recalls/{r['id']}/units"), 200)["items"]
+        assert sorted(u["code"] for u in units) == sorted([a, c]), units
+        assert all(u["state"] == "notified" for u in units)
+        # The custodian sees the notice in the history; the public view
+        # lists the open recall.
+        hist = w.history(a, w.owner)
+        assert hist[-1]["type"] == "recall_notice" and hist[-1]["body"]["recall"] == r["id"]
+        assert [x["id"] for x in w.unit(a, w.public)["open_recalls"]] == [r["id"]]
+        assert w.unit(b, w.public)["open_recalls"] == []
+        # Deploying it is refused until remedied; the other unit deploys.
+        e = refused(w.owner.post(f"/v1/units/{a}/events", deploy_body()), 409,
+                    "recall_open")
+        assert str(r["id"]) in e["message"], e
+        w.event(w.owner, b, deploy_body())
+        refused(w.maker.post(f"/v1/units/{b}/events", {
+            "type": "recall_remedy", "recall": r["id"], "action": "x"}), 409,
+            "not_recalled")
+        w.event(w.maker, a, {"type": "recall_remedy", "recall": r["id"],
+                             "action": "actuator replaced", "work_order": "WO-7"})
+        refused(w.maker.post(f"/v1/units/{a}/events", {
+            "type": "recall_remedy", "recall": r["id"], "action": "x"}), 409,
+            "already_remedied")
+        w.event(w.owner, a, deploy_body())
+        got = ok(w.public.get(f"/v1/recalls/{r['id']}"), 200)
+        assert got["units"] == {"affected": 2, "remedied": 1, "unremedied": 1,
+                                "completion": 0.5}, got
+        rem = ok(w.regulator.get(f"/v1/recalls/{r['id']}/units?state=remedied"), 200)
+        assert [u["code"] for u in rem["items"]] == [a], rem
+        # Who may see and act.
+        refused(w.maker2.get(f"/v1/recalls/{r['id']}/units"), 403)
+        refused(w.maker2.post("/v1/recalls", dict(body, enterprise=w.maker.ent)), 403)
+        refused(w.owner.post("/v1/recalls", body), 403)
+        assert d not in [u["code"] for u in units]
+
+
+def test_recall_by_component_firmware_date_and_model():
+    with registry() as w:
+        comp = lambda lot, part="HX-KM-40": [{"slot": "joint.knee.left", "part_no": part,
+                                              "supplier": "Harmonic Co", "lot": lot,
+                                              "serial": "S" + lot}]
+        fleet = []
+        for i in range(12):
+            code = w.register(components=comp(f"HX26{i % 4:02d}",
+                                              "HX-KM-40" if i % 3 else "HX-KM-50"),
+                              firmware={"main": f"1.{i % 5}.0"})
+            fleet.append((code, f"HX26{i % 4:02d}", "HX-KM-40" if i % 3 else "HX-KM-50",
+                           f"1.{i % 5}.0"))
+        target = {"component": {"part_no": "HX-KM-40", "lots": {"from": "HX2601",
+                                                                  "to": "HX2602"}},
+                  "firmware": {"component": "main", "from": "1.1.0", "to": "1.3.0"},
+                  "models": [w.model]}
+        r = ok(w.regulator.post("/v1/recalls", {
+            "enterprise": w.maker.ent, "defect": "d", "remedy": "r", "target": target}))
+        assert r["ordered_by_regulator"] is True, r
+        want = sorted(c for c, lot, part, fw in fleet
+                      if part == "HX-KM-40" and "HX2601" <= lot <= "HX2602"
+                      and (1, 1) <= tuple(int(x) for x in fw.split(".")[:2]) <= (1, 3))
+        got = sorted(u["code"] for u in ok(w.regulator.get(
+            f"/v1/recalls/{r['id']}/units?limit=1000"), 200)["items"])
+        assert got == want and want, (got, want)
+        # A model the fleet is not of: nothing.
+        r2 = ok(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r",
+                                             "target": {"models": [w.model2]}}))
+        assert r2["units"]["affected"] == 0, r2
+        refused(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r",
+                                             "target": {}}), 422, "missing_field", "target")
+        refused(w.regulator.post("/v1/recalls", {"defect": "d", "remedy": "r",
+                                                 "target": {"models": [w.model]}}),
+                422, "missing_field", "enterprise")
+
+
+def test_regulator_suspends_a_recall_and_market_access():
+    with registry() as w:
+        a = w.in_service()
+        b = owned_unit(w, w.model)
+        s = w.scrapped()
+        r = ok(w.maker.post("/v1/recalls", {"defect": "battery may overheat",
+                                            "remedy": "replace pack",
+                                            "target": {"models": [w.model]}}))
+        assert r["units"]["affected"] == 2, r          # the scrapped one is not
+        ma = ok(w.public.get(f"/v1/market-access/{a}"), 200)
+        assert ma["allowed"] is False and [x["code"] for x in ma["reasons"]] == ["recalled"], ma
+        res = ok(w.regulator.post(f"/v1/recalls/{r['id']}/suspend"), 200)
+        assert res["suspended"] == 2, res
+        assert w.state(a) == "suspended" and w.state(b) == "suspended"
+        ma = ok(w.public.get(f"/v1/market-access/{a}"), 200)
+        assert sorted(x["code"] for x in ma["reasons"]) == ["recalled", "suspended"], ma
+        ma = ok(w.public.get(f"/v1/market-access/{s}"), 200)
+        assert [x["code"] for x in ma["reasons"]] == ["scrapped"], ma
+        refused(w.maker.post(f"/v1/recalls/{r['id']}/suspend"), 403)
+        ok(w.maker.post(f"/v1/recalls/{r['id']}/close"), 200)
+        refused(w.maker.post(f"/v1/recalls/{r['id']}/close"), 409, "recall_closed")
+        # A closed recall no longer blocks.
+        w.event(w.regulator, a, {"type": "resume", "reason": "recall closed"})
+        assert ok(w.public.get(f"/v1/market-access/{a}"), 200)["allowed"] is True
+
+
+def test_market_access_reasons():
+    with registry() as w:
+        code = w.register()
+        ma = ok(w.public.get(f"/v1/market-access/{code}"), 200)
+        assert ma["allowed"] is False and [x["code"] for x in ma["reasons"]] == ["not_released"]
+        w.event(w.maker, code, release_body())
+        ma = ok(w.public.get(f"/v1/market-access/{code.lower()}"), 200)
+        assert ma == dict(ma, allowed=True, reasons=[], code=code, state="released"), ma
+        bad = ok(w.public.get(f"/v1/market-access/{code[:-1]}X"), 200)
+        assert bad["allowed"] is False and bad["reasons"][0]["code"] == "invalid_code"
+        assert "check character" in bad["reasons"][0]["message"], bad
+        unknown = code[:12] + "Z" * 16
+        unknown += check_char(unknown)
+        ma = ok(w.public.get(f"/v1/market-access/{unknown}"), 200)
+        assert [x["code"] for x in ma["reasons"]] == ["not_registered"], ma
+        # A model filed but not approved, and a level-4 unit without a
+        # certification.
+        filed = w.file_model(w.maker, level=4)
+        c2 = w.register(model=filed)
+        ma = ok(w.public.get(f"/v1/market-access/{c2}"), 200)
+        assert sorted(x["code"] for x in ma["reasons"]) == \
+            ["model_not_approved", "not_certified", "not_released"], ma
