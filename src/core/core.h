@@ -311,6 +311,14 @@ int core_recall_close(struct core *c, const struct core_principal *who,
                       int64_t id, struct arena *a, struct core_reply *out,
                       struct core_err *err);
 
+/* The unit as it stood at t (RFC 3339; NULL: now): state, custody,
+ * site, firmware, components, last inspection, certifications valid and
+ * recalls open at t, the last event applied.  For its maker, custodians
+ * and regulators. */
+int core_unit_asof(struct core *c, const struct core_principal *who,
+                   const char *code, size_t code_len, const char *t,
+                   struct arena *a, json_t **out, struct core_err *err);
+
 /* Public: {"code","allowed","reasons":[{code,message}],"checked_at",...}:
  * "no code, no market access", for customs, marketplaces, procurement. */
 int core_market_access(struct core *c, const char *code, size_t code_len,

@@ -207,6 +207,16 @@ json_t *core_cert_list_json(struct store_conn *sc, int64_t model_row,
                             const char *code, bool valid_only,
                             struct arena *a, struct core_err *err);
 
+/* After an event is appended to u (its counters updated): every so many
+ * events, stores the unit's replayed state for as-of queries (asof.c). */
+int core_asof_note(struct store_conn *sc, const struct store_unit *u,
+                   const struct store_event *e, struct arena *a,
+                   struct core_err *err);
+/* The unit as it stood at t (asof.c); a new reference or NULL with err. */
+json_t *core_asof_json(struct core *c, struct store_conn *sc,
+                       const struct store_unit *u, int64_t t,
+                       struct arena *a, struct core_err *err);
+
 /* The open recalls a unit is unremedied under, [{id, defect, hazard,
  * remedy}]; NULL with err on failure (recall.c). */
 json_t *core_recall_open_json(struct store_conn *sc, int64_t unit_id,

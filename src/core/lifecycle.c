@@ -730,7 +730,7 @@ int core_event_record(struct store_conn *sc, struct store_unit *u,
     u->last_event_seq = e->seq;
     u->event_count++;
     u->updated_at = e->recorded_at;
-    return CORE_OK;
+    return core_asof_note(sc, u, e, a, err);
 }
 
 struct event_op {

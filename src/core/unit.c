@@ -260,6 +260,7 @@ static int register_one(struct core *c, struct store_conn *sc,
     json_object_del(body, "at");
     json_object_set_new(body, "model", json_string(mid));
     json_object_set_new(body, "serial", json_string(ser));
+    json_object_set_new(body, "jurisdiction", json_string(c->country));
 
     memset(&u, 0, sizeof u);
     memcpy(u.code, code, sizeof code);

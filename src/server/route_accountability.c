@@ -12,6 +12,7 @@
  *   GET  /v1/recalls/{id}/units?state=      its units (maker, regulators)
  *   POST /v1/recalls/{id}/suspend           a regulator suspends them all
  *   POST /v1/recalls/{id}/close             its maker or a regulator
+ *   GET  /v1/units/{code}/as-of?t=          the unit as it stood at t
  *   GET  /v1/market-access/{code}           allowed or denied, and why
  */
 #include "server/routes.h"
@@ -134,6 +135,19 @@ int route_recalls_close(struct hreq *r, const struct route_call *call)
     return route_reply(r, core_recall_close(call->core, &call->who, id,
                                             http_arena(r), &reply, &err),
                        &reply, &err);
+}
+
+int route_unit_asof(struct hreq *r, const struct route_call *call)
+{
+    struct core_err err = {0};
+    json_t *out = NULL;
+    size_t len;
+    const char *code = http_param(r, "code", &len);
+    int rc = core_unit_asof(call->core, &call->who, code, len,
+                            http_query(r, "t", NULL), http_arena(r), &out,
+                            &err);
+
+    return route_read(r, rc, out, &err);
 }
 
 int route_market_access(struct hreq *r, const struct route_call *call)

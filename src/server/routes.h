@@ -208,6 +208,7 @@ int route_recalls_units(struct hreq *r, const struct route_call *call);
 int route_recalls_suspend(struct hreq *r, const struct route_call *call);
 int route_recalls_close(struct hreq *r, const struct route_call *call);
 int route_market_access(struct hreq *r, const struct route_call *call);
+int route_unit_asof(struct hreq *r, const struct route_call *call);
 
 /* route_log.c */
 int route_log_key(struct hreq *r, const struct route_call *call);

@@ -365,3 +365,17 @@ int store_recall_counts(struct store_conn *c, int64_t recall_id,
     return c->store->ops->recall_counts(c, recall_id, notified, remedied,
                                         err);
 }
+
+int store_snapshot_put(struct store_conn *c, int64_t unit_id, int64_t seq,
+                       int64_t at, const char *state, struct hrid_err *err)
+{
+    return c->store->ops->snapshot_put(c, unit_id, seq, at, state, err);
+}
+
+int store_snapshot_before(struct store_conn *c, int64_t unit_id, int64_t t,
+                          struct arena *a, int64_t *seq, int64_t *at,
+                          const char **state, struct hrid_err *err)
+{
+    return c->store->ops->snapshot_before(c, unit_id, t, a, seq, at, state,
+                                          err);
+}

@@ -406,6 +406,12 @@ struct store_ops {
     int (*recall_counts)(struct store_conn *c, int64_t recall_id,
                          int64_t *notified, int64_t *remedied,
                          struct hrid_err *err);
+
+    int (*snapshot_put)(struct store_conn *c, int64_t unit_id, int64_t seq,
+                        int64_t at, const char *state, struct hrid_err *err);
+    int (*snapshot_before)(struct store_conn *c, int64_t unit_id, int64_t t,
+                           struct arena *a, int64_t *seq, int64_t *at,
+                           const char **state, struct hrid_err *err);
 };
 
 /* The backends compiled in. */
@@ -593,5 +599,15 @@ int store_recall_unit_list(struct store_conn *c, int64_t recall_id,
 int store_recall_counts(struct store_conn *c, int64_t recall_id,
                         int64_t *notified, int64_t *remedied,
                         struct hrid_err *err);
+
+/* A unit's state as replayed up to its event seq (dated at), as JSON
+ * (core/asof.c), so that an as-of query replays from the nearest one
+ * instead of the unit's birth.  snapshot_before finds the latest dated at
+ * or before t (STORE_NOTFOUND when none). */
+int store_snapshot_put(struct store_conn *c, int64_t unit_id, int64_t seq,
+                       int64_t at, const char *state, struct hrid_err *err);
+int store_snapshot_before(struct store_conn *c, int64_t unit_id, int64_t t,
+                          struct arena *a, int64_t *seq, int64_t *at,
+                          const char **state, struct hrid_err *err);
 
 #endif

@@ -296,6 +296,15 @@ static const char *const MIGRATIONS[] = {
     "  PRIMARY KEY (recall_id, unit_id)"
     ") WITHOUT ROWID;"
     "CREATE INDEX recall_units_unit ON recall_units (unit_id, recall_id);",
+
+    /* 4: units' states replayed every so many events, for as-of. */
+    "CREATE TABLE unit_snapshots ("
+    "  unit_id INTEGER NOT NULL REFERENCES units (id),"
+    "  seq     INTEGER NOT NULL,"
+    "  at      INTEGER NOT NULL,"
+    "  state   TEXT NOT NULL,"
+    "  PRIMARY KEY (unit_id, seq)"
+    ") WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -358,7 +367,7 @@ enum stmt_id {
     ST_CHECKPOINT_PUT,
     ST_CERT_INSERT, ST_CERT_GET, ST_CERT_REVOKE, ST_CERT_EXISTS, ST_CERT_LIST,
     ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RU_PUT,
-    ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS,
+    ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS, ST_SNAP_PUT, ST_SNAP_BEFORE,
     ST_GRANT_INSERT, ST_GRANT_LIST,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_COUNT
@@ -525,6 +534,11 @@ static const char *const SQL[ST_COUNT] = {
                         " LIMIT ?4",
     [ST_RU_COUNTS] = "SELECT count(*), count(*) FILTER (WHERE state ="
                      " 'remedied') FROM recall_units WHERE recall_id = ?1",
+    [ST_SNAP_PUT] = "INSERT OR REPLACE INTO unit_snapshots (unit_id, seq, at,"
+                    " state) VALUES (?1, ?2, ?3, ?4)",
+    [ST_SNAP_BEFORE] = "SELECT seq, at, state FROM unit_snapshots"
+                       " WHERE unit_id = ?1 AND at <= ?2 ORDER BY seq DESC"
+                       " LIMIT 1",
     [ST_CHECKPOINT_GET] = "SELECT size, root, note, signed_at"
                           " FROM log_checkpoint WHERE id = 1",
     [ST_CHECKPOINT_PUT] =
@@ -2336,6 +2350,64 @@ static int sq_recall_counts(struct store_conn *sc, int64_t recall_id,
     return r;
 }
 
+static int sq_snapshot_put(struct store_conn *sc, int64_t unit_id,
+                           int64_t seq, int64_t at, const char *state,
+                           struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_SNAP_PUT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, unit_id);
+    bind_i64(&b, seq);
+    bind_i64(&b, at);
+    bind_str(&b, state);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "snapshot of unit %lld", (long long)unit_id);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_snapshot_before(struct store_conn *sc, int64_t unit_id,
+                              int64_t t, struct arena *a, int64_t *seq,
+                              int64_t *at, const char **state,
+                              struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_SNAP_BEFORE, err);
+    struct bind b;
+    struct row rw;
+    int rc, r = STORE_OK;
+
+    *seq = *at = 0;
+    *state = NULL;
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, unit_id);
+    bind_i64(&b, t);
+    rc = bind_step(&b);
+    if (rc == SQLITE_ROW) {
+        row_init(&rw, st, a);
+        *seq = row_i64(&rw);
+        *at = row_i64(&rw);
+        *state = row_str(&rw);
+        if (rw.oom)
+            r = oom(err, "a snapshot");
+    } else if (rc == SQLITE_DONE) {
+        r = STORE_NOTFOUND;
+    } else {
+        r = sq_error(c, rc, err, "snapshot of unit %lld", (long long)unit_id);
+    }
+    stmt_done(st);
+    return r;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void conn_free(struct sq_conn *c)
@@ -3034,4 +3106,6 @@ const struct store_ops store_sqlite_ops = {
     .recall_unit_put = sq_recall_unit_put,
     .recall_unit_list = sq_recall_unit_list,
     .recall_counts = sq_recall_counts,
+    .snapshot_put = sq_snapshot_put,
+    .snapshot_before = sq_snapshot_before,
 };
