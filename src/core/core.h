@@ -319,6 +319,18 @@ int core_unit_asof(struct core *c, const struct core_principal *who,
                    const char *code, size_t code_len, const char *t,
                    struct arena *a, json_t **out, struct core_err *err);
 
+/* A public, unverified incident report on a unit (not an event). */
+int core_incident_public(struct core *c, const struct core_principal *who,
+                         const char *code, size_t code_len, json_t *body,
+                         struct arena *a, struct core_reply *out,
+                         struct core_err *err);
+/* Regulators (all), makers (their units'): incidents by unit, model,
+ * enterprise, verified; each with the unit as it stood then. */
+int core_incident_list(struct core *c, const struct core_principal *who,
+                       const char *unit, const char *model, const char *ent,
+                       const char *verified, const struct core_page *page,
+                       struct arena *a, json_t **out, struct core_err *err);
+
 /* Public: {"code","allowed","reasons":[{code,message}],"checked_at",...}:
  * "no code, no market access", for customs, marketplaces, procurement. */
 int core_market_access(struct core *c, const char *code, size_t code_len,

@@ -217,6 +217,13 @@ json_t *core_asof_json(struct core *c, struct store_conn *sc,
                        const struct store_unit *u, int64_t t,
                        struct arena *a, struct core_err *err);
 
+/* Keeps an incident report on u at time at (body: severity, kind,
+ * place, description, contact) with the unit as of at (incident.c). */
+int core_incident_note(struct core *c, struct store_conn *sc,
+                       const struct store_unit *u, int64_t at, json_t *body,
+                       int64_t reporter, bool verified, int64_t event_seq,
+                       struct arena *a, struct core_err *err);
+
 /* The open recalls a unit is unremedied under, [{id, defect, hazard,
  * remedy}]; NULL with err on failure (recall.c). */
 json_t *core_recall_open_json(struct store_conn *sc, int64_t unit_id,

@@ -515,6 +515,14 @@ static int apply_void(struct ev_ctx *x)
     return CORE_OK;
 }
 
+/* An incident event is also a verified incident report, with the unit as
+ * it stood then (incident.c). */
+static int record_incident(struct ev_ctx *x)
+{
+    return core_incident_note(x->core, x->sc, &x->u, x->at, x->body,
+                              x->who->party_id, true, x->seq, x->a, x->err);
+}
+
 /* recall_remedy: the unit must be unremedied under that open recall. */
 struct remedy_find {
     int64_t recall;
@@ -601,7 +609,7 @@ static const struct event_rule rules[] = {
     {"inspection", inspection_fields, ST_ANY_LIVE, TO_SAME,
      REL_GRANT_SVC | REL_REGULATOR, NULL, NULL},
     {"incident", incident_fields, ST_ANY_LIVE | ST_SCRAPPED, TO_SAME,
-     REL_OWNER_CUST | REL_OPERATOR | REL_REGULATOR, NULL, NULL},
+     REL_OWNER_CUST | REL_OPERATOR | REL_REGULATOR, NULL, record_incident},
     {"suspend", suspend_fields, ST_RELEASED | ST_IN_SERVICE | ST_MAINTENANCE,
      ST_SUSPENDED, REL_REGULATOR, NULL, NULL},
     {"resume", resume_fields, ST_SUSPENDED, TO_PREV, REL_REGULATOR, NULL, NULL},

@@ -60,6 +60,8 @@ const struct route routes[] = {
     { "POST",    "/v1/units/{code}/challenge/{id}", route_challenge_answer, ROUTE_ANYONE },
     { "GET",     "/v1/units/{code}/certifications", route_unit_certs,     ROUTE_ANYONE },
     { "GET",     "/v1/units/{code}/as-of",        route_unit_asof,        ROLE_ANY_KEY },
+    { "POST",    "/v1/units/{code}/incidents",    route_incidents_post,   ROUTE_ANYONE },
+    { "GET",     "/v1/incidents",                 route_incidents_list,   ROLE_REGULATOR | ROLE_ADMIN | ROLE_MANUFACTURER },
     { "GET",     "/v1/platform/key",              route_platform_key,     ROUTE_ANYONE },
 
     { "POST",    "/v1/certifications",            route_certs_post,       ROLE_CERTIFIER | ROLE_REGULATOR },

@@ -210,6 +210,10 @@ int route_recalls_close(struct hreq *r, const struct route_call *call);
 int route_market_access(struct hreq *r, const struct route_call *call);
 int route_unit_asof(struct hreq *r, const struct route_call *call);
 
+/* route_incidents.c */
+int route_incidents_post(struct hreq *r, const struct route_call *call);
+int route_incidents_list(struct hreq *r, const struct route_call *call);
+
 /* route_log.c */
 int route_log_key(struct hreq *r, const struct route_call *call);
 int route_log_checkpoint(struct hreq *r, const struct route_call *call);

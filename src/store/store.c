@@ -379,3 +379,17 @@ int store_snapshot_before(struct store_conn *c, int64_t unit_id, int64_t t,
     return c->store->ops->snapshot_before(c, unit_id, t, a, seq, at, state,
                                           err);
 }
+
+int store_incident_insert(struct store_conn *c, struct store_incident *i,
+                          struct hrid_err *err)
+{
+    return c->store->ops->incident_insert(c, i, err);
+}
+
+int store_incident_list(struct store_conn *c,
+                        const struct store_incident_filter *f,
+                        struct arena *a, store_each_incident_fn each,
+                        void *ctx, struct hrid_err *err)
+{
+    return c->store->ops->incident_list(c, f, a, each, ctx, err);
+}

@@ -227,6 +227,33 @@ struct store_recall_unit {
     int64_t remedied_at;
 };
 
+/* An incident report on a unit, with the unit as it stood then. */
+struct store_incident {
+    int64_t id;
+    int64_t unit_id;
+    char code[HRID_CODE_LEN + 1];
+    int64_t model_row;
+    int64_t enterprise_id;
+    int64_t at;              /* when it happened */
+    int64_t recorded_at;
+    const char *severity;    /* minor, serious, critical, fatal */
+    const char *kind;        /* collision, fall, data, security, other */
+    const char *place;
+    const char *description;
+    int64_t reporter_id;     /* 0: a member of the public */
+    bool verified;           /* filed by a custodian, operator, regulator */
+    const char *contact;     /* a public reporter's, optional */
+    int64_t event_seq;       /* the incident event, 0 for public reports */
+    const char *snapshot;    /* JSON: the unit as of at */
+};
+
+struct store_incident_filter {
+    int64_t unit_id, model_row, enterprise_id;   /* 0: any */
+    int verified;            /* -1 any, 0 unverified, 1 verified */
+    int64_t after_id;
+    int limit;
+};
+
 /* A stored reply to a request made with an Idempotency-Key. */
 struct store_idem {
     int64_t party_id;
@@ -261,6 +288,8 @@ typedef int (*store_each_event_fn)(void *ctx, const struct store_event *e);
 typedef int (*store_each_grant_fn)(void *ctx, const struct store_grant *g);
 typedef int (*store_each_key_fn)(void *ctx, const struct store_key *k);
 typedef int (*store_each_cert_fn)(void *ctx, const struct store_cert *c);
+typedef int (*store_each_incident_fn)(void *ctx,
+                                      const struct store_incident *i);
 typedef int (*store_each_recall_unit_fn)(void *ctx,
                                          const struct store_recall_unit *r);
 
@@ -406,6 +435,13 @@ struct store_ops {
     int (*recall_counts)(struct store_conn *c, int64_t recall_id,
                          int64_t *notified, int64_t *remedied,
                          struct hrid_err *err);
+
+    int (*incident_insert)(struct store_conn *c, struct store_incident *i,
+                           struct hrid_err *err);
+    int (*incident_list)(struct store_conn *c,
+                         const struct store_incident_filter *f,
+                         struct arena *a, store_each_incident_fn each,
+                         void *ctx, struct hrid_err *err);
 
     int (*snapshot_put)(struct store_conn *c, int64_t unit_id, int64_t seq,
                         int64_t at, const char *state, struct hrid_err *err);
@@ -599,6 +635,14 @@ int store_recall_unit_list(struct store_conn *c, int64_t recall_id,
 int store_recall_counts(struct store_conn *c, int64_t recall_id,
                         int64_t *notified, int64_t *remedied,
                         struct hrid_err *err);
+
+/* Incidents, listed in id order after after_id. */
+int store_incident_insert(struct store_conn *c, struct store_incident *i,
+                          struct hrid_err *err);
+int store_incident_list(struct store_conn *c,
+                        const struct store_incident_filter *f,
+                        struct arena *a, store_each_incident_fn each,
+                        void *ctx, struct hrid_err *err);
 
 /* A unit's state as replayed up to its event seq (dated at), as JSON
  * (core/asof.c), so that an as-of query replays from the nearest one

@@ -305,6 +305,29 @@ static const char *const MIGRATIONS[] = {
     "  state   TEXT NOT NULL,"
     "  PRIMARY KEY (unit_id, seq)"
     ") WITHOUT ROWID;",
+
+    /* 5: incidents, with the unit as it stood when each happened. */
+    "CREATE TABLE incidents ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  unit_id       INTEGER NOT NULL REFERENCES units (id),"
+    "  code          TEXT NOT NULL,"
+    "  model_row     INTEGER NOT NULL,"
+    "  enterprise_id INTEGER NOT NULL,"
+    "  at            INTEGER NOT NULL,"
+    "  recorded_at   INTEGER NOT NULL,"
+    "  severity      TEXT NOT NULL,"
+    "  kind          TEXT NOT NULL,"
+    "  place         TEXT,"
+    "  description   TEXT NOT NULL,"
+    "  reporter_id   INTEGER,"
+    "  verified      INTEGER NOT NULL,"
+    "  contact       TEXT,"
+    "  event_seq     INTEGER NOT NULL DEFAULT 0,"
+    "  snapshot      TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incidents_unit ON incidents (unit_id, id);"
+    "CREATE INDEX incidents_model ON incidents (model_row, id);"
+    "CREATE INDEX incidents_enterprise ON incidents (enterprise_id, id);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -336,6 +359,9 @@ static const char *const MIGRATIONS[] = {
                    "issuer_id, created_at, revoked_at"
 #define RECALL_COLS "id, enterprise_id, created_by, ordered, defect, "     \
                     "hazard, remedy, target, status, created_at, closed_at"
+#define INCIDENT_COLS "id, unit_id, code, model_row, enterprise_id, at, " \
+                      "recorded_at, severity, kind, place, description, " \
+                      "reporter_id, verified, contact, event_seq, snapshot"
 #define RU_COLS    "recall_id, unit_id, code, state, notified_seq, "       \
                    "remedied_seq, remedied_at"
 
@@ -368,6 +394,7 @@ enum stmt_id {
     ST_CERT_INSERT, ST_CERT_GET, ST_CERT_REVOKE, ST_CERT_EXISTS, ST_CERT_LIST,
     ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RU_PUT,
     ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS, ST_SNAP_PUT, ST_SNAP_BEFORE,
+    ST_INCIDENT_INSERT, ST_INCIDENT_LIST,
     ST_GRANT_INSERT, ST_GRANT_LIST,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_COUNT
@@ -534,6 +561,16 @@ static const char *const SQL[ST_COUNT] = {
                         " LIMIT ?4",
     [ST_RU_COUNTS] = "SELECT count(*), count(*) FILTER (WHERE state ="
                      " 'remedied') FROM recall_units WHERE recall_id = ?1",
+    [ST_INCIDENT_INSERT] =
+        "INSERT INTO incidents (unit_id, code, model_row, enterprise_id, at,"
+        " recorded_at, severity, kind, place, description, reporter_id,"
+        " verified, contact, event_seq, snapshot)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_INCIDENT_LIST] =
+        "SELECT " INCIDENT_COLS " FROM incidents WHERE id > ?1"
+        " AND (?2 = 0 OR unit_id = ?2) AND (?3 = 0 OR model_row = ?3)"
+        " AND (?4 = 0 OR enterprise_id = ?4) AND (?5 < 0 OR verified = ?5)"
+        " ORDER BY id LIMIT ?6",
     [ST_SNAP_PUT] = "INSERT OR REPLACE INTO unit_snapshots (unit_id, seq, at,"
                     " state) VALUES (?1, ?2, ?3, ?4)",
     [ST_SNAP_BEFORE] = "SELECT seq, at, state FROM unit_snapshots"
@@ -2408,6 +2445,90 @@ static int sq_snapshot_before(struct store_conn *sc, int64_t unit_id,
     return r;
 }
 
+static int read_incident(sqlite3_stmt *st, struct arena *a,
+                         struct store_incident *k, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->id = row_i64(&r);
+    k->unit_id = row_i64(&r);
+    row_fixed(&r, k->code, sizeof k->code);
+    k->model_row = row_i64(&r);
+    k->enterprise_id = row_i64(&r);
+    k->at = row_i64(&r);
+    k->recorded_at = row_i64(&r);
+    k->severity = row_str(&r);
+    k->kind = row_str(&r);
+    k->place = row_str(&r);
+    k->description = row_str(&r);
+    k->reporter_id = row_i64(&r);
+    k->verified = row_i64(&r) != 0;
+    k->contact = row_str(&r);
+    k->event_seq = row_i64(&r);
+    k->snapshot = row_str(&r);
+    return r.oom ? oom(err, "an incident") : STORE_OK;
+}
+
+static int sq_incident_insert(struct store_conn *sc, struct store_incident *k,
+                              struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_INCIDENT_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, k->unit_id);
+    bind_str(&b, k->code);
+    bind_i64(&b, k->model_row);
+    bind_i64(&b, k->enterprise_id);
+    bind_i64(&b, k->at);
+    bind_i64(&b, k->recorded_at);
+    bind_str(&b, k->severity);
+    bind_str(&b, k->kind);
+    bind_str(&b, k->place);
+    bind_str(&b, k->description);
+    bind_id(&b, k->reporter_id);
+    bind_i64(&b, k->verified ? 1 : 0);
+    bind_str(&b, k->contact);
+    bind_i64(&b, k->event_seq);
+    bind_str(&b, k->snapshot);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "incident on unit '%s'", k->code);
+    else
+        k->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_incident_list(struct store_conn *sc,
+                            const struct store_incident_filter *f,
+                            struct arena *a, store_each_incident_fn each,
+                            void *ctx, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_INCIDENT_LIST, err);
+    struct store_incident k;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, f->after_id);
+    bind_i64(&b, f->unit_id);
+    bind_i64(&b, f->model_row);
+    bind_i64(&b, f->enterprise_id);
+    bind_i64(&b, f->verified);
+    bind_i64(&b, limit_of(f->limit));
+    LIST_ROWS(read_incident, k, each, "listing incidents");
+    return r;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void conn_free(struct sq_conn *c)
@@ -3106,6 +3227,8 @@ const struct store_ops store_sqlite_ops = {
     .recall_unit_put = sq_recall_unit_put,
     .recall_unit_list = sq_recall_unit_list,
     .recall_counts = sq_recall_counts,
+    .incident_insert = sq_incident_insert,
+    .incident_list = sq_incident_list,
     .snapshot_put = sq_snapshot_put,
     .snapshot_before = sq_snapshot_before,
 };
