@@ -331,6 +331,19 @@ int core_incident_list(struct core *c, const struct core_principal *who,
                        const char *verified, const struct core_page *page,
                        struct arena *a, json_t **out, struct core_err *err);
 
+/* Market statistics: regulators and the admin see all; a maker its own
+ * figures and the market's anonymous totals.  by: one or two of
+ * enterprise, model, state, region, level ("model,state"). */
+int core_stats_units(struct core *c, const struct core_principal *who,
+                     const char *by, struct arena *a, json_t **out,
+                     struct core_err *err);
+int core_stats_months(struct core *c, const struct core_principal *who,
+                      struct arena *a, json_t **out, struct core_err *err);
+int core_stats_incidents(struct core *c, const struct core_principal *who,
+                         struct arena *a, json_t **out, struct core_err *err);
+int core_stats_recalls(struct core *c, const struct core_principal *who,
+                       struct arena *a, json_t **out, struct core_err *err);
+
 /* Public: {"code","allowed","reasons":[{code,message}],"checked_at",...}:
  * "no code, no market access", for customs, marketplaces, procurement. */
 int core_market_access(struct core *c, const char *code, size_t code_len,

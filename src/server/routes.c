@@ -73,6 +73,10 @@ const struct route routes[] = {
     { "POST",    "/v1/recalls/{id}/suspend",      route_recalls_suspend,  ROLE_REGULATOR },
     { "POST",    "/v1/recalls/{id}/close",        route_recalls_close,    ROLE_MANUFACTURER | ROLE_REGULATOR },
     { "GET",     "/v1/market-access/{code}",      route_market_access,    ROUTE_ANYONE },
+    { "GET",     "/v1/stats/units",               route_stats_units,      ROLE_REGULATOR | ROLE_ADMIN | ROLE_MANUFACTURER },
+    { "GET",     "/v1/stats/registrations",       route_stats_registrations, ROLE_REGULATOR | ROLE_ADMIN | ROLE_MANUFACTURER },
+    { "GET",     "/v1/stats/incidents",           route_stats_incidents,  ROLE_REGULATOR | ROLE_ADMIN | ROLE_MANUFACTURER },
+    { "GET",     "/v1/stats/recalls",             route_stats_recalls,    ROLE_REGULATOR | ROLE_ADMIN | ROLE_MANUFACTURER },
 
     { "GET",     "/v1/log/key",                   route_log_key,          ROUTE_ANYONE },
     { "GET",     "/v1/log/checkpoint",            route_log_checkpoint,   ROUTE_ANYONE },

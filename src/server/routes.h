@@ -214,6 +214,12 @@ int route_unit_asof(struct hreq *r, const struct route_call *call);
 int route_incidents_post(struct hreq *r, const struct route_call *call);
 int route_incidents_list(struct hreq *r, const struct route_call *call);
 
+/* route_stats.c */
+int route_stats_units(struct hreq *r, const struct route_call *call);
+int route_stats_registrations(struct hreq *r, const struct route_call *call);
+int route_stats_incidents(struct hreq *r, const struct route_call *call);
+int route_stats_recalls(struct hreq *r, const struct route_call *call);
+
 /* route_log.c */
 int route_log_key(struct hreq *r, const struct route_call *call);
 int route_log_checkpoint(struct hreq *r, const struct route_call *call);

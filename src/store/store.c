@@ -393,3 +393,10 @@ int store_incident_list(struct store_conn *c,
 {
     return c->store->ops->incident_list(c, f, a, each, ctx, err);
 }
+
+int store_stats(struct store_conn *c, int what, int64_t enterprise_id,
+                struct arena *a, store_each_stat_fn each, void *ctx,
+                struct hrid_err *err)
+{
+    return c->store->ops->stats(c, what, enterprise_id, a, each, ctx, err);
+}

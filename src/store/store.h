@@ -254,6 +254,18 @@ struct store_incident_filter {
     int limit;
 };
 
+/* Market statistics (DESIGN §4) come from counts the store maintains as
+ * units are written: units by (enterprise, model, state, region), and
+ * registrations and releases by (enterprise, model, month).  k1..k3 and
+ * n1, n2 mean what each listing says. */
+struct store_stat {
+    int64_t enterprise_id;
+    int64_t model_row;
+    const char *k1;          /* state, or month YYYY-MM */
+    const char *k2;          /* region, or NULL */
+    int64_t n1, n2;
+};
+
 /* A stored reply to a request made with an Idempotency-Key. */
 struct store_idem {
     int64_t party_id;
@@ -288,6 +300,7 @@ typedef int (*store_each_event_fn)(void *ctx, const struct store_event *e);
 typedef int (*store_each_grant_fn)(void *ctx, const struct store_grant *g);
 typedef int (*store_each_key_fn)(void *ctx, const struct store_key *k);
 typedef int (*store_each_cert_fn)(void *ctx, const struct store_cert *c);
+typedef int (*store_each_stat_fn)(void *ctx, const struct store_stat *s);
 typedef int (*store_each_incident_fn)(void *ctx,
                                       const struct store_incident *i);
 typedef int (*store_each_recall_unit_fn)(void *ctx,
@@ -442,6 +455,10 @@ struct store_ops {
                          const struct store_incident_filter *f,
                          struct arena *a, store_each_incident_fn each,
                          void *ctx, struct hrid_err *err);
+
+    int (*stats)(struct store_conn *c, int what, int64_t enterprise_id,
+                 struct arena *a, store_each_stat_fn each, void *ctx,
+                 struct hrid_err *err);
 
     int (*snapshot_put)(struct store_conn *c, int64_t unit_id, int64_t seq,
                         int64_t at, const char *state, struct hrid_err *err);
@@ -635,6 +652,24 @@ int store_recall_unit_list(struct store_conn *c, int64_t recall_id,
 int store_recall_counts(struct store_conn *c, int64_t recall_id,
                         int64_t *notified, int64_t *remedied,
                         struct hrid_err *err);
+
+/* The statistics listings (enterprise_id 0: every enterprise):
+ *   STORE_STATS_UNITS      k1 state, k2 region ("" for none), n1 units;
+ *   STORE_STATS_MONTHS     k1 month (YYYY-MM, UTC), n1 registrations,
+ *                          n2 releases;
+ *   STORE_STATS_INCIDENTS  per model (enterprise_id, model_row): n1
+ *                          incidents, n2 of them verified;
+ *   STORE_STATS_RECALLS    per recall: model_row is the recall id, k1 its
+ *                          status, n1 units affected, n2 remedied. */
+enum {
+    STORE_STATS_UNITS = 1,
+    STORE_STATS_MONTHS,
+    STORE_STATS_INCIDENTS,
+    STORE_STATS_RECALLS
+};
+int store_stats(struct store_conn *c, int what, int64_t enterprise_id,
+                struct arena *a, store_each_stat_fn each, void *ctx,
+                struct hrid_err *err);
 
 /* Incidents, listed in id order after after_id. */
 int store_incident_insert(struct store_conn *c, struct store_incident *i,

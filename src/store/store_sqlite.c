@@ -328,6 +328,68 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX incidents_unit ON incidents (unit_id, id);"
     "CREATE INDEX incidents_model ON incidents (model_row, id);"
     "CREATE INDEX incidents_enterprise ON incidents (enterprise_id, id);",
+
+    /* 6: counts for market statistics, kept by triggers as units are
+     * written, so that a statistics query reads a table of combinations
+     * instead of every unit. */
+    "CREATE TABLE stat_units ("
+    "  enterprise_id INTEGER NOT NULL,"
+    "  model_row     INTEGER NOT NULL,"
+    "  state         TEXT NOT NULL,"
+    "  region        TEXT NOT NULL,"
+    "  n             INTEGER NOT NULL,"
+    "  PRIMARY KEY (enterprise_id, model_row, state, region)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE stat_months ("
+    "  enterprise_id INTEGER NOT NULL,"
+    "  model_row     INTEGER NOT NULL,"
+    "  month         TEXT NOT NULL,"
+    "  registered    INTEGER NOT NULL DEFAULT 0,"
+    "  released      INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (enterprise_id, model_row, month)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO stat_units SELECT enterprise_id, model_row, state,"
+    "  coalesce(region, ''), count(*) FROM units GROUP BY 1, 2, 3, 4;"
+    "INSERT INTO stat_months (enterprise_id, model_row, month, registered)"
+    "  SELECT enterprise_id, model_row,"
+    "  strftime('%Y-%m', registered_at / 1000, 'unixepoch'), count(*)"
+    "  FROM units GROUP BY 1, 2, 3;"
+    "INSERT INTO stat_months (enterprise_id, model_row, month, released)"
+    "  SELECT u.enterprise_id, u.model_row,"
+    "  strftime('%Y-%m', e.at / 1000, 'unixepoch') AS m, count(*)"
+    "  FROM events e JOIN units u ON u.id = e.unit_id"
+    "  WHERE e.type = 'release' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    "  ON CONFLICT (enterprise_id, model_row, month)"
+    "  DO UPDATE SET released = released + excluded.released;"
+    "CREATE TRIGGER stat_units_insert AFTER INSERT ON units BEGIN"
+    "  INSERT INTO stat_units VALUES (new.enterprise_id, new.model_row,"
+    "    new.state, coalesce(new.region, ''), 1)"
+    "    ON CONFLICT (enterprise_id, model_row, state, region)"
+    "    DO UPDATE SET n = n + 1;"
+    "  INSERT INTO stat_months (enterprise_id, model_row, month, registered)"
+    "    VALUES (new.enterprise_id, new.model_row,"
+    "    strftime('%Y-%m', new.registered_at / 1000, 'unixepoch'), 1)"
+    "    ON CONFLICT (enterprise_id, model_row, month)"
+    "    DO UPDATE SET registered = registered + 1;"
+    "END;"
+    "CREATE TRIGGER stat_units_update AFTER UPDATE OF state, region ON units"
+    "  WHEN old.state IS NOT new.state OR old.region IS NOT new.region BEGIN"
+    "  UPDATE stat_units SET n = n - 1 WHERE enterprise_id = old.enterprise_id"
+    "    AND model_row = old.model_row AND state = old.state"
+    "    AND region = coalesce(old.region, '');"
+    "  INSERT INTO stat_units VALUES (new.enterprise_id, new.model_row,"
+    "    new.state, coalesce(new.region, ''), 1)"
+    "    ON CONFLICT (enterprise_id, model_row, state, region)"
+    "    DO UPDATE SET n = n + 1;"
+    "END;"
+    "CREATE TRIGGER stat_units_release AFTER UPDATE OF state ON units"
+    "  WHEN old.state = 'registered' AND new.state = 'released' BEGIN"
+    "  INSERT INTO stat_months (enterprise_id, model_row, month, released)"
+    "    VALUES (new.enterprise_id, new.model_row,"
+    "    strftime('%Y-%m', new.last_event_at / 1000, 'unixepoch'), 1)"
+    "    ON CONFLICT (enterprise_id, model_row, month)"
+    "    DO UPDATE SET released = released + 1;"
+    "END;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -395,6 +457,7 @@ enum stmt_id {
     ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RU_PUT,
     ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS, ST_SNAP_PUT, ST_SNAP_BEFORE,
     ST_INCIDENT_INSERT, ST_INCIDENT_LIST,
+    ST_STATS_UNITS, ST_STATS_MONTHS, ST_STATS_INCIDENTS, ST_STATS_RECALLS,
     ST_GRANT_INSERT, ST_GRANT_LIST,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_COUNT
@@ -571,6 +634,23 @@ static const char *const SQL[ST_COUNT] = {
         " AND (?2 = 0 OR unit_id = ?2) AND (?3 = 0 OR model_row = ?3)"
         " AND (?4 = 0 OR enterprise_id = ?4) AND (?5 < 0 OR verified = ?5)"
         " ORDER BY id LIMIT ?6",
+    [ST_STATS_UNITS] = "SELECT enterprise_id, model_row, state, region, n, 0"
+                       " FROM stat_units WHERE n > 0"
+                       " AND (?1 = 0 OR enterprise_id = ?1)",
+    [ST_STATS_MONTHS] = "SELECT enterprise_id, model_row, month, NULL,"
+                        " registered, released FROM stat_months"
+                        " WHERE (?1 = 0 OR enterprise_id = ?1)"
+                        " ORDER BY month",
+    [ST_STATS_INCIDENTS] = "SELECT enterprise_id, model_row, NULL, NULL,"
+                           " count(*), sum(verified) FROM incidents"
+                           " WHERE (?1 = 0 OR enterprise_id = ?1)"
+                           " GROUP BY enterprise_id, model_row",
+    [ST_STATS_RECALLS] = "SELECT r.enterprise_id, r.id, r.status, NULL,"
+                         " count(ru.unit_id), count(*) FILTER (WHERE"
+                         " ru.state = 'remedied') FROM recalls r LEFT JOIN"
+                         " recall_units ru ON ru.recall_id = r.id"
+                         " WHERE (?1 = 0 OR r.enterprise_id = ?1)"
+                         " GROUP BY r.id ORDER BY r.id",
     [ST_SNAP_PUT] = "INSERT OR REPLACE INTO unit_snapshots (unit_id, seq, at,"
                     " state) VALUES (?1, ?2, ?3, ?4)",
     [ST_SNAP_BEFORE] = "SELECT seq, at, state FROM unit_snapshots"
@@ -2529,6 +2609,47 @@ static int sq_incident_list(struct store_conn *sc,
     return r;
 }
 
+static int read_stat(sqlite3_stmt *st, struct arena *a, struct store_stat *k,
+                     struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->enterprise_id = row_i64(&r);
+    k->model_row = row_i64(&r);
+    k->k1 = row_str(&r);
+    k->k2 = row_str(&r);
+    k->n1 = row_i64(&r);
+    k->n2 = row_i64(&r);
+    return r.oom ? oom(err, "a statistic") : STORE_OK;
+}
+
+static int sq_stats(struct store_conn *sc, int what, int64_t enterprise_id,
+                    struct arena *a, store_each_stat_fn each, void *ctx,
+                    struct hrid_err *err)
+{
+    static const enum stmt_id ids[] = {
+        [STORE_STATS_UNITS] = ST_STATS_UNITS,
+        [STORE_STATS_MONTHS] = ST_STATS_MONTHS,
+        [STORE_STATS_INCIDENTS] = ST_STATS_INCIDENTS,
+        [STORE_STATS_RECALLS] = ST_STATS_RECALLS,
+    };
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st;
+    struct store_stat k;
+    struct bind b;
+    int rc, r;
+
+    if (what < STORE_STATS_UNITS || what > STORE_STATS_RECALLS)
+        return hrid_err_set(err, STORE_EIO, 0, 0, "no statistics %d", what);
+    if ((st = stmt_get(c, ids[what], err)) == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, enterprise_id);
+    LIST_ROWS(read_stat, k, each, "reading statistics");
+    return r;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void conn_free(struct sq_conn *c)
@@ -3229,6 +3350,7 @@ const struct store_ops store_sqlite_ops = {
     .recall_counts = sq_recall_counts,
     .incident_insert = sq_incident_insert,
     .incident_list = sq_incident_list,
+    .stats = sq_stats,
     .snapshot_put = sq_snapshot_put,
     .snapshot_before = sq_snapshot_before,
 };
