@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Accountability benchmarks against a real hridd (docs/PERFORMANCE.md).
+
+On a fleet of N units registered in bulk (default 200,000; the targets are
+set for 10M, which takes this machine about 20 minutes to register, so the
+scaling is measured instead):
+
+  1. statistics: GET /v1/stats/units?by=model,state and by=region, and
+     /v1/stats/registrations: latency, median of R calls;
+  2. as-of: one unit walked through E lifecycle events (default 300), then
+     GET /v1/units/{code}/as-of at random times in its history: p50/p99;
+  3. recall targeting and materialisation: POST /v1/recalls targeting one
+     lot range of a component (about 1% of the fleet) and one targeting a
+     model (about a third): wall time of the request, affected units/s.
+
+Usage: bench/bench_accountability.py BUILD_DIR [--units N] [--events E]
+"""
+import argparse
+import datetime
+import http.client
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_api  # noqa: E402  (Node, setup, bulk_register)
+
+
+def timed(node, method, path, body=None, key=bench_api.ADMIN, conn=None):
+    t = time.monotonic()
+    out = node.call(method, path, body, key=key, conn=conn)
+    return time.monotonic() - t, out
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--units", type=int, default=200000)
+    ap.add_argument("--events", type=int, default=300)
+    ap.add_argument("--calls", type=int, default=200)
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="hrid-bench-acc-")
+    node = bench_api.Node(os.path.join(a.build, "hridd"), tmp)
+    try:
+        mk, rk, models = bench_api.setup(node, 10)
+        codes, dt = bench_api.bulk_register(node, mk, models, a.units)
+        print("fleet: %d units registered in %.1f s" % (len(codes), dt))
+        conn = http.client.HTTPConnection(node.host, node.port, timeout=600)
+
+        for path in ("/v1/stats/units?by=model,state", "/v1/stats/units?by=region",
+                     "/v1/stats/registrations"):
+            ts = [timed(node, "GET", path, key=rk, conn=conn)[0]
+                  for _ in range(a.calls)]
+            print("GET %-34s p50 %.2f ms, p99 %.2f ms (%d calls)"
+                  % (path, pct(ts, 50) * 1e3, pct(ts, 99) * 1e3, a.calls))
+
+        # One unit through a long history: releases, then firmware updates
+        # and inspections, each dated one second after the last.
+        code = codes[len(codes) // 2]
+        t0 = datetime.datetime.now(datetime.timezone.utc)
+        node.call("POST", "/v1/units/%s/events" % code,
+                  {"type": "release", "market_filing_no": "MF-1"}, key=mk,
+                  conn=conn)
+        fw = None
+        for i in range(a.events):
+            at = (t0 + datetime.timedelta(milliseconds=500 * (i + 1)))
+            ats = at.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (at.microsecond // 1000)
+            if i % 2:
+                body = {"type": "inspection", "result": "pass", "at": ats}
+                key = rk
+            else:
+                unit = node.call("GET", "/v1/units/" + code, key=mk, conn=conn)
+                fw = unit["firmware"]["main"]
+                body = {"type": "firmware_update", "component": "main",
+                        "from_version": fw, "to_version": "2.0.%d" % i,
+                        "package_digest": "ab" * 32,
+                        "at": ats}
+                key = mk
+            node.call("POST", "/v1/units/%s/events" % code, body, key=key,
+                      conn=conn)
+        span = a.events * 0.5
+        ts, replayed = [], []
+        rnd = random.Random(1)
+        for _ in range(a.calls):
+            at = t0 + datetime.timedelta(seconds=rnd.uniform(0, span))
+            ats = at.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (at.microsecond // 1000)
+            dt, out = timed(node, "GET", "/v1/units/%s/as-of?t=%s" % (code, ats),
+                            key=rk, conn=conn)
+            ts.append(dt)
+            replayed.append(out["replayed_events"])
+        print("GET /v1/units/{code}/as-of, unit of %d events: p50 %.2f ms, "
+              "p99 %.2f ms, replayed at most %d events (%d calls, client "
+              "round trip included)" % (a.events + 2, pct(ts, 50) * 1e3,
+                                         pct(ts, 99) * 1e3, max(replayed),
+                                         a.calls))
+
+        for name, target in (
+                ("one component lot range (~1%)",
+                 {"component": {"part_no": "BP-864", "lots": {"from": "B00001",
+                                                              "to": "B00001"}}}),
+                ("one model (~10%)", {"models": [models[3]]})):
+            dt, out = timed(node, "POST", "/v1/recalls",
+                            {"defect": "bench", "remedy": "bench",
+                             "target": target}, key=mk, conn=conn)
+            n = out["units"]["affected"]
+            print("POST /v1/recalls, %s: %d units targeted and notified in "
+                  "%.2f s (%.0f units/s, fleet of %d)" % (name, n, dt,
+                                                           n / dt, len(codes)))
+    finally:
+        node.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
