@@ -6,7 +6,8 @@
 #   2. the stdin streaming rate of "BUILD_DIR/hrid code validate -" over a
 #      generated file of 1M distinct valid codes, one a line, canonical and
 #      display form: lines per second, median of 3 runs, output discarded;
-#   3. the registry through a real hridd (bench/bench_api.py).
+#   3. the registry through a real hridd (bench/bench_api.py);
+#   4. statistics, as-of and recalls (bench/bench_accountability.py).
 #
 # Figures go to stdout; docs/PERFORMANCE.md says how they are recorded.
 # Exits non-zero when a benchmark fails, so "make bench" fails with it.
@@ -76,3 +77,8 @@ stream_rate "display form, one result a line" "$tmp/display.txt"
 # fleet size (1,000,000 by default, the size the targets are set for).
 echo "== hridd (bench/bench_api.py)"
 python3 bench/bench_api.py "$B" --units "${BENCH_UNITS:-1000000}"
+
+# Statistics, as-of and recalls (bench/bench_accountability.py) on a fleet
+# of BENCH_ACC_UNITS units (200,000 by default).
+echo "== hridd accountability (bench/bench_accountability.py)"
+python3 bench/bench_accountability.py "$B" --units "${BENCH_ACC_UNITS:-200000}"
