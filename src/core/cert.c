@@ -214,15 +214,13 @@ static int cert_op_run(struct core *c, struct store_conn *sc, void *arg,
                              u.code, u.state);
         k.unit_id = u.id;
         rc = store_model_get_row(sc, u.model_row, a, &m, &he);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
     } else {
-        rc = store_model_get(sc, op->model_id, a, &m, &he);
-        if (rc == STORE_NOTFOUND)
-            return core_fail(err, CORE_ENOTFOUND, "not_found", "model",
-                             "no model '%s'", op->model_id);
+        if ((rc = core_model_find(sc, op->model_id, a, &m, err)) != CORE_OK)
+            return rc;
         k.model_row = m.id;
     }
-    if (rc != STORE_OK)
-        return core_store_fail(err, rc, &he);
     k.scheme = schema_str(b, "scheme");
     k.tier = schema_str(b, "tier");
     k.scenarios = core_json_dump(a, json_object_get(b, "scenarios"));
@@ -414,7 +412,7 @@ int core_cert_list(struct core *c, const char *model, const char *code,
                    size_t code_len, struct arena *a, json_t **out,
                    struct core_err *err)
 {
-    char canon[HRID_CODE_LEN + 1], mid[HRID_MODEL_ID_LEN + 1];
+    char canon[HRID_CODE_LEN + 1];
     struct store_conn *sc;
     struct store_unit u;
     struct store_model m;
@@ -429,18 +427,11 @@ int core_cert_list(struct core *c, const char *model, const char *code,
             (rc = core_unit_load(sc, canon, a, &u, err)) != CORE_OK)
             return rc;
         rc = store_model_get_row(sc, u.model_row, a, &m, &he);
-    } else {
-        if (model == NULL || strlen(model) != HRID_MODEL_ID_LEN)
-            return core_fail(err, CORE_ENOTFOUND, "not_found", "model",
-                             "no model '%.32s'", model ? model : "");
-        core_upper(mid, model, HRID_MODEL_ID_LEN);
-        rc = store_model_get(sc, mid, a, &m, &he);
-        if (rc == STORE_NOTFOUND)
-            return core_fail(err, CORE_ENOTFOUND, "not_found", "model",
-                             "no model '%s'", mid);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
+    } else if ((rc = core_model_find(sc, model, a, &m, err)) != CORE_OK) {
+        return rc;
     }
-    if (rc != STORE_OK)
-        return core_store_fail(err, rc, &he);
     *out = core_cert_list_json(sc, m.id, m.model_id, code ? u.id : 0,
                                code ? u.code : NULL, false, a, err);
     if (*out == NULL)

@@ -207,6 +207,12 @@ json_t *core_cert_list_json(struct store_conn *sc, int64_t model_row,
                             const char *code, bool valid_only,
                             struct arena *a, struct core_err *err);
 
+/* Finds a model by its 12-character id (forgiving case): 404 "not_found"
+ * naming field "model" when malformed or unknown (registry.c). */
+int core_model_find(struct store_conn *sc, const char *model_id,
+                    struct arena *a, struct store_model *m,
+                    struct core_err *err);
+
 /* After an event is appended to u (its counters updated): every so many
  * events, stores the unit's replayed state for as-of queries (asof.c). */
 int core_asof_note(struct store_conn *sc, const struct store_unit *u,

@@ -210,18 +210,9 @@ int core_incident_list(struct core *c, const struct core_principal *who,
     }
     if (model != NULL) {
         struct store_model m;
-        char mid[HRID_MODEL_ID_LEN + 1];
 
-        if (strlen(model) != HRID_MODEL_ID_LEN)
-            return core_fail(err, CORE_EINVALID, "invalid_field", "model",
-                             "model: 12 characters");
-        core_upper(mid, model, HRID_MODEL_ID_LEN);
-        rc = store_model_get(sc, mid, a, &m, &he);
-        if (rc == STORE_NOTFOUND)
-            return core_fail(err, CORE_ENOTFOUND, "not_found", "model",
-                             "no model '%s'", mid);
-        if (rc != STORE_OK)
-            return core_store_fail(err, rc, &he);
+        if ((rc = core_model_find(sc, model, a, &m, err)) != CORE_OK)
+            return rc;
         f.model_row = m.id;
     }
     if (ent != NULL) {

@@ -598,10 +598,9 @@ int core_model_file(struct core *c, const struct core_principal *who,
     return core_write(c, who, idem, model_file_op, &op, a, out, err);
 }
 
-/* Finds a model by its 12-character id (forgiving case). */
-static int model_find(struct store_conn *sc, const char *model_id,
-                      struct arena *a, struct store_model *m,
-                      struct core_err *err)
+int core_model_find(struct store_conn *sc, const char *model_id,
+                    struct arena *a, struct store_model *m,
+                    struct core_err *err)
 {
     char id[HRID_MODEL_ID_LEN + 1];
     struct hrid_err he;
@@ -648,7 +647,7 @@ int core_model_get(struct core *c, const struct core_principal *who,
     *out = NULL;
     if ((sc = core_conn(c, err)) == NULL)
         return err->status;
-    rc = model_find(sc, model_id, a, &m, err);
+    rc = core_model_find(sc, model_id, a, &m, err);
     if (rc != CORE_OK)
         return rc;
     model_ent(&m, ent);
@@ -725,7 +724,7 @@ static int model_status_op(struct core *c, struct store_conn *sc, void *arg,
     char ent[7];
     int rc;
 
-    rc = model_find(sc, op->model_id, a, &m, err);
+    rc = core_model_find(sc, op->model_id, a, &m, err);
     if (rc != CORE_OK)
         return rc;
     if (strcmp(to, "approved") == 0) {

@@ -306,31 +306,30 @@ static void bump(json_t *m, const char *field, int64_t n)
         json_integer_value(json_object_get(m, field)) + n));
 }
 
-static int inc_units(void *ctx, const struct store_stat *k)
+/* Units (n1) or incidents (n1, of them verified n2) of a model. */
+static int inc_add(struct inc_ctx *x, const struct store_stat *k,
+                   bool incidents)
 {
-    struct inc_ctx *x = ctx;
     json_t *m;
 
     if (x->own != 0 && k->enterprise_id != x->own)
         return 0;
     if ((m = model_entry(x, k->model_row)) == NULL)
         return 1;
-    bump(m, "units", k->n1);
+    bump(m, incidents ? "incidents" : "units", k->n1);
+    if (incidents)
+        bump(m, "verified", k->n2);
     return 0;
+}
+
+static int inc_units(void *ctx, const struct store_stat *k)
+{
+    return inc_add(ctx, k, false);
 }
 
 static int inc_rows(void *ctx, const struct store_stat *k)
 {
-    struct inc_ctx *x = ctx;
-    json_t *m;
-
-    if (x->own != 0 && k->enterprise_id != x->own)
-        return 0;
-    if ((m = model_entry(x, k->model_row)) == NULL)
-        return 1;
-    bump(m, "incidents", k->n1);
-    bump(m, "verified", k->n2);
-    return 0;
+    return inc_add(ctx, k, true);
 }
 
 int core_stats_incidents(struct core *c, const struct core_principal *who,
