@@ -19,8 +19,7 @@
  * B is the median of what the predictor subtracts it from (the median
  * minimises the sum of absolute residuals) or, for order 2, the first
  * difference.  Residuals are zigzag-mapped (0, -1, 1, -2, ... to 0, 1, 2,
- * 3, ...) and Rice-coded with the parameter k that costs least; the
- * encoder tries every predictor and keeps the cheapest.  For timestamps,
+ * 3, ...) and Rice-coded with the parameter k that costs least.  For timestamps,
  * order 2 is Gorilla's delta-of-delta and order 1 around the median
  * interval is its variant with half the variance when a unit's timer
  * jitters.
@@ -91,18 +90,25 @@ static int64_t select_kth(int64_t *v, size_t n, size_t k)
     return v[kk];
 }
 
-/* The residual of y[i] (i >= 1) under order and offset b. */
-static uint64_t residual(int order, uint64_t b, const uint64_t *y, size_t i)
+/* The zigzagged residuals u[0..n-1) of y[1..n) under order and offset b,
+ * one loop per order so that each is a straight pass. */
+static void residuals(int order, uint64_t b, const uint64_t *y, size_t n,
+                      uint64_t *u)
 {
     switch (order) {
     case 0:
-        return y[i] - b;
+        for (size_t i = 1; i < n; i++)
+            u[i - 1] = zigzag(y[i] - b);
+        break;
     case 1:
-        return y[i] - y[i - 1] - b;
+        for (size_t i = 1; i < n; i++)
+            u[i - 1] = zigzag(y[i] - y[i - 1] - b);
+        break;
     default:
-        if (i == 1)
-            return y[1] - y[0] - b;
-        return y[i] - 2 * y[i - 1] + y[i - 2];
+        u[0] = zigzag(y[1] - y[0] - b);
+        for (size_t i = 2; i < n; i++)
+            u[i - 1] = zigzag(y[i] - 2 * y[i - 1] + y[i - 2]);
+        break;
     }
 }
 
@@ -139,17 +145,43 @@ static uint64_t best_k(const uint64_t *u, size_t m, int *k)
     mean = sum / (double)m >= 18446744073709549568.0
                ? UINT64_MAX : (uint64_t)(sum / (double)m);
     k0 = mean == 0 ? 0 : 63 - __builtin_clzll(mean);
-    *k = 0;
-    for (int c = k0 - 2; c <= k0 + 1; c++) {
-        uint64_t bits = 0;
+    /* The candidates k0 - 2 .. k0 + 1, clamped to 0..62, in one pass.  A
+     * residual whose quotient under the smallest candidate is below the
+     * escape is below it under all four, and costs (u >> k) + 1 + k
+     * under each: those only need the sums of their shifted values. */
+    {
+        uint64_t shifted[4], other[4] = { 0, 0, 0, 0 };
+        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int c0 = k0 - 2 < 0 ? 0 : k0 + 1 > 62 ? 59 : k0 - 2;
+        size_t plain = 0;
 
-        if (c < 0 || c > 62)
-            continue;
-        for (size_t i = 0; i < m; i++)
-            bits += tsdb_rice_bits(u[i], c);
-        if (bits < best) {
-            best = bits;
-            *k = c;
+        for (size_t i = 0; i < m; i++) {
+            uint64_t v = u[i] >> c0;
+
+            if (v < TSDB_RICE_ESCAPE) {
+                s0 += v;
+                s1 += v >> 1;
+                s2 += v >> 2;
+                s3 += v >> 3;
+                plain++;
+            } else {
+                for (int c = 0; c < 4; c++)
+                    other[c] += tsdb_rice_bits(u[i], c0 + c);
+            }
+        }
+        shifted[0] = s0;
+        shifted[1] = s1;
+        shifted[2] = s2;
+        shifted[3] = s3;
+        *k = c0;
+        for (int c = 0; c < 4; c++) {
+            uint64_t bits = shifted[c] + plain * (uint64_t)(1 + c0 + c)
+                            + other[c];
+
+            if (bits < best) {
+                best = bits;
+                *k = c0 + c;
+            }
         }
     }
     return best;
@@ -158,6 +190,11 @@ static uint64_t best_k(const uint64_t *u, size_t m, int *k)
 /* y[i] = (x[i] - x[0]) / g, dividing the signed view of the difference. */
 static void scaled(const int64_t *x, size_t n, uint64_t g, uint64_t *y)
 {
+    if (g == 1) {
+        for (size_t i = 0; i < n; i++)
+            y[i] = (uint64_t)x[i] - (uint64_t)x[0];
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         uint64_t d = (uint64_t)x[i] - (uint64_t)x[0];
         uint64_t q = magnitude(d) / g;
@@ -169,7 +206,7 @@ static void scaled(const int64_t *x, size_t n, uint64_t g, uint64_t *y)
 uint64_t tsdb_series_plan(const int64_t *x, size_t n, struct tsdb_series *s)
 {
     uint64_t y[TSDB_SERIES_MAX], u[TSDB_SERIES_MAX];
-    uint64_t best = UINT64_MAX, g = 0;
+    uint64_t g = 0, best = UINT64_MAX;
 
     s->n = n;
     s->x0 = (uint64_t)x[0];
@@ -179,27 +216,34 @@ uint64_t tsdb_series_plan(const int64_t *x, size_t n, struct tsdb_series *s)
     s->b = 0;
     if (n < 2)
         return 0;
-    for (size_t i = 1; i < n; i++)
+    /* Most series have no common step: stop as soon as it is 1. */
+    for (size_t i = 1; i < n && g != 1; i++)
         g = gcd(g, magnitude((uint64_t)x[i] - (uint64_t)x[0]));
     if (g == 0)
         g = 1;
     s->g = g;
     scaled(x, n, g, y);
+    /* The predictor with the least sum of absolute residuals, as FLAC
+     * picks its fixed predictor: a Rice code's length grows with that
+     * sum, and comparing sums costs one pass where comparing exact
+     * lengths would cost one per candidate parameter. */
     for (int order = 0; order <= 2; order++) {
-        uint64_t b = offset(order, y, n), bits;
-        int k;
+        uint64_t b = offset(order, y, n), sum = 0;
 
-        for (size_t i = 1; i < n; i++)
-            u[i - 1] = zigzag(residual(order, b, y, i));
-        bits = best_k(u, n - 1, &k);
-        if (bits < best) {
-            best = bits;
+        /* Each term is capped at 2^56, so that 168 of them cannot
+         * overflow; a series with residuals that large costs the same
+         * under any predictor. */
+        residuals(order, b, y, n, u);
+        for (size_t i = 0; i < n - 1; i++)
+            sum += u[i] < (UINT64_C(1) << 56) ? u[i] : UINT64_C(1) << 56;
+        if (sum < best) {
+            best = sum;
             s->order = order;
-            s->k = k;
             s->b = b;
         }
     }
-    return best;
+    residuals(s->order, s->b, y, n, u);
+    return best_k(u, n - 1, &s->k);
 }
 
 void tsdb_series_put_header(const struct tsdb_series *s, struct tsdb_bytew *w)
@@ -215,13 +259,14 @@ void tsdb_series_put_header(const struct tsdb_series *s, struct tsdb_bytew *w)
 void tsdb_series_put_residuals(const struct tsdb_series *s, const int64_t *x,
                                struct tsdb_bitw *b)
 {
-    uint64_t y[TSDB_SERIES_MAX];
+    uint64_t y[TSDB_SERIES_MAX], u[TSDB_SERIES_MAX];
 
     if (s->n < 2 || s->k == TSDB_RICE_ZERO)
         return;
     scaled(x, s->n, s->g, y);
-    for (size_t i = 1; i < s->n; i++)
-        tsdb_rice_put(b, zigzag(residual(s->order, s->b, y, i)), s->k);
+    residuals(s->order, s->b, y, s->n, u);
+    for (size_t i = 0; i < s->n - 1; i++)
+        tsdb_rice_put(b, u[i], s->k);
 }
 
 bool tsdb_series_get_header(struct tsdb_series *s, size_t n,

@@ -50,7 +50,6 @@ struct tsdb_bytew {
     bool ok;
 };
 
-void tsdb_bytew_put(struct tsdb_bytew *w, uint8_t b);
 /* Unsigned LEB128: 7 bits a byte, low group first, at most 10 bytes. */
 void tsdb_bytew_varint(struct tsdb_bytew *w, uint64_t v);
 
@@ -73,7 +72,6 @@ struct tsdb_bitw {
     int nacc;            /* 0..7 between calls */
 };
 
-void tsdb_bitw_put(struct tsdb_bitw *b, uint64_t v, int nbits);  /* 0..64 */
 /* Pads the last byte with zero bits. */
 void tsdb_bitw_flush(struct tsdb_bitw *b);
 
@@ -87,10 +85,119 @@ struct tsdb_bitr {
 };
 
 void tsdb_bitr_init(struct tsdb_bitr *b, const uint8_t *p, const uint8_t *end);
-uint64_t tsdb_bitr_get(struct tsdb_bitr *b, int nbits);          /* 0..64 */
 /* True when every byte was read and the bits left are zero padding of
  * less than a byte. */
 bool tsdb_bitr_at_end(const struct tsdb_bitr *b);
+
+/*
+ * The functions of the inner loops, inline: one call per bit field or
+ * byte.  tsdb_bytew_put appends a byte; tsdb_bitw_put appends the nbits
+ * (0..64) low bits of v; tsdb_bitr_get reads nbits (0..64), returning 0
+ * and setting overrun when the bits run out.
+ */
+static inline void tsdb_bytew_put(struct tsdb_bytew *w, uint8_t b)
+{
+    if (w->len >= w->cap) {
+        w->ok = false;
+        return;
+    }
+    w->p[w->len++] = b;
+}
+
+/* Appends nbits (0..32) bits of v. */
+static inline void tsdb_bitw_put32(struct tsdb_bitw *b, uint32_t v, int nbits)
+{
+    if (nbits == 0)
+        return;
+    /* acc holds at most 7 pending bits, so 39 after the shift. */
+    b->acc = (b->acc << nbits) | (v & (uint32_t)(0xFFFFFFFFu >> (32 - nbits)));
+    b->nacc += nbits;
+    while (b->nacc >= 8) {
+        b->nacc -= 8;
+        tsdb_bytew_put(b->w, (uint8_t)(b->acc >> b->nacc));
+    }
+    b->acc &= (UINT64_C(1) << b->nacc) - 1;
+}
+
+static inline void tsdb_bitw_put(struct tsdb_bitw *b, uint64_t v,
+                                 int nbits)
+{
+    if (nbits > 32) {
+        tsdb_bitw_put32(b, (uint32_t)(v >> 32), nbits - 32);
+        nbits = 32;
+    }
+    tsdb_bitw_put32(b, (uint32_t)v, nbits);
+}
+
+/* Tops the cache up to at least 57 bits while bytes remain. */
+static inline void tsdb_bitr_refill(struct tsdb_bitr *b)
+{
+    while (b->avail <= 56 && b->p < b->end) {
+        b->cache |= (uint64_t)*b->p++ << (56 - b->avail);
+        b->avail += 8;
+    }
+}
+
+/* Reads nbits (0..32). */
+static inline uint64_t tsdb_bitr_get32(struct tsdb_bitr *b, int nbits)
+{
+    uint64_t v;
+
+    if (nbits == 0)
+        return 0;
+    if (b->avail < nbits)
+        tsdb_bitr_refill(b);
+    if (b->avail < nbits) {
+        b->overrun = true;
+        return 0;
+    }
+    v = b->cache >> (64 - nbits);
+    b->cache <<= nbits;
+    b->avail -= nbits;
+    return v;
+}
+
+static inline uint64_t tsdb_bitr_get(struct tsdb_bitr *b, int nbits)
+{
+    uint64_t hi = 0;
+
+    if (nbits > 32) {
+        hi = tsdb_bitr_get32(b, nbits - 32) << 32;
+        nbits = 32;
+    }
+    return hi | tsdb_bitr_get32(b, nbits);
+}
+
+/* Reads a unary quotient: the one-bits before a zero, at most limit of
+ * them.  Returns limit when limit one-bits were read (an escape; no zero
+ * follows them) and sets overrun when the bits run out first. */
+static inline unsigned tsdb_bitr_unary(struct tsdb_bitr *b, unsigned limit)
+{
+    unsigned ones;
+
+    if (b->avail < (int)limit + 1)
+        tsdb_bitr_refill(b);
+    /* Bits past avail are zero in the cache, so ~cache has ones there
+     * and the count of leading ones never passes avail. */
+    ones = ~b->cache == 0 ? 64u : (unsigned)__builtin_clzll(~b->cache);
+    if (ones >= limit) {
+        if (b->avail < (int)limit) {
+            b->overrun = true;
+            return limit;
+        }
+        b->cache <<= limit;
+        b->avail -= (int)limit;
+        return limit;
+    }
+    if ((int)ones + 1 > b->avail) {
+        b->overrun = true;
+        return limit;
+    }
+    /* ones + 1 <= 20 here, well under 64. */
+    b->cache <<= ones + 1;
+    b->avail -= (int)ones + 1;
+    return ones;
+}
 
 /*
  * The Rice code of u with parameter k (0..62): the quotient u >> k in
@@ -100,9 +207,41 @@ bool tsdb_bitr_at_end(const struct tsdb_bitr *b);
  * tsdb_rice_bits is its length; tsdb_rice_get sets b->overrun when the
  * bits run out.
  */
-uint64_t tsdb_rice_bits(uint64_t u, int k);
-void tsdb_rice_put(struct tsdb_bitw *b, uint64_t u, int k);
-uint64_t tsdb_rice_get(struct tsdb_bitr *b, int k);
+static inline uint64_t tsdb_rice_bits(uint64_t u, int k)
+{
+    uint64_t q = u >> k;
+
+    if (q < TSDB_RICE_ESCAPE)
+        return q + 1 + (uint64_t)k;
+    return TSDB_RICE_ESCAPE + 6 + (uint64_t)(64 - __builtin_clzll(u));
+}
+
+static inline void tsdb_rice_put(struct tsdb_bitw *b, uint64_t u, int k)
+{
+    uint64_t q = u >> k;
+
+    if (q < TSDB_RICE_ESCAPE) {
+        /* q one-bits then a zero: (2^q - 1) << 1 in q + 1 bits. */
+        tsdb_bitw_put(b, ((UINT64_C(1) << q) - 1) << 1, (int)q + 1);
+        tsdb_bitw_put(b, u, k);
+    } else {
+        int len = 64 - __builtin_clzll(u);
+
+        tsdb_bitw_put(b, (UINT64_C(1) << TSDB_RICE_ESCAPE) - 1,
+                      TSDB_RICE_ESCAPE);
+        tsdb_bitw_put(b, (uint64_t)(len - 1), 6);
+        tsdb_bitw_put(b, u, len);
+    }
+}
+
+static inline uint64_t tsdb_rice_get(struct tsdb_bitr *b, int k)
+{
+    unsigned q = tsdb_bitr_unary(b, TSDB_RICE_ESCAPE);
+
+    if (q < TSDB_RICE_ESCAPE)
+        return ((uint64_t)q << k) | tsdb_bitr_get(b, k);
+    return tsdb_bitr_get(b, (int)tsdb_bitr_get(b, 6) + 1);
+}
 
 /* The parameters of one coded series. */
 struct tsdb_series {
