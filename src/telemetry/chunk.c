@@ -32,6 +32,20 @@ int64_t tsdb_chunk_window(int64_t t)
     return t - t % TSDB_CHUNK_WINDOW_MS;
 }
 
+bool tsdb_raw_expired(int64_t first, int64_t now, int64_t retention_ms)
+{
+    int64_t end;
+
+    if (first < 0 || first > TSDB_TIME_MAX)
+        return false;
+    if (retention_ms < 0)
+        retention_ms = 0;
+    end = tsdb_chunk_window(first) + TSDB_CHUNK_WINDOW_MS;
+    /* now - retention_ms cannot overflow: both are >= 0 here or now is
+     * negative, in which case nothing has expired yet. */
+    return now >= 0 && end <= now - retention_ms;
+}
+
 void tsdb_chunk_seal(struct tsdb_bytew *w)
 {
     uint32_t crc = tsdb_crc32c(w->p, w->len);

@@ -263,6 +263,21 @@ struct tsdb_sample {
 /* The first ms of the chunk window that holds t (t >= 0). */
 int64_t tsdb_chunk_window(int64_t t);
 
+/* Raw samples are kept 90 days by default, then only their hourly
+ * rollups, for the unit's life (the telemetry issue's default). */
+#define TSDB_RAW_RETENTION_MS (90 * TSDB_DAY_MS)
+
+/*
+ * Whether a raw chunk whose first sample is at first may be dropped at
+ * time now, keeping raw samples for retention_ms (TSDB_RAW_RETENTION_MS
+ * unless configured; a negative one counts as 0): when its whole window
+ * ended retention_ms or more before now.  Chunks go whole, so raw data
+ * always begins on a window boundary, a whole hour, and a query's hours
+ * before it come from rollups.  Fold a chunk into its rollups before
+ * dropping it.
+ */
+bool tsdb_raw_expired(int64_t first, int64_t now, int64_t retention_ms);
+
 /* What a chunk's header says: filled by the decoders. */
 struct tsdb_chunk_info {
     unsigned metric;

@@ -1285,6 +1285,29 @@ static void test_outliers(void **state)
                      HRID_EINVAL);
 }
 
+static void test_retention(void **state)
+{
+    int64_t end = T0 + TSDB_CHUNK_WINDOW_MS;
+
+    (void)state;
+    /* A chunk goes when its whole window is older than the retention. */
+    assert_false(tsdb_raw_expired(T0 + 5, end + TSDB_RAW_RETENTION_MS - 1,
+                                  TSDB_RAW_RETENTION_MS));
+    assert_true(tsdb_raw_expired(T0 + 5, end + TSDB_RAW_RETENTION_MS,
+                                 TSDB_RAW_RETENTION_MS));
+    assert_true(tsdb_raw_expired(end - 1, end + TSDB_RAW_RETENTION_MS,
+                                 TSDB_RAW_RETENTION_MS));
+    assert_false(tsdb_raw_expired(end, end + TSDB_RAW_RETENTION_MS,
+                                  TSDB_RAW_RETENTION_MS));
+    /* Configured: a week, or nothing kept past the window. */
+    assert_true(tsdb_raw_expired(T0, end + 7 * TSDB_DAY_MS, 7 * TSDB_DAY_MS));
+    assert_true(tsdb_raw_expired(T0, end, -5));
+    assert_false(tsdb_raw_expired(T0, end - 1, 0));
+    assert_false(tsdb_raw_expired(T0, INT64_MIN, 0));
+    assert_false(tsdb_raw_expired(-1, INT64_MAX, 0));
+    assert_true(tsdb_raw_expired(TSDB_TIME_MAX, INT64_MAX, INT64_MAX / 2));
+}
+
 /* The fleet is a pure function of its arguments. */
 static void test_fleet_deterministic(void **state)
 {
@@ -1338,6 +1361,7 @@ int main(void)
         cmocka_unit_test(test_fit_noisy),
         cmocka_unit_test(test_percentiles),
         cmocka_unit_test(test_outliers),
+        cmocka_unit_test(test_retention),
         cmocka_unit_test(test_fleet_deterministic),
     };
 
