@@ -4,10 +4,10 @@
  *
  * The encoder keeps an open chunk's samples as integers, times and
  * quantised values, and chooses the encoding only when it serialises: the
- * series coder then sees the whole chunk and picks each series'
- * predictor and Rice parameter for it.  That costs an open chunk 16 bytes
- * a sample in memory, and buys about a third of the bytes a streaming
- * (Gorilla-style) encoder would store for the same samples.
+ * series coder then sees the whole chunk and picks each series' step,
+ * predictor, offset and Rice parameter for it, which a streaming encoder
+ * would have to fix before seeing the samples.  That costs an open chunk
+ * 16 bytes a sample in memory.
  *
  * The decoder checks the CRC before it reads anything else, then every
  * field against its bounds, then what the samples must satisfy (times

@@ -240,7 +240,7 @@ struct tsdb_sample {
  * multiples of two hours since the epoch: two hours of one-minute reports
  * (the fleet's cadence), small enough that a query reads at most two
  * hours too many at each end, large enough that the chunk's fixed cost
- * (about 20 bytes) is a sixth of a byte per value, and a whole number of
+ * (about 24 bytes) is a fifth of a byte per value, and a whole number of
  * hours, so that a closed chunk's hourly rollups are final.  A unit that
  * reports faster fills a chunk before its window ends and starts another
  * in the same window.  docs/telemetry.md has the figures.
@@ -388,7 +388,7 @@ struct tsdb_rollup {
  * A rollup chunk holds the buckets of one seven-day window aligned on
  * multiples of seven days since the epoch (Thursdays 00:00 UTC): 168
  * buckets, a 30-day query reads five or six chunks, and the chunk's fixed
- * cost is under a fifth of a byte per bucket.
+ * cost (about 34 bytes) is a fifth of a byte per bucket.
  */
 #define TSDB_ROLLUP_BUCKETS 168
 #define TSDB_ROLLUP_WINDOW_MS (TSDB_ROLLUP_BUCKETS * TSDB_HOUR_MS)
