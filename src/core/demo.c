@@ -1956,9 +1956,12 @@ static int run_unit(struct worker *w, struct unit *u, const struct unit *next)
     if (rc != CORE_OK)
         return rc;
     u->owner = owner;
-    /* Level 4 and 5 wait for a certification the registry cannot record
-     * yet (lifecycle.c: certification_required), so they stay released. */
-    if (m->level < 4) {
+    /* Level 4 and 5 deploy only where their model's certification
+     * (certify_models) allows: its sector's scenario; units sold into
+     * another sector stay released. */
+    if (m->level < 4 || ((m->status == MS_APPROVED ||
+                          m->status == MS_DISCONTINUED) &&
+                         p->owners[owner].sector == m->sector)) {
         const struct owner *o = &p->owners[owner];
 
         if (!step(u, 2 * DAY_MS, 14 * DAY_MS, H, &t))
@@ -2358,6 +2361,112 @@ static int check_opts(const struct core_demo_opts *o, struct core_err *err)
     return CORE_OK;
 }
 
+/* A national test centre certifies every model of level 4 and 5 on the
+ * market (approved, or discontinued only after the fleet is seeded) for
+ * its sector's scenario, with limits, before any unit deploys. */
+static int certify_models(struct plan *p, struct arena *a)
+{
+    struct core_principal cp = {ROLE_CERTIFIER, 0, 0, NULL};
+    struct core_reply rep;
+    struct core_err e;
+    int rc;
+
+    rc = make_party(p, a, "certifier",
+                    "National Robot Safety Test Centre (Shanghai) Co., Ltd.",
+                    "NRSTC", "CN",
+                    json_pack("{s:s, s:s}", "address",
+                              "1 Test Road, Pudong, Shanghai", "contact",
+                              "cert@example.gov.cn"),
+                    &cp.party_id);
+    for (int i = 0; i < p->nmodels && rc == CORE_OK; i++) {
+        const struct dmodel *m = &p->models[i];
+        json_t *body;
+
+        if (m->level < 4 ||
+            (m->status != MS_APPROVED && m->status != MS_DISCONTINUED))
+            continue;
+        body = json_pack(
+            "{s:s, s:s, s:s, s:[s], s:s, s:{s:f, s:s}, s:s, s:s}", "model",
+            m->id, "scheme", "GB/T 45000 humanoid service robots",
+            "tier", m->level == 5 ? "A" : "B", "scenarios",
+            scenario_name[m->sector], "conditions",
+            m->level == 5 ? "remote supervision; geofenced sites only"
+                          : "trained staff on site",
+            "limits", "max_speed_mps", m->level == 5 ? 1.5 : 1.0,
+            "supervision", m->level == 5 ? "remote" : "on_site",
+            "valid_from", "2020-01-01T00:00:00Z", "valid_until",
+            "2031-01-01T00:00:00Z");
+        rc = core_cert_create(p->c, &cp, body, NULL, a, &rep, &e);
+        json_decref(body);
+        if (reply_ok(p, rc, &rep, &e, "certification") == CORE_OK)
+            json_decref(rep.body);
+    }
+    return rc;
+}
+
+/* The recalled models' makers open their campaigns once the fleet exists,
+ * and remedy about two thirds of the units, so completion varies. */
+static int open_recalls(struct plan *p, struct arena *a)
+{
+    int rc = CORE_OK;
+
+    for (int i = 0; i < p->nmodels && rc == CORE_OK; i++) {
+        const struct dmodel *m = &p->models[i];
+        struct core_principal mk = {ROLE_MANUFACTURER, p->ents[m->ent].id, 0,
+                                    NULL};
+        struct core_page page = {CORE_PAGE_MAX, NULL};
+        struct core_reply rep;
+        struct core_err e;
+        json_t *body, *units = NULL, *u;
+        int64_t id;
+        size_t k;
+
+        if (!m->recall)
+            continue;
+        body = json_pack("{s:s, s:s, s:s, s:{s:[s]}}", "defect",
+                         m->recall_defect, "hazard",
+                         "fall or pinch injury near people", "remedy",
+                         "replace the affected part and update firmware",
+                         "target", "models", m->id);
+        rc = core_recall_create(p->c, &mk, body, NULL, a, &rep, &e);
+        json_decref(body);
+        if (reply_ok(p, rc, &rep, &e, "recall") != CORE_OK)
+            break;
+        id = json_integer_value(json_object_get(rep.body, "id"));
+        json_decref(rep.body);
+        rc = core_recall_units(p->c, &mk, id, "notified", &page, a, &units,
+                               &e);
+        if (rc != CORE_OK) {
+            plan_fail(p, &e, "recall units");
+            break;
+        }
+        json_array_foreach(json_object_get(units, "items"), k, u) {
+            const char *code = json_string_value(json_object_get(u, "code"));
+
+            if (hash3((uint64_t)i, k, 77) % 3 == 0)
+                continue;
+            body = json_pack("{s:s, s:I, s:s, s:s}", "type", "recall_remedy",
+                             "recall", (json_int_t)id, "action",
+                             "part replaced, firmware updated", "work_order",
+                             "RC-WO");
+            rc = core_event_add(p->c, &mk, code, strlen(code), body, NULL, a,
+                                &rep, &e);
+            json_decref(body);
+            /* A unit suspended or scrapped meanwhile keeps its notice. */
+            if (rc == CORE_ECONFLICT) {
+                rc = CORE_OK;
+                continue;
+            }
+            if (reply_ok(p, rc, &rep, &e, "recall remedy") != CORE_OK)
+                break;
+            json_decref(rep.body);
+        }
+        json_decref(units);
+        arena_release(a);
+    }
+    return rc;
+}
+
 int core_demo_seed(struct core *c, const struct core_demo_opts *o,
                    struct core_demo_result *res, struct core_err *err)
 {
@@ -2441,9 +2550,13 @@ int core_demo_seed(struct core *c, const struct core_demo_opts *o,
         rc = plan_models(p, &r, &a);
     if (rc == CORE_OK)
         rc = plan_parties(p, &r, &a);
+    if (rc == CORE_OK)
+        rc = certify_models(p, &a);
     arena_release(&a);
     if (rc == CORE_OK)
         rc = run_fleet(p, o->threads, res);
+    if (rc == CORE_OK)
+        rc = open_recalls(p, &a);
     /* The discontinued model goes off the market once its units are out. */
     for (int i = 0; i < p->nmodels && rc == CORE_OK; i++) {
         struct dmodel *m = &p->models[i];
