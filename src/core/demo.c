@@ -2406,7 +2406,8 @@ static int certify_models(struct plan *p, struct arena *a)
 
 /* The recalled models' makers open their campaigns once the fleet exists,
  * and remedy about two thirds of the units, so completion varies. */
-static int open_recalls(struct plan *p, struct arena *a)
+static int open_recalls(struct plan *p, struct arena *a,
+                        struct core_demo_result *res)
 {
     int rc = CORE_OK;
 
@@ -2433,6 +2434,9 @@ static int open_recalls(struct plan *p, struct arena *a)
         if (reply_ok(p, rc, &rep, &e, "recall") != CORE_OK)
             break;
         id = json_integer_value(json_object_get(rep.body, "id"));
+        /* Each affected unit got a notice event. */
+        res->events += json_integer_value(json_object_get(
+            json_object_get(rep.body, "units"), "affected"));
         json_decref(rep.body);
         rc = core_recall_units(p->c, &mk, id, "notified", &page, a, &units,
                                &e);
@@ -2460,6 +2464,7 @@ static int open_recalls(struct plan *p, struct arena *a)
             if (reply_ok(p, rc, &rep, &e, "recall remedy") != CORE_OK)
                 break;
             json_decref(rep.body);
+            res->events++;
         }
         json_decref(units);
         arena_release(a);
@@ -2556,7 +2561,7 @@ int core_demo_seed(struct core *c, const struct core_demo_opts *o,
     if (rc == CORE_OK)
         rc = run_fleet(p, o->threads, res);
     if (rc == CORE_OK)
-        rc = open_recalls(p, &a);
+        rc = open_recalls(p, &a, res);
     /* The discontinued model goes off the market once its units are out. */
     for (int i = 0; i < p->nmodels && rc == CORE_OK; i++) {
         struct dmodel *m = &p->models[i];
