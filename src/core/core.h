@@ -344,6 +344,32 @@ int core_stats_incidents(struct core *c, const struct core_principal *who,
 int core_stats_recalls(struct core *c, const struct core_principal *who,
                        struct arena *a, json_t **out, struct core_err *err);
 
+/* Health telemetry (docs/telemetry.md).  A batch holds at most
+ * CORE_TELEMETRY_BATCH_MAX reports, all-or-nothing, from the units'
+ * custodians or operators; reports of units not on the market are
+ * refused. */
+#define CORE_TELEMETRY_BATCH_MAX 10000
+int core_telemetry_ingest(struct core *c, const struct core_principal *who,
+                          json_t *reports, struct arena *a,
+                          struct core_reply *out, struct core_err *err);
+/* One metric of a unit over [from, to) (default: the last day), raw
+ * (step NULL or "0") or by step ("5m", "1h", "1d"). */
+int core_telemetry_series(struct core *c, const struct core_principal *who,
+                          const char *code, size_t code_len,
+                          const char *metric, const char *from,
+                          const char *to, const char *step, struct arena *a,
+                          json_t **out, struct core_err *err);
+/* Latest wear per joint and battery state of health, their rates per day
+ * fitted over 30 days, and when each is projected to cross its model's
+ * threshold. */
+int core_unit_health(struct core *c, const struct core_principal *who,
+                     const char *code, size_t code_len, struct arena *a,
+                     json_t **out, struct core_err *err);
+/* Moves staged reports of closed windows into chunks and rollups and
+ * drops raw chunks older than retention_ms; *reports: how many moved. */
+int core_telemetry_compact(struct core *c, int64_t now, int64_t retention_ms,
+                           int64_t *reports, struct core_err *err);
+
 /* Public: {"code","allowed","reasons":[{code,message}],"checked_at",...}:
  * "no code, no market access", for customs, marketplaces, procurement. */
 int core_market_access(struct core *c, const char *code, size_t code_len,

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -52,7 +53,14 @@ struct options {
     const char *public_url;     /* NULL: the URL served */
     const char *log_name;       /* the log's origin; NULL: kept or default */
     unsigned checkpoint_ms;     /* how often a grown log is signed */
+    unsigned compact_ms;        /* how often telemetry is compacted */
+    unsigned retention_days;    /* raw telemetry kept this long */
 };
+
+/* Telemetry: staged reports of closed windows become chunks every minute
+ * by default; raw samples are kept 90 days (docs/telemetry.md). */
+#define COMPACT_MS_DEFAULT 60000u
+#define RETENTION_DAYS_DEFAULT 90u
 
 /* The log's origin when none is given at the first start. */
 #define LOG_NAME_DEFAULT "hrid.local/log"
@@ -81,6 +89,10 @@ static void usage(FILE *f)
         "                          PATH.platform-key (mode 0600: back them up)\n"
         "      --checkpoint-ms MS  sign a checkpoint this often while the log\n"
         "                          grows (default 1000)\n"
+        "      --compact-ms MS     compact staged telemetry this often\n"
+        "                          (default 60000)\n"
+        "      --raw-retention-days N  keep raw telemetry N days (default 90;\n"
+        "                          hourly rollups are kept for the unit's life)\n"
         "  -q, --quiet             no per-request log lines\n"
         "  -h, --help              this help\n"
         "  -V, --version           print the version\n");
@@ -143,6 +155,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "public-url", required_argument, NULL, 'P' },
         { "log-name", required_argument, NULL, 'N' },
         { "checkpoint-ms", required_argument, NULL, 'C' },
+        { "compact-ms", required_argument, NULL, 'K' },
+        { "raw-retention-days", required_argument, NULL, 'R' },
         { "help",    no_argument,       NULL, 'h' },
         { "version", no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -158,6 +172,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->public_url = NULL;
     o->log_name = NULL;
     o->checkpoint_ms = CHECKPOINT_MS_DEFAULT;
+    o->compact_ms = COMPACT_MS_DEFAULT;
+    o->retention_days = RETENTION_DAYS_DEFAULT;
     while ((c = getopt_long(argc, argv, "d:l:t:qhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
@@ -199,6 +215,22 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 'N':
             o->log_name = optarg;
+            break;
+        case 'K':
+            if (parse_uint(optarg, 3600000u, &o->compact_ms) != 0 ||
+                o->compact_ms < 10) {
+                fprintf(stderr, "hridd: --compact-ms '%s': expected "
+                        "10-3600000\n", optarg);
+                return 2;
+            }
+            break;
+        case 'R':
+            if (parse_uint(optarg, 36500u, &o->retention_days) != 0 ||
+                o->retention_days == 0) {
+                fprintf(stderr, "hridd: --raw-retention-days '%s': "
+                        "expected 1-36500\n", optarg);
+                return 2;
+            }
             break;
         case 'C':
             if (parse_uint(optarg, CHECKPOINT_MS_MAX, &o->checkpoint_ms) != 0 ||
@@ -391,6 +423,64 @@ static int seed_demo(struct core *core, const char *db)
     return 0;
 }
 
+/* The telemetry compactor: a thread that calls core_telemetry_compact
+ * every compact_ms until told to stop. */
+struct compactor {
+    struct core *core;
+    unsigned every_ms;
+    int64_t retention_ms;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping, started;
+};
+
+static void *compactor_main(void *arg)
+{
+    struct compactor *k = arg;
+    char last[CORE_MSG_MAX] = "";
+
+    pthread_mutex_lock(&k->mu);
+    while (!k->stopping) {
+        struct timespec ts;
+        struct core_err err;
+        int64_t moved;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += k->every_ms / 1000;
+        ts.tv_nsec += (long)(k->every_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+        if (k->stopping)
+            break;
+        pthread_mutex_unlock(&k->mu);
+        memset(&err, 0, sizeof err);
+        if (core_telemetry_compact(k->core, core_now_ms(), k->retention_ms,
+                                   &moved, &err) != CORE_OK &&
+            strcmp(err.msg, last) != 0) {
+            fprintf(stderr, "hridd: telemetry compaction: %s\n", err.msg);
+            snprintf(last, sizeof last, "%s", err.msg);
+        }
+        pthread_mutex_lock(&k->mu);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+static void compactor_stop(struct compactor *k)
+{
+    if (!k->started)
+        return;
+    pthread_mutex_lock(&k->mu);
+    k->stopping = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->thread, NULL);
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -400,6 +490,8 @@ int main(int argc, char **argv)
     struct core *core = NULL;
     struct ledger_key log_key;
     struct ledger_signer *signer = NULL;
+    struct compactor compactor = {NULL, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER,
+                                  PTHREAD_COND_INITIALIZER, false, false};
     struct hrid_err he;
     uint64_t cp_size;
     sigset_t sigs;
@@ -450,6 +542,15 @@ int main(int argc, char **argv)
     }
     if (o.demo && seed_demo(core, o.db) != 0)
         goto out;
+    compactor.core = core;
+    compactor.every_ms = o.compact_ms;
+    compactor.retention_ms = (int64_t)o.retention_days * 86400000;
+    if (pthread_create(&compactor.thread, NULL, compactor_main,
+                       &compactor) != 0) {
+        fprintf(stderr, "hridd: cannot start the telemetry compactor\n");
+        goto out;
+    }
+    compactor.started = true;
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.host = o.host;
@@ -478,6 +579,7 @@ int main(int argc, char **argv)
 out:
     /* In this order: no request may run once the registry is gone. */
     http_server_stop(srv);
+    compactor_stop(&compactor);
     ledger_signer_stop(signer);
     core_free(core);
     store_close(st);

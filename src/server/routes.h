@@ -214,6 +214,11 @@ int route_unit_asof(struct hreq *r, const struct route_call *call);
 int route_incidents_post(struct hreq *r, const struct route_call *call);
 int route_incidents_list(struct hreq *r, const struct route_call *call);
 
+/* route_telemetry.c */
+int route_telemetry_post(struct hreq *r, const struct route_call *call);
+int route_telemetry_get(struct hreq *r, const struct route_call *call);
+int route_health_unit(struct hreq *r, const struct route_call *call);
+
 /* route_stats.c */
 int route_stats_units(struct hreq *r, const struct route_call *call);
 int route_stats_registrations(struct hreq *r, const struct route_call *call);

@@ -400,3 +400,31 @@ int store_stats(struct store_conn *c, int what, int64_t enterprise_id,
 {
     return c->store->ops->stats(c, what, enterprise_id, a, each, ctx, err);
 }
+
+int store_tel_put(struct store_conn *c, int kind, const struct store_tel *t,
+                  bool replace, bool *inserted, struct hrid_err *err)
+{
+    return c->store->ops->tel_put(c, kind, t, replace, inserted, err);
+}
+
+int store_tel_range(struct store_conn *c, int kind, int64_t unit_id,
+                    int64_t a, int64_t b_from, int64_t b_to, struct arena *ar,
+                    store_each_tel_fn each, void *ctx, struct hrid_err *err)
+{
+    return c->store->ops->tel_range(c, kind, unit_id, a, b_from, b_to, ar,
+                                    each, ctx, err);
+}
+
+int store_tel_units(struct store_conn *c, int kind, int64_t b_before,
+                    int64_t after_unit, int limit, store_each_tel_fn each,
+                    void *ctx, struct hrid_err *err)
+{
+    return c->store->ops->tel_units(c, kind, b_before, after_unit, limit,
+                                    each, ctx, err);
+}
+
+int store_tel_delete(struct store_conn *c, int kind, int64_t unit_id,
+                     int64_t b_from, int64_t b_to, struct hrid_err *err)
+{
+    return c->store->ops->tel_delete(c, kind, unit_id, b_from, b_to, err);
+}

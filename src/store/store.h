@@ -266,6 +266,23 @@ struct store_stat {
     int64_t n1, n2;
 };
 
+/* Telemetry is stored as blobs the telemetry engine makes (src/telemetry,
+ * docs/telemetry.md), keyed by kind, unit, a (a metric, or 0) and b (a
+ * time: a report's, or a window's start). */
+enum store_tel_kind {
+    STORE_TEL_STAGED = 1,    /* a report as received: a = 0, b = its time */
+    STORE_TEL_CHUNK,         /* a raw chunk: a = metric, b = its window */
+    STORE_TEL_ROLLUP         /* an hourly rollup chunk: a = metric, b = its
+                                seven-day window */
+};
+
+struct store_tel {
+    int64_t unit_id;
+    int64_t a, b;
+    const void *data;
+    size_t len;
+};
+
 /* A stored reply to a request made with an Idempotency-Key. */
 struct store_idem {
     int64_t party_id;
@@ -301,6 +318,7 @@ typedef int (*store_each_grant_fn)(void *ctx, const struct store_grant *g);
 typedef int (*store_each_key_fn)(void *ctx, const struct store_key *k);
 typedef int (*store_each_cert_fn)(void *ctx, const struct store_cert *c);
 typedef int (*store_each_stat_fn)(void *ctx, const struct store_stat *s);
+typedef int (*store_each_tel_fn)(void *ctx, const struct store_tel *t);
 typedef int (*store_each_incident_fn)(void *ctx,
                                       const struct store_incident *i);
 typedef int (*store_each_recall_unit_fn)(void *ctx,
@@ -459,6 +477,17 @@ struct store_ops {
     int (*stats)(struct store_conn *c, int what, int64_t enterprise_id,
                  struct arena *a, store_each_stat_fn each, void *ctx,
                  struct hrid_err *err);
+
+    int (*tel_put)(struct store_conn *c, int kind, const struct store_tel *t,
+                   bool replace, bool *inserted, struct hrid_err *err);
+    int (*tel_range)(struct store_conn *c, int kind, int64_t unit_id,
+                     int64_t a, int64_t b_from, int64_t b_to, struct arena *a_,
+                     store_each_tel_fn each, void *ctx, struct hrid_err *err);
+    int (*tel_units)(struct store_conn *c, int kind, int64_t b_before,
+                     int64_t after_unit, int limit, store_each_tel_fn each,
+                     void *ctx, struct hrid_err *err);
+    int (*tel_delete)(struct store_conn *c, int kind, int64_t unit_id,
+                      int64_t b_from, int64_t b_to, struct hrid_err *err);
 
     int (*snapshot_put)(struct store_conn *c, int64_t unit_id, int64_t seq,
                         int64_t at, const char *state, struct hrid_err *err);
@@ -670,6 +699,26 @@ enum {
 int store_stats(struct store_conn *c, int what, int64_t enterprise_id,
                 struct arena *a, store_each_stat_fn each, void *ctx,
                 struct hrid_err *err);
+
+/*
+ * Telemetry blobs.  tel_put stores one (replace: or replaces it; else a
+ * blob already there is kept and *inserted is false: a report sent twice
+ * is stored once).  tel_range walks the blobs of a unit and kind with a
+ * (-1: any) and b in [b_from, b_to), in (a, b) order.  tel_units walks the
+ * units with blobs of kind dated before b_before (t->unit_id only), in
+ * unit order after after_unit.  tel_delete removes a unit's blobs of
+ * kind with b in [b_from, b_to).
+ */
+int store_tel_put(struct store_conn *c, int kind, const struct store_tel *t,
+                  bool replace, bool *inserted, struct hrid_err *err);
+int store_tel_range(struct store_conn *c, int kind, int64_t unit_id,
+                    int64_t a, int64_t b_from, int64_t b_to, struct arena *ar,
+                    store_each_tel_fn each, void *ctx, struct hrid_err *err);
+int store_tel_units(struct store_conn *c, int kind, int64_t b_before,
+                    int64_t after_unit, int limit, store_each_tel_fn each,
+                    void *ctx, struct hrid_err *err);
+int store_tel_delete(struct store_conn *c, int kind, int64_t unit_id,
+                     int64_t b_from, int64_t b_to, struct hrid_err *err);
 
 /* Incidents, listed in id order after after_id. */
 int store_incident_insert(struct store_conn *c, struct store_incident *i,

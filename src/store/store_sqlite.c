@@ -390,6 +390,16 @@ static const char *const MIGRATIONS[] = {
     "    ON CONFLICT (enterprise_id, model_row, month)"
     "    DO UPDATE SET released = released + 1;"
     "END;",
+
+    /* 7: telemetry blobs (store_tel_*). */
+    "CREATE TABLE telemetry ("
+    "  kind    INTEGER NOT NULL,"
+    "  unit_id INTEGER NOT NULL,"
+    "  a       INTEGER NOT NULL,"
+    "  b       INTEGER NOT NULL,"
+    "  data    BLOB NOT NULL,"
+    "  PRIMARY KEY (kind, unit_id, a, b)"
+    ") WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -458,6 +468,8 @@ enum stmt_id {
     ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS, ST_SNAP_PUT, ST_SNAP_BEFORE,
     ST_INCIDENT_INSERT, ST_INCIDENT_LIST,
     ST_STATS_UNITS, ST_STATS_MONTHS, ST_STATS_INCIDENTS, ST_STATS_RECALLS,
+    ST_TEL_INSERT, ST_TEL_REPLACE, ST_TEL_RANGE, ST_TEL_RANGE_ANY,
+    ST_TEL_UNITS, ST_TEL_DELETE,
     ST_GRANT_INSERT, ST_GRANT_LIST,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_COUNT
@@ -651,6 +663,21 @@ static const char *const SQL[ST_COUNT] = {
                          " recall_units ru ON ru.recall_id = r.id"
                          " WHERE (?1 = 0 OR r.enterprise_id = ?1)"
                          " GROUP BY r.id ORDER BY r.id",
+    [ST_TEL_INSERT] = "INSERT OR IGNORE INTO telemetry (kind, unit_id, a, b,"
+                      " data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_TEL_REPLACE] = "INSERT OR REPLACE INTO telemetry (kind, unit_id, a,"
+                       " b, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_TEL_RANGE] = "SELECT unit_id, a, b, data FROM telemetry"
+                     " WHERE kind = ?1 AND unit_id = ?2 AND a = ?3"
+                     " AND b >= ?4 AND b < ?5 ORDER BY b",
+    [ST_TEL_RANGE_ANY] = "SELECT unit_id, a, b, data FROM telemetry"
+                         " WHERE kind = ?1 AND unit_id = ?2 AND ?3 = -1"
+                         " AND b >= ?4 AND b < ?5 ORDER BY a, b",
+    [ST_TEL_UNITS] = "SELECT DISTINCT unit_id FROM telemetry"
+                     " WHERE kind = ?1 AND unit_id > ?3 AND b < ?2"
+                     " ORDER BY unit_id LIMIT ?4",
+    [ST_TEL_DELETE] = "DELETE FROM telemetry WHERE kind = ?1"
+                      " AND unit_id = ?2 AND b >= ?3 AND b < ?4",
     [ST_SNAP_PUT] = "INSERT OR REPLACE INTO unit_snapshots (unit_id, seq, at,"
                     " state) VALUES (?1, ?2, ?3, ?4)",
     [ST_SNAP_BEFORE] = "SELECT seq, at, state FROM unit_snapshots"
@@ -2650,6 +2677,131 @@ static int sq_stats(struct store_conn *sc, int what, int64_t enterprise_id,
     return r;
 }
 
+static int sq_tel_put(struct store_conn *sc, int kind,
+                      const struct store_tel *t, bool replace, bool *inserted,
+                      struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, replace ? ST_TEL_REPLACE : ST_TEL_INSERT,
+                                err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (inserted != NULL)
+        *inserted = false;
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, kind);
+    bind_i64(&b, t->unit_id);
+    bind_i64(&b, t->a);
+    bind_i64(&b, t->b);
+    bind_blob(&b, t->data, (int)t->len);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "telemetry of unit %lld",
+                     (long long)t->unit_id);
+    else if (inserted != NULL)
+        *inserted = sqlite3_changes(c->db) > 0;
+    stmt_done(st);
+    return r;
+}
+
+static int read_tel(sqlite3_stmt *st, struct arena *a, struct store_tel *t,
+                    struct hrid_err *err)
+{
+    const void *p;
+
+    (void)a;
+    (void)err;
+    t->unit_id = sqlite3_column_int64(st, 0);
+    t->a = sqlite3_column_int64(st, 1);
+    t->b = sqlite3_column_int64(st, 2);
+    p = sqlite3_column_blob(st, 3);
+    t->len = (size_t)sqlite3_column_bytes(st, 3);
+    /* Read in place: valid until the callback returns. */
+    t->data = p != NULL ? p : "";
+    return STORE_OK;
+}
+
+static int sq_tel_range(struct store_conn *sc, int kind, int64_t unit_id,
+                        int64_t ma, int64_t b_from, int64_t b_to,
+                        struct arena *a, store_each_tel_fn each, void *ctx,
+                        struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ma < 0 ? ST_TEL_RANGE_ANY : ST_TEL_RANGE,
+                                err);
+    struct store_tel t;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, kind);
+    bind_i64(&b, unit_id);
+    bind_i64(&b, ma);
+    bind_i64(&b, b_from);
+    bind_i64(&b, b_to);
+    LIST_ROWS(read_tel, t, each, "reading telemetry");
+    return r;
+}
+
+static int read_tel_unit(sqlite3_stmt *st, struct arena *a,
+                         struct store_tel *t, struct hrid_err *err)
+{
+    (void)a;
+    (void)err;
+    memset(t, 0, sizeof *t);
+    t->unit_id = sqlite3_column_int64(st, 0);
+    return STORE_OK;
+}
+
+static int sq_tel_units(struct store_conn *sc, int kind, int64_t b_before,
+                        int64_t after, int limit, store_each_tel_fn each,
+                        void *ctx, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_TEL_UNITS, err);
+    struct arena *a = NULL;
+    struct store_tel t;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, kind);
+    bind_i64(&b, b_before);
+    bind_i64(&b, after);
+    bind_i64(&b, limit_of(limit));
+    LIST_ROWS(read_tel_unit, t, each, "listing telemetry units");
+    return r;
+}
+
+static int sq_tel_delete(struct store_conn *sc, int kind, int64_t unit_id,
+                         int64_t b_from, int64_t b_to, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_TEL_DELETE, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, kind);
+    bind_i64(&b, unit_id);
+    bind_i64(&b, b_from);
+    bind_i64(&b, b_to);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "telemetry of unit %lld", (long long)unit_id);
+    stmt_done(st);
+    return r;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void conn_free(struct sq_conn *c)
@@ -3351,6 +3503,10 @@ const struct store_ops store_sqlite_ops = {
     .incident_insert = sq_incident_insert,
     .incident_list = sq_incident_list,
     .stats = sq_stats,
+    .tel_put = sq_tel_put,
+    .tel_range = sq_tel_range,
+    .tel_units = sq_tel_units,
+    .tel_delete = sq_tel_delete,
     .snapshot_put = sq_snapshot_put,
     .snapshot_before = sq_snapshot_before,
 };

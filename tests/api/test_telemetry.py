@@ -1,0 +1,165 @@
+"""Health telemetry (docs/telemetry.md, docs/API.md "Telemetry"),
+black-box: what goes in comes out, raw and rolled up; bad reports are
+refused with their index and field and the batch stores nothing; reports
+of units not on the market or not one's own are refused; duplicates are
+stored once; compaction and retention keep the answers."""
+
+import datetime
+import json
+import os
+import tempfile
+import time
+
+from fixtures import iso, now, ok, refused, registry, server, World
+
+
+def report(code, t, i=0, **extra):
+    r = {"unit": code, "t": iso(t), "firmware": "3.1.4",
+         "joints": [{"id": 0, "wear": round(0.1 + i * 0.0001, 4), "temp": 40.5},
+                    {"id": 1, "wear": 0.2, "temp": round(38.0 + (i % 7) * 0.1, 1)}],
+         "battery": {"soh": round(0.98 - i * 0.0001, 4), "cycles": 100 + i // 60,
+                     "temp": 31.2},
+         "precision_mm": 0.25, "hours": round(1000 + i / 60, 2)}
+    r.update(extra)
+    return r
+
+
+def series(actor, code, metric, t0, t1, step=None):
+    q = f"/v1/units/{code}/telemetry?metric={metric}&from={iso(t0)}&to={iso(t1)}"
+    if step:
+        q += f"&step={step}"
+    return ok(actor.get(q), 200, what=q)["points"]
+
+
+def test_ingest_query_round_trip_and_duplicates():
+    with registry() as w:
+        code = w.in_service()
+        t0 = now() - datetime.timedelta(hours=1)
+        reps = [report(code, t0 + datetime.timedelta(minutes=i), i) for i in range(50)]
+        r = ok(w.owner.post("/v1/telemetry", reps), 200)
+        assert r == {"accepted": 50, "duplicates": 0}, r
+        r = ok(w.owner.post("/v1/telemetry", {"reports": reps[:10]}), 200)
+        assert r == {"accepted": 0, "duplicates": 10}, r
+        pts = series(w.owner, code, "joint.0.wear", t0, now())
+        assert [p["v"] for p in pts] == [x["joints"][0]["wear"] for x in reps], pts[:3]
+        assert [p["t"] for p in pts] == [x["t"] for x in reps]
+        soh = series(w.regulator, code, "battery.soh", t0, now())
+        assert [p["v"] for p in soh] == [x["battery"]["soh"] for x in reps]
+        # The maker sees health data; another owner and the public do not.
+        series(w.maker, code, "hours", t0, now())
+        refused(w.owner2.get(f"/v1/units/{code}/telemetry?metric=hours"), 403)
+        refused(w.public.get(f"/v1/units/{code}/telemetry?metric=hours"), 401)
+        refused(w.owner.get(f"/v1/units/{code}/telemetry?metric=joint.64.wear"),
+                422, "invalid_field", "metric")
+        # JSON Lines.
+        more = [report(code, t0 + datetime.timedelta(minutes=50 + i), 50 + i)
+                for i in range(3)]
+        body = "\n".join(json.dumps(x) for x in more) + "\n"
+        r = ok(w.owner.post("/v1/telemetry", body,
+                            headers={"Content-Type": "application/x-ndjson"}), 200)
+        assert r["accepted"] == 3, r
+
+
+def test_bad_reports_store_nothing():
+    with registry() as w:
+        code = w.in_service()
+        t0 = now() - datetime.timedelta(hours=2)
+        good = [report(code, t0 + datetime.timedelta(minutes=i), i) for i in range(3)]
+
+        def bad(i, fix, status, field=None, err="invalid_field"):
+            reps = json.loads(json.dumps(good))
+            fix(reps[i])
+            e = refused(w.owner.post("/v1/telemetry", reps), status, err, field)
+            return e
+
+        bad(1, lambda r: r["joints"][0].update(x=2), 422, "reports[1].joints[0].x",
+            "unknown_field")
+        bad(2, lambda r: r.update(camera="frame.jpg"), 422, "reports[2].camera",
+            "unknown_field")
+        bad(0, lambda r: r["joints"][0].update(wear=1.5), 422, "reports[0].joints[0].wear")
+        e = bad(1, lambda r: r["joints"][0].update(wear=0.12345), 422, "reports[1]")
+        assert "digits" in e["message"] or "precision" in e["message"], e
+        bad(2, lambda r: r["battery"].update(soh="high"), 422, "reports[2].battery.soh")
+        bad(0, lambda r: r.update(t="yesterday"), 422, "reports[0].t")
+        bad(1, lambda r: r.update(unit=code[:-1] + "X"), 422, "reports[1].unit",
+            "invalid_code")
+        other = w.in_service(owner=w.owner2)
+        e = refused(w.owner.post("/v1/telemetry", good + [report(other, t0, 0)]),
+                    403, "not_custodian", "reports[3].unit")
+        fresh = w.register()
+        refused(w.maker.post("/v1/telemetry", [report(fresh, t0, 0)]), 409,
+                "unit_not_live", "reports[0].unit")
+        refused(w.owner.post("/v1/telemetry", [good[0]] * 10001), 413, "too_large")
+        refused(w.owner.post("/v1/telemetry", []), 422)
+        assert series(w.owner, code, "hours", t0, now()) == []
+        ok(w.owner.post("/v1/telemetry", good), 200)
+        assert len(series(w.owner, code, "hours", t0, now())) == 3
+
+
+def test_compaction_rollups_and_retention():
+    with tempfile.TemporaryDirectory() as d:
+        db = os.path.join(d, "hrid.db")
+        with server("--compact-ms", "100", "--raw-retention-days", "2", db=db) as s:
+            w = World(s)
+            code = w.in_service()
+            # Three days ago (past retention) and ten hours ago, a report
+            # a minute for three hours each.
+            old = (now() - datetime.timedelta(days=3)).replace(minute=0, second=0,
+                                                               microsecond=0)
+            recent = (now() - datetime.timedelta(hours=10)).replace(minute=0, second=0,
+                                                                    microsecond=0)
+            reps = [report(code, base + datetime.timedelta(minutes=i), i)
+                    for base in (old, recent) for i in range(180)]
+            ok(w.owner.post("/v1/telemetry", reps), 200)
+            want = {iso(base + datetime.timedelta(hours=h)):
+                    sum(round(0.1 + i * 0.0001, 4) for i in range(h * 60, h * 60 + 60)) / 60
+                    for base in (old, recent) for h in range(3)}
+            deadline = time.monotonic() + 15
+            while True:
+                raw_old = series(w.owner, code, "joint.0.wear", old,
+                                 old + datetime.timedelta(hours=3))
+                if raw_old == [] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            # Raw samples past retention are gone; the recent ones survive
+            # compaction exactly; hourly averages answer for both.
+            assert raw_old == [], len(raw_old)
+            raw = series(w.owner, code, "joint.0.wear", recent,
+                         recent + datetime.timedelta(hours=3))
+            assert [p["v"] for p in raw] == [round(0.1 + i * 0.0001, 4) for i in range(180)]
+            hourly = series(w.owner, code, "joint.0.wear", old - datetime.timedelta(hours=1),
+                            now(), step="1h")
+            got = {p["t"]: p["avg"] for p in hourly}
+            assert set(got) == set(want), (sorted(got), sorted(want))
+            for t, v in want.items():
+                assert abs(got[t] - v) < 1e-9, (t, got[t], v)
+        # Restart keeps it all.
+        with server(db=db) as s2:
+            w.rebind(s2)
+            hourly2 = series(w.owner, code, "joint.0.wear",
+                             old - datetime.timedelta(hours=1), now(), step="1h")
+            assert hourly2 == hourly
+
+
+def test_health_trends():
+    with registry() as w:
+        code = w.in_service()
+        t0 = now() - datetime.timedelta(days=5)
+        # Wear of joint 0 grows 0.01 a day from 0.3: reaches 0.8 in 50 days.
+        reps = []
+        for h in range(0, 5 * 24, 2):
+            t = t0 + datetime.timedelta(hours=h)
+            reps.append({"unit": code, "t": iso(t),
+                         "joints": [{"id": 0, "wear": round(0.3 + 0.01 * h / 24, 4)}],
+                         "battery": {"soh": round(0.95 - 0.001 * h / 24, 4)}})
+        ok(w.owner.post("/v1/telemetry", reps), 200)
+        h = ok(w.owner.get(f"/v1/units/{code}/health"), 200)
+        j = h["joints"][0]
+        assert j["joint"] == 0 and abs(j["rate_per_day"] - 0.01) < 2e-4, j
+        last = datetime.datetime.fromisoformat(reps[-1]["t"].replace("Z", "+00:00"))
+        want = last + datetime.timedelta(days=(0.8 - j["value"]) / 0.01)
+        got = datetime.datetime.fromisoformat(j["projected_at"].replace("Z", "+00:00"))
+        assert abs((got - want).total_seconds()) < 2 * 86400, (got, want)
+        b = h["battery"]
+        assert abs(b["rate_per_day"] + 0.001) < 1e-4 and b["threshold"] == 0.7, b
+        refused(w.public.get(f"/v1/units/{code}/health"), 401)
