@@ -405,7 +405,8 @@ static int read_samples(struct store_conn *sc, int64_t unit_id,
     if (rc != STORE_OK)
         return rc == 1 ? hrid_err_set(he, STORE_EIO, 0, 0, "out of memory")
                        : rc;
-    qsort(x->s, x->n, sizeof *x->s, cmp_sample);
+    if (x->n > 1)
+        qsort(x->s, x->n, sizeof *x->s, cmp_sample);
     for (size_t i = 0; i < x->n; i++)
         if (k == 0 || x->s[i].t != x->s[k - 1].t)
             x->s[k++] = x->s[i];
