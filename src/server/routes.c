@@ -85,6 +85,14 @@ const struct route routes[] = {
     { "GET",     "/v1/log/checkpoint",            route_log_checkpoint,   ROUTE_ANYONE },
     { "GET",     "/v1/log/proof/inclusion",       route_log_inclusion,    ROUTE_ANYONE },
     { "GET",     "/v1/log/proof/consistency",     route_log_consistency,  ROUTE_ANYONE },
+
+    /* the portal (route_web.c) */
+    { "GET",     "/v/{code}",                     route_web_verify,       ROUTE_ANYONE },
+    { "POST",    "/v/{code}/report",              route_web_report,       ROUTE_ANYONE },
+    { "GET",     "/portal",                       route_web_portal,       ROUTE_ANYONE },
+    { "GET",     "/portal/",                      route_web_file,         ROUTE_ANYONE },
+    { "GET",     "/portal/{file}",                route_web_file,         ROUTE_ANYONE },
+    { "GET",     "/portal/{dir}/{file}",          route_web_file,         ROUTE_ANYONE },
 };
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
 

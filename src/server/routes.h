@@ -239,4 +239,10 @@ int route_label_png(struct hreq *r, const struct route_call *call);
 int route_challenge_post(struct hreq *r, const struct route_call *call);
 int route_challenge_answer(struct hreq *r, const struct route_call *call);
 
+/* route_web.c: the portal's HTML pages and static files */
+int route_web_verify(struct hreq *r, const struct route_call *call);
+int route_web_report(struct hreq *r, const struct route_call *call);
+int route_web_portal(struct hreq *r, const struct route_call *call);
+int route_web_file(struct hreq *r, const struct route_call *call);
+
 #endif
