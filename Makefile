@@ -5,6 +5,7 @@
 #   make SAN=1      the same with AddressSanitizer + UBSan, under build/san
 #   make test       install what tests need, build with sanitizers, run all
 #   make run        install, build, start hridd on a demo database
+#   make web        the portal's charting library, from npm into web/vendor/
 #   make bench      build and run the benchmarks
 #   make fuzz       build the libFuzzer drivers (clang) and run each briefly
 
@@ -52,7 +53,7 @@ FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 # up-to-date tree does not recompile them on every make test.
 .SECONDARY:
 
-.PHONY: all deps test-deps bench-deps test run bench fuzz fuzz-build clean
+.PHONY: all deps test-deps bench-deps test run bench fuzz fuzz-build clean web
 all: $(LIBHRID) $(LIBSO) $(HRID) $(HRIDD)
 
 $(B)/obj/%.o: %.c
@@ -105,14 +106,37 @@ bench-deps:
 # packages are installed on a fresh machine.
 test: test-deps
 	@$(MAKE) --no-print-directory SAN=1 all units
+	@$(MAKE) --no-print-directory web
 	@$(MAKE) --no-print-directory fuzz-build
 	@sh tests/run.sh build/san
 
 units: $(UNITS)
 
+# The address make run serves; hridd's own default.
+LISTEN  ?= 127.0.0.1:8080
+
 run: deps
-	@$(MAKE) --no-print-directory all
-	./$(HRIDD) --db hrid-demo.db --demo $(RUNFLAGS)
+	@$(MAKE) --no-print-directory all web
+	@echo "the portal: http://$(LISTEN)/portal/ (sign in with the demo regulator key below)"
+	./$(HRIDD) --db hrid-demo.db --demo --listen $(LISTEN) $(RUNFLAGS)
+
+# The portal (docs/portal.md): hridd serves web/ at /portal/.  The only
+# thing built is the charting library: Chart.js, pinned in
+# web/package-lock.json, installed by npm ci and copied as its one UMD
+# file into web/vendor/ (no bundler, nothing fetched at run time).
+WEB_LIB := web/node_modules/chart.js/dist/chart.umd.js
+
+web: web/vendor/chart.umd.js
+
+$(WEB_LIB): web/package.json web/package-lock.json
+	@sh scripts/install-deps.sh web
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+web/vendor/chart.umd.js: $(WEB_LIB)
+	@mkdir -p web/vendor
+	cp web/node_modules/chart.js/LICENSE.md web/vendor/chart.js.LICENSE.txt
+	cp $(WEB_LIB) $@
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
