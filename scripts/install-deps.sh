@@ -4,24 +4,36 @@
 # as root (or through sudo) on Debian 12 when something is missing.
 #
 #   scripts/install-deps.sh build   compiler and libraries
-#   scripts/install-deps.sh test    build + test tools (cmocka, clang, python3)
+#   scripts/install-deps.sh test    build + test tools (cmocka, clang, python3,
+#                                   and for the portal's browser tests
+#                                   chromium, nodejs, npm)
 #   scripts/install-deps.sh bench   build + load generator
+#   scripts/install-deps.sh web     what builds the portal (nodejs, npm)
 set -eu
 
 build="build-essential pkg-config libsodium-dev libjansson-dev libmicrohttpd-dev
 libsqlite3-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libssl-dev"
-test="$build libcmocka-dev clang libclang-rt-14-dev python3 sqlite3 curl zbar-tools"
+web="nodejs npm"
+test="$build libcmocka-dev clang libclang-rt-14-dev python3 sqlite3 curl zbar-tools
+$web chromium"
 bench="$build wrk"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
 bench) want=$bench ;;
-*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+web) want=$web ;;
+*) echo "usage: $0 build|test|bench|web" >&2; exit 2 ;;
 esac
 
 missing=
 for p in $want; do
+	# A Node.js from elsewhere will do: NodeSource's nodejs bundles npm
+	# and conflicts with Debian's npm package.
+	case $p in
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	esac
 	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	[ "$s" = "install ok installed" ] || missing="$missing $p"
 done

@@ -6,6 +6,8 @@
 #   unit  cmocka binaries, one per module (tests/unit/test_*.c)
 #   cli   black-box tests of the hrid tool (tests/cli/run.py)
 #   api   black-box tests against a real hridd (tests/api/run.py)
+#   web   the portal: its pages over HTTP and in headless chromium
+#         (tests/web/run.py)
 #   fuzz  a short bounded run of each libFuzzer driver over its corpus
 set -u
 B=${1:-build/san}
@@ -50,7 +52,7 @@ for t in "$B"/tests/test_*; do
 	count unit "$n" "$log/$n" $?
 done
 
-for suite in cli api; do
+for suite in cli api web; do
 	[ -f "tests/$suite/run.py" ] || continue
 	python3 "tests/$suite/run.py" >"$log/$suite" 2>&1
 	count "$suite" "run.py" "$log/$suite" $?
