@@ -362,8 +362,15 @@ json_t *core_asof_json(struct core *c, struct store_conn *sc,
     json_decref(st);
     json_object_set_new(o, "certifications", ca.items);
     json_object_set_new(o, "open_recalls", ra.items);
-    /* Alerts come with telemetry; none can be open before it exists. */
-    json_object_set_new(o, "open_alerts", json_array());
+    {
+        json_t *alerts = core_alerts_open_at(sc, u->id, t, a, err);
+
+        if (alerts == NULL) {
+            json_decref(o);
+            return NULL;
+        }
+        json_object_set_new(o, "open_alerts", alerts);
+    }
     json_object_set_new(o, "replayed_events", json_integer(replayed));
     return o;
 }

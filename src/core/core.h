@@ -365,6 +365,18 @@ int core_telemetry_series(struct core *c, const struct core_principal *who,
 int core_unit_health(struct core *c, const struct core_principal *who,
                      const char *code, size_t code_len, struct arena *a,
                      json_t **out, struct core_err *err);
+/* Alert rules (a maker on its models, a regulator on any):
+ * {"model"|"enterprise", "metric" (a name, joint.*.wear, joint.*.temp),
+ * "op" (">" "<"), "threshold", "for_minutes"}; and the alerts, by
+ * state (open, cleared, pending), model and unit. */
+int core_alert_rule_create(struct core *c, const struct core_principal *who,
+                           json_t *body, const struct core_idem *idem,
+                           struct arena *a, struct core_reply *out,
+                           struct core_err *err);
+int core_alert_list(struct core *c, const struct core_principal *who,
+                    const char *state, const char *model, const char *unit,
+                    const struct core_page *page, struct arena *a,
+                    json_t **out, struct core_err *err);
 /* Moves staged reports of closed windows into chunks and rollups and
  * drops raw chunks older than retention_ms; *reports: how many moved. */
 int core_telemetry_compact(struct core *c, int64_t now, int64_t retention_ms,

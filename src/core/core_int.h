@@ -207,6 +207,15 @@ json_t *core_cert_list_json(struct store_conn *sc, int64_t model_row,
                             const char *code, bool valid_only,
                             struct arena *a, struct core_err *err);
 
+/* Evaluates the alert rules of unit u on the values of one report dated
+ * t (alert.c), in the report's transaction. */
+int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
+                    int64_t t, const unsigned *metrics, const double *values,
+                    size_t n, struct arena *a, struct core_err *err);
+/* The unit's alerts open at time t, as a JSON array (alert.c). */
+json_t *core_alerts_open_at(struct store_conn *sc, int64_t unit_id, int64_t t,
+                            struct arena *a, struct core_err *err);
+
 /* Finds a model by its 12-character id (forgiving case): 404 "not_found"
  * naming field "model" when malformed or unknown (registry.c). */
 int core_model_find(struct store_conn *sc, const char *model_id,

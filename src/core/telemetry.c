@@ -260,10 +260,24 @@ static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
         rc = store_tel_put(sc, STORE_TEL_STAGED, &t, false, &inserted, &he);
         if (rc != STORE_OK)
             return core_store_fail(err, rc, &he);
-        if (inserted)
-            op->accepted++;
-        else
+        if (!inserted) {
             op->duplicates++;
+            continue;
+        }
+        op->accepted++;
+        {
+            unsigned metrics[TSDB_REPORT_VALUES];
+            double values[TSDB_REPORT_VALUES];
+
+            for (size_t k = 0; k < p->r.n; k++) {
+                metrics[k] = p->r.values[k].metric;
+                values[k] = p->r.values[k].v;
+            }
+            rc = core_alert_eval(sc, &u, p->r.t, metrics, values, p->r.n, a,
+                                 err);
+            if (rc != CORE_OK)
+                return rc;
+        }
     }
     reply->http_status = 200;
     reply->body = json_pack("{s:I, s:I}", "accepted",

@@ -9,6 +9,8 @@
  *                                      CORE_TELEMETRY_BATCH_MAX
  *   GET  /v1/units/{code}/telemetry?metric=&from=&to=&step=
  *   GET  /v1/units/{code}/health
+ *   POST /v1/alert-rules               a maker or regulator sets a rule
+ *   GET  /v1/alerts?state=&model=&unit=
  */
 #include <string.h>
 
@@ -102,5 +104,26 @@ int route_health_unit(struct hreq *r, const struct route_call *call)
     int rc = core_unit_health(call->core, &call->who, code, len,
                               http_arena(r), &out, &err);
 
+    return route_read(r, rc, out, &err);
+}
+
+int route_alert_rules_post(struct hreq *r, const struct route_call *call)
+{
+    return route_create(r, call, core_alert_rule_create);
+}
+
+int route_alerts_list(struct hreq *r, const struct route_call *call)
+{
+    struct core_page page;
+    struct core_err err = {0};
+    json_t *out = NULL;
+    int rc;
+
+    if (route_page(r, &page) != 0)
+        return 0;
+    rc = core_alert_list(call->core, &call->who, http_query(r, "state", NULL),
+                         http_query(r, "model", NULL),
+                         http_query(r, "unit", NULL), &page, http_arena(r),
+                         &out, &err);
     return route_read(r, rc, out, &err);
 }

@@ -63,6 +63,8 @@ const struct route routes[] = {
     { "GET",     "/v1/units/{code}/telemetry",    route_telemetry_get,    ROLE_ANY_KEY },
     { "GET",     "/v1/units/{code}/health",       route_health_unit,      ROLE_ANY_KEY },
     { "POST",    "/v1/telemetry",                 route_telemetry_post,   ROLE_ANY_KEY },
+    { "POST",    "/v1/alert-rules",               route_alert_rules_post, ROLE_MANUFACTURER | ROLE_REGULATOR },
+    { "GET",     "/v1/alerts",                    route_alerts_list,      ROLE_REGULATOR | ROLE_ADMIN | ROLE_MANUFACTURER },
     { "POST",    "/v1/units/{code}/incidents",    route_incidents_post,   ROUTE_ANYONE },
     { "GET",     "/v1/incidents",                 route_incidents_list,   ROLE_REGULATOR | ROLE_ADMIN | ROLE_MANUFACTURER },
     { "GET",     "/v1/platform/key",              route_platform_key,     ROUTE_ANYONE },

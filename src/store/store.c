@@ -428,3 +428,37 @@ int store_tel_delete(struct store_conn *c, int kind, int64_t unit_id,
 {
     return c->store->ops->tel_delete(c, kind, unit_id, b_from, b_to, err);
 }
+
+int store_rule_insert(struct store_conn *c, struct store_alert_rule *r,
+                      struct hrid_err *err)
+{
+    return c->store->ops->rule_insert(c, r, err);
+}
+
+int store_rule_list(struct store_conn *c, int64_t enterprise_id,
+                    int64_t model_row, struct arena *a,
+                    store_each_rule_fn each, void *ctx, struct hrid_err *err)
+{
+    return c->store->ops->rule_list(c, enterprise_id, model_row, a, each, ctx,
+                                    err);
+}
+
+int store_alert_find(struct store_conn *c, int64_t rule_id, int64_t unit_id,
+                     int metric, struct arena *a, struct store_alert *out,
+                     struct hrid_err *err)
+{
+    return c->store->ops->alert_find(c, rule_id, unit_id, metric, a, out, err);
+}
+
+int store_alert_put(struct store_conn *c, struct store_alert *al,
+                    struct hrid_err *err)
+{
+    return c->store->ops->alert_put(c, al, err);
+}
+
+int store_alert_list(struct store_conn *c, const struct store_alert_filter *f,
+                     struct arena *a, store_each_alert_fn each, void *ctx,
+                     struct hrid_err *err)
+{
+    return c->store->ops->alert_list(c, f, a, each, ctx, err);
+}

@@ -283,6 +283,42 @@ struct store_tel {
     size_t len;
 };
 
+/* An alert rule on a model's (or an enterprise's) telemetry: a value of
+ * metric beyond threshold for at least for_ms opens an alert per unit
+ * and metric; a value back within clears it. */
+struct store_alert_rule {
+    int64_t id;
+    int64_t enterprise_id;
+    int64_t model_row;       /* 0: every model of the enterprise */
+    const char *metric;      /* a metric name, or joint.*.wear / joint.*.temp */
+    const char *op;          /* ">" or "<" */
+    double threshold;
+    int64_t for_ms;
+    int64_t created_by;
+    int64_t created_at;
+};
+
+struct store_alert {
+    int64_t id;
+    int64_t rule_id;
+    int64_t unit_id;
+    char code[HRID_CODE_LEN + 1];
+    int64_t model_row;
+    int64_t enterprise_id;
+    int metric;              /* the metric id */
+    const char *state;       /* pending, open, cleared */
+    int64_t since;           /* the first report beyond the threshold */
+    int64_t opened_at, cleared_at;
+    double value;            /* the last value seen */
+};
+
+struct store_alert_filter {
+    int64_t unit_id, model_row, enterprise_id;   /* 0: any */
+    const char *state;       /* NULL: open and cleared */
+    int64_t after_id;
+    int limit;
+};
+
 /* A stored reply to a request made with an Idempotency-Key. */
 struct store_idem {
     int64_t party_id;
@@ -319,6 +355,9 @@ typedef int (*store_each_key_fn)(void *ctx, const struct store_key *k);
 typedef int (*store_each_cert_fn)(void *ctx, const struct store_cert *c);
 typedef int (*store_each_stat_fn)(void *ctx, const struct store_stat *s);
 typedef int (*store_each_tel_fn)(void *ctx, const struct store_tel *t);
+typedef int (*store_each_rule_fn)(void *ctx,
+                                  const struct store_alert_rule *r);
+typedef int (*store_each_alert_fn)(void *ctx, const struct store_alert *a);
 typedef int (*store_each_incident_fn)(void *ctx,
                                       const struct store_incident *i);
 typedef int (*store_each_recall_unit_fn)(void *ctx,
@@ -488,6 +527,22 @@ struct store_ops {
                      void *ctx, struct hrid_err *err);
     int (*tel_delete)(struct store_conn *c, int kind, int64_t unit_id,
                       int64_t b_from, int64_t b_to, struct hrid_err *err);
+
+    int (*rule_insert)(struct store_conn *c, struct store_alert_rule *r,
+                       struct hrid_err *err);
+    int (*rule_list)(struct store_conn *c, int64_t enterprise_id,
+                     int64_t model_row, struct arena *a,
+                     store_each_rule_fn each, void *ctx,
+                     struct hrid_err *err);
+    int (*alert_find)(struct store_conn *c, int64_t rule_id, int64_t unit_id,
+                      int metric, struct arena *a, struct store_alert *out,
+                      struct hrid_err *err);
+    int (*alert_put)(struct store_conn *c, struct store_alert *al,
+                     struct hrid_err *err);
+    int (*alert_list)(struct store_conn *c,
+                      const struct store_alert_filter *f, struct arena *a,
+                      store_each_alert_fn each, void *ctx,
+                      struct hrid_err *err);
 
     int (*snapshot_put)(struct store_conn *c, int64_t unit_id, int64_t seq,
                         int64_t at, const char *state, struct hrid_err *err);
@@ -719,6 +774,25 @@ int store_tel_units(struct store_conn *c, int kind, int64_t b_before,
                     void *ctx, struct hrid_err *err);
 int store_tel_delete(struct store_conn *c, int kind, int64_t unit_id,
                      int64_t b_from, int64_t b_to, struct hrid_err *err);
+
+/* Alert rules and alerts.  rule_list gives an enterprise's rules for
+ * model_row (those of every model and those of that one).  alert_find
+ * gets the pending or open alert of a rule, unit and metric
+ * (STORE_NOTFOUND when none); alert_put inserts (id 0) or updates one;
+ * alert_list walks them by id, filtered. */
+int store_rule_insert(struct store_conn *c, struct store_alert_rule *r,
+                      struct hrid_err *err);
+int store_rule_list(struct store_conn *c, int64_t enterprise_id,
+                    int64_t model_row, struct arena *a,
+                    store_each_rule_fn each, void *ctx, struct hrid_err *err);
+int store_alert_find(struct store_conn *c, int64_t rule_id, int64_t unit_id,
+                     int metric, struct arena *a, struct store_alert *out,
+                     struct hrid_err *err);
+int store_alert_put(struct store_conn *c, struct store_alert *al,
+                    struct hrid_err *err);
+int store_alert_list(struct store_conn *c, const struct store_alert_filter *f,
+                     struct arena *a, store_each_alert_fn each, void *ctx,
+                     struct hrid_err *err);
 
 /* Incidents, listed in id order after after_id. */
 int store_incident_insert(struct store_conn *c, struct store_incident *i,

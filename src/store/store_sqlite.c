@@ -400,6 +400,37 @@ static const char *const MIGRATIONS[] = {
     "  data    BLOB NOT NULL,"
     "  PRIMARY KEY (kind, unit_id, a, b)"
     ") WITHOUT ROWID;",
+
+    /* 8: alert rules and alerts on telemetry. */
+    "CREATE TABLE alert_rules ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  enterprise_id INTEGER NOT NULL,"
+    "  model_row     INTEGER NOT NULL,"
+    "  metric        TEXT NOT NULL,"
+    "  op            TEXT NOT NULL,"
+    "  threshold     REAL NOT NULL,"
+    "  for_ms        INTEGER NOT NULL,"
+    "  created_by    INTEGER,"
+    "  created_at    INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX alert_rules_ent ON alert_rules (enterprise_id, model_row);"
+    "CREATE TABLE alerts ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  rule_id       INTEGER NOT NULL,"
+    "  unit_id       INTEGER NOT NULL,"
+    "  code          TEXT NOT NULL,"
+    "  model_row     INTEGER NOT NULL,"
+    "  enterprise_id INTEGER NOT NULL,"
+    "  metric        INTEGER NOT NULL,"
+    "  state         TEXT NOT NULL,"
+    "  since         INTEGER NOT NULL,"
+    "  opened_at     INTEGER NOT NULL DEFAULT 0,"
+    "  cleared_at    INTEGER NOT NULL DEFAULT 0,"
+    "  value         REAL NOT NULL"
+    ");"
+    "CREATE INDEX alerts_live ON alerts (rule_id, unit_id, metric)"
+    "  WHERE state IN ('pending', 'open');"
+    "CREATE INDEX alerts_unit ON alerts (unit_id, id);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -434,6 +465,8 @@ static const char *const MIGRATIONS[] = {
 #define INCIDENT_COLS "id, unit_id, code, model_row, enterprise_id, at, " \
                       "recorded_at, severity, kind, place, description, " \
                       "reporter_id, verified, contact, event_seq, snapshot"
+#define ALERT_COLS "id, rule_id, unit_id, code, model_row, enterprise_id, " \
+                   "metric, state, since, opened_at, cleared_at, value"
 #define RU_COLS    "recall_id, unit_id, code, state, notified_seq, "       \
                    "remedied_seq, remedied_at"
 
@@ -470,6 +503,8 @@ enum stmt_id {
     ST_STATS_UNITS, ST_STATS_MONTHS, ST_STATS_INCIDENTS, ST_STATS_RECALLS,
     ST_TEL_INSERT, ST_TEL_REPLACE, ST_TEL_RANGE, ST_TEL_RANGE_ANY,
     ST_TEL_UNITS, ST_TEL_DELETE,
+    ST_RULE_INSERT, ST_RULE_LIST, ST_ALERT_FIND, ST_ALERT_INSERT,
+    ST_ALERT_UPDATE, ST_ALERT_LIST,
     ST_GRANT_INSERT, ST_GRANT_LIST,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_COUNT
@@ -678,6 +713,30 @@ static const char *const SQL[ST_COUNT] = {
                      " ORDER BY unit_id LIMIT ?4",
     [ST_TEL_DELETE] = "DELETE FROM telemetry WHERE kind = ?1"
                       " AND unit_id = ?2 AND b >= ?3 AND b < ?4",
+    [ST_RULE_INSERT] =
+        "INSERT INTO alert_rules (enterprise_id, model_row, metric, op,"
+        " threshold, for_ms, created_by, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_RULE_LIST] = "SELECT id, enterprise_id, model_row, metric, op,"
+                     " threshold, for_ms, created_by, created_at"
+                     " FROM alert_rules WHERE enterprise_id = ?1"
+                     " AND model_row IN (0, ?2) ORDER BY id",
+    [ST_ALERT_FIND] = "SELECT " ALERT_COLS " FROM alerts WHERE rule_id = ?1"
+                      " AND unit_id = ?2 AND metric = ?3"
+                      " AND state IN ('pending', 'open')",
+    [ST_ALERT_INSERT] =
+        "INSERT INTO alerts (rule_id, unit_id, code, model_row,"
+        " enterprise_id, metric, state, since, opened_at, cleared_at, value)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_ALERT_UPDATE] = "UPDATE alerts SET state = ?2, since = ?3,"
+                        " opened_at = ?4, cleared_at = ?5, value = ?6"
+                        " WHERE id = ?1",
+    [ST_ALERT_LIST] =
+        "SELECT " ALERT_COLS " FROM alerts WHERE id > ?1"
+        " AND (?2 = 0 OR unit_id = ?2) AND (?3 = 0 OR model_row = ?3)"
+        " AND (?4 = 0 OR enterprise_id = ?4)"
+        " AND (CASE WHEN ?5 IS NULL THEN state IN ('open', 'cleared')"
+        " ELSE state = ?5 END) ORDER BY id LIMIT ?6",
     [ST_SNAP_PUT] = "INSERT OR REPLACE INTO unit_snapshots (unit_id, seq, at,"
                     " state) VALUES (?1, ?2, ?3, ?4)",
     [ST_SNAP_BEFORE] = "SELECT seq, at, state FROM unit_snapshots"
@@ -2802,6 +2861,178 @@ static int sq_tel_delete(struct store_conn *sc, int kind, int64_t unit_id,
     return r;
 }
 
+static int read_rule(sqlite3_stmt *st, struct arena *a,
+                     struct store_alert_rule *k, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->id = row_i64(&r);
+    k->enterprise_id = row_i64(&r);
+    k->model_row = row_i64(&r);
+    k->metric = row_str(&r);
+    k->op = row_str(&r);
+    k->threshold = sqlite3_column_double(st, r.col++);
+    k->for_ms = row_i64(&r);
+    k->created_by = row_i64(&r);
+    k->created_at = row_i64(&r);
+    return r.oom ? oom(err, "an alert rule") : STORE_OK;
+}
+
+static int read_alert(sqlite3_stmt *st, struct arena *a,
+                      struct store_alert *k, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->id = row_i64(&r);
+    k->rule_id = row_i64(&r);
+    k->unit_id = row_i64(&r);
+    row_fixed(&r, k->code, sizeof k->code);
+    k->model_row = row_i64(&r);
+    k->enterprise_id = row_i64(&r);
+    k->metric = row_int(&r);
+    k->state = row_str(&r);
+    k->since = row_i64(&r);
+    k->opened_at = row_i64(&r);
+    k->cleared_at = row_i64(&r);
+    k->value = sqlite3_column_double(st, r.col++);
+    return r.oom ? oom(err, "an alert") : STORE_OK;
+}
+
+static int sq_rule_insert(struct store_conn *sc, struct store_alert_rule *k,
+                          struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_RULE_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, k->enterprise_id);
+    bind_i64(&b, k->model_row);
+    bind_str(&b, k->metric);
+    bind_str(&b, k->op);
+    bind_keep(&b, sqlite3_bind_double(st, ++b.i, k->threshold));
+    bind_i64(&b, k->for_ms);
+    bind_id(&b, k->created_by);
+    bind_i64(&b, k->created_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "alert rule on '%s'", or_empty(k->metric));
+    else
+        k->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_rule_list(struct store_conn *sc, int64_t enterprise_id,
+                        int64_t model_row, struct arena *a,
+                        store_each_rule_fn each, void *ctx,
+                        struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_RULE_LIST, err);
+    struct store_alert_rule k;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, enterprise_id);
+    bind_i64(&b, model_row);
+    LIST_ROWS(read_rule, k, each, "listing alert rules");
+    return r;
+}
+
+static int sq_alert_find(struct store_conn *sc, int64_t rule_id,
+                         int64_t unit_id, int metric, struct arena *a,
+                         struct store_alert *out, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_ALERT_FIND, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, rule_id);
+    bind_i64(&b, unit_id);
+    bind_i64(&b, metric);
+    GET_ROW(read_alert, out, "reading an alert", "no live alert");
+    return r;
+}
+
+static int sq_alert_put(struct store_conn *sc, struct store_alert *k,
+                        struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, k->id ? ST_ALERT_UPDATE : ST_ALERT_INSERT,
+                                err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    if (k->id != 0) {
+        bind_i64(&b, k->id);
+        bind_str(&b, k->state);
+        bind_i64(&b, k->since);
+        bind_i64(&b, k->opened_at);
+        bind_i64(&b, k->cleared_at);
+        bind_keep(&b, sqlite3_bind_double(st, ++b.i, k->value));
+    } else {
+        bind_i64(&b, k->rule_id);
+        bind_i64(&b, k->unit_id);
+        bind_str(&b, k->code);
+        bind_i64(&b, k->model_row);
+        bind_i64(&b, k->enterprise_id);
+        bind_i64(&b, k->metric);
+        bind_str(&b, k->state);
+        bind_i64(&b, k->since);
+        bind_i64(&b, k->opened_at);
+        bind_i64(&b, k->cleared_at);
+        bind_keep(&b, sqlite3_bind_double(st, ++b.i, k->value));
+    }
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "alert on unit '%s'", k->code);
+    else if (k->id == 0)
+        k->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_alert_list(struct store_conn *sc,
+                         const struct store_alert_filter *f, struct arena *a,
+                         store_each_alert_fn each, void *ctx,
+                         struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_ALERT_LIST, err);
+    struct store_alert k;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, f->after_id);
+    bind_i64(&b, f->unit_id);
+    bind_i64(&b, f->model_row);
+    bind_i64(&b, f->enterprise_id);
+    bind_str(&b, f->state);
+    bind_i64(&b, limit_of(f->limit));
+    LIST_ROWS(read_alert, k, each, "listing alerts");
+    return r;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void conn_free(struct sq_conn *c)
@@ -3507,6 +3738,11 @@ const struct store_ops store_sqlite_ops = {
     .tel_range = sq_tel_range,
     .tel_units = sq_tel_units,
     .tel_delete = sq_tel_delete,
+    .rule_insert = sq_rule_insert,
+    .rule_list = sq_rule_list,
+    .alert_find = sq_alert_find,
+    .alert_put = sq_alert_put,
+    .alert_list = sq_alert_list,
     .snapshot_put = sq_snapshot_put,
     .snapshot_before = sq_snapshot_before,
 };

@@ -10,7 +10,8 @@ import os
 import tempfile
 import time
 
-from fixtures import iso, now, ok, refused, registry, server, World
+from fixtures import (World, deploy_body, iso, now, ok, refused, registry,
+                      release_body, server, transfer_body)
 
 
 def report(code, t, i=0, **extra):
@@ -163,3 +164,54 @@ def test_health_trends():
         b = h["battery"]
         assert abs(b["rate_per_day"] + 0.001) < 1e-4 and b["threshold"] == 0.7, b
         refused(w.public.get(f"/v1/units/{code}/health"), 401)
+
+
+def test_alert_rules_open_and_clear():
+    with registry() as w:
+        # Registered an hour ago, so that the reports below are within
+        # its life and its as-of record answers for them.
+        born = now() - datetime.timedelta(hours=1)
+        code = w.register(at=iso(born))
+        for k, (actor, body) in enumerate([
+                (w.maker, release_body()),
+                (w.maker, transfer_body(w.owner.party, "sale")),
+                (w.owner, deploy_body())]):
+            w.event(actor, code, dict(body, at=iso(born + datetime.timedelta(seconds=k + 1))))
+        rule = ok(w.maker.post("/v1/alert-rules", {
+            "model": w.model, "metric": "joint.*.wear", "op": ">",
+            "threshold": 0.5, "for_minutes": 10}))
+        assert rule["metric"] == "joint.*.wear" and rule["for_minutes"] == 10, rule
+        refused(w.maker2.post("/v1/alert-rules", {
+            "model": w.model, "metric": "battery.temp", "op": ">",
+            "threshold": 60}), 403)
+        refused(w.maker.post("/v1/alert-rules", {
+            "model": w.model, "metric": "joint.99.wear", "op": ">",
+            "threshold": 1}), 422, "invalid_field", "metric")
+        refused(w.owner.post("/v1/alert-rules", {
+            "model": w.model, "metric": "hours", "op": ">", "threshold": 1}), 403)
+        t0 = now() - datetime.timedelta(minutes=40)
+
+        def rep(i, wear):
+            return {"unit": code, "t": iso(t0 + datetime.timedelta(minutes=i)),
+                    "joints": [{"id": 3, "wear": wear}]}
+        # Beyond from minute 5; open after ten minutes beyond.
+        ok(w.owner.post("/v1/telemetry", [rep(i, 0.4 if i < 5 else 0.6)
+                                          for i in range(0, 13)]), 200)
+        assert ok(w.regulator.get("/v1/alerts?state=open"), 200)["items"] == []
+        pend = ok(w.regulator.get("/v1/alerts?state=pending"), 200)["items"]
+        assert len(pend) == 1 and pend[0]["metric"] == "joint.3.wear", pend
+        ok(w.owner.post("/v1/telemetry", [rep(i, 0.6) for i in range(13, 20)]), 200)
+        open_ = ok(w.regulator.get(f"/v1/alerts?state=open&unit={code}"), 200)["items"]
+        assert len(open_) == 1 and open_[0]["opened_at"] == iso(t0 + datetime.timedelta(minutes=15)), open_
+        assert [a["id"] for a in w.unit(code, w.owner)["open_alerts"]] == [open_[0]["id"]]
+        assert "open_alerts" not in w.unit(code, w.public)
+        # Back within: cleared, and the as-of records agree.
+        ok(w.owner.post("/v1/telemetry", [rep(25, 0.45)]), 200)
+        assert ok(w.regulator.get("/v1/alerts?state=open"), 200)["items"] == []
+        cleared = ok(w.maker.get("/v1/alerts?state=cleared"), 200)["items"]
+        assert len(cleared) == 1, cleared
+        at16 = iso(t0 + datetime.timedelta(minutes=16))
+        at26 = iso(t0 + datetime.timedelta(minutes=26))
+        assert len(ok(w.regulator.get(f"/v1/units/{code}/as-of?t={at16}"), 200)["open_alerts"]) == 1
+        assert ok(w.regulator.get(f"/v1/units/{code}/as-of?t={at26}"), 200)["open_alerts"] == []
+        assert ok(w.maker2.get("/v1/alerts"), 200)["items"] == []

@@ -17,7 +17,7 @@ PUBLIC = {"code", "display", "country", "enterprise", "model", "production_date"
 MAKER = PUBLIC | {"serial", "batch", "factory", "firmware", "components",
                   "device_key", "market_filing_no", "jurisdiction",
                   "registered_at", "updated_at", "event_count"}
-CUSTODIAN = MAKER | {"custodian", "owner", "site"}
+CUSTODIAN = MAKER | {"custodian", "owner", "site", "open_alerts"}
 # Members the table names loosely ("last event"), or that only say which
 # view this is: allowed in the views that include them, never required.
 LOOSE = {"view"}
