@@ -82,3 +82,8 @@ python3 bench/bench_api.py "$B" --units "${BENCH_UNITS:-1000000}"
 # of BENCH_ACC_UNITS units (200,000 by default).
 echo "== hridd accountability (bench/bench_accountability.py)"
 python3 bench/bench_accountability.py "$B" --units "${BENCH_ACC_UNITS:-200000}"
+
+# Telemetry ingest and compaction through hridd
+# (bench/bench_telemetry_api.py).
+echo "== hridd telemetry (bench/bench_telemetry_api.py)"
+python3 bench/bench_telemetry_api.py "$B"
