@@ -377,6 +377,12 @@ int core_alert_list(struct core *c, const struct core_principal *who,
                     const char *state, const char *model, const char *unit,
                     const struct core_page *page, struct arena *a,
                     json_t **out, struct core_err *err);
+/* A model's fleet: p50/p90/p99 of each unit's latest most-worn joint,
+ * battery state of health and temperature and precision, and the units
+ * whose wear is an outlier for the model (robust z-score). */
+int core_model_health(struct core *c, const struct core_principal *who,
+                      const char *model, struct arena *a, json_t **out,
+                      struct core_err *err);
 /* Moves staged reports of closed windows into chunks and rollups and
  * drops raw chunks older than retention_ms; *reports: how many moved. */
 int core_telemetry_compact(struct core *c, int64_t now, int64_t retention_ms,

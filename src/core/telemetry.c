@@ -215,6 +215,56 @@ static bool live(const char *state)
            strcmp(state, "suspended") == 0;
 }
 
+/* The latest report of a unit (its time, then its staged bytes), kept for
+ * the fleet's distributions: replaced only by a later one. */
+struct latest_find {
+    int64_t t;
+    bool found;
+};
+
+static int latest_each(void *ctx, const struct store_tel *t)
+{
+    struct latest_find *f = ctx;
+
+    if (t->len >= 8) {
+        int64_t v = 0;
+
+        for (int i = 0; i < 8; i++)
+            v = v << 8 | ((const unsigned char *)t->data)[i];
+        f->t = v;
+        f->found = true;
+    }
+    return 0;
+}
+
+static int note_latest(struct store_conn *sc, int64_t unit_id,
+                       const struct parsed *p, const unsigned char *staged,
+                       size_t len, struct arena *a, struct core_err *err)
+{
+    struct latest_find f = {0, false};
+    unsigned char buf[8 + STAGED_MAX];
+    struct store_tel t;
+    struct hrid_err he;
+    int rc;
+
+    rc = store_tel_range(sc, STORE_TEL_LATEST, unit_id, 0, 0, 1, a,
+                         latest_each, &f, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    if (f.found && f.t >= p->r.t)
+        return CORE_OK;
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)((uint64_t)p->r.t >> (56 - 8 * i));
+    memcpy(buf + 8, staged, len);
+    t.unit_id = unit_id;
+    t.a = 0;
+    t.b = 0;
+    t.data = buf;
+    t.len = 8 + len;
+    rc = store_tel_put(sc, STORE_TEL_LATEST, &t, true, NULL, &he);
+    return rc == STORE_OK ? CORE_OK : core_store_fail(err, rc, &he);
+}
+
 static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
                       struct arena *a, struct core_reply *reply,
                       struct core_err *err)
@@ -265,6 +315,8 @@ static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
             continue;
         }
         op->accepted++;
+        if ((rc = note_latest(sc, u.id, p, buf, t.len, a, err)) != CORE_OK)
+            return rc;
         {
             unsigned metrics[TSDB_REPORT_VALUES];
             double values[TSDB_REPORT_VALUES];
@@ -887,5 +939,198 @@ int core_unit_health(struct core *c, const struct core_principal *who,
     *out = json_pack("{s:s, s:s, s:o, s:o}", "code", u.code, "model",
                      m.model_id, "joints", joints, "battery",
                      battery ? battery : json_null());
+    return CORE_OK;
+}
+
+/* ---- the fleet of a model ------------------------------------------------ */
+
+/* The fleet's distribution of each unit's latest value: its most worn
+ * joint, battery state of health and temperature, precision. */
+enum { F_WEAR, F_SOH, F_BTEMP, F_PREC, F_N };
+static const char *const fleet_names[F_N] = {
+    "joint.max.wear", "battery.soh", "battery.temp", "precision_mm",
+};
+
+struct fleet {
+    double *v[F_N];             /* packed values per metric */
+    size_t n[F_N];
+    double *wear;               /* per unit, -1 when none */
+    char (*code)[HRID_CODE_LEN + 1];
+    size_t units, cap;
+    int page;                   /* codes collected from the listing */
+};
+
+static int fleet_grow(struct fleet *f, size_t need)
+{
+    size_t cap = f->cap ? f->cap : 1024;
+    void *p;
+
+    if (need <= f->cap)
+        return 0;
+    while (cap < need)
+        cap *= 2;
+    for (int k = 0; k < F_N; k++) {
+        if ((p = realloc(f->v[k], cap * sizeof *f->v[k])) == NULL)
+            return -1;
+        f->v[k] = p;
+    }
+    if ((p = realloc(f->wear, cap * sizeof *f->wear)) == NULL)
+        return -1;
+    f->wear = p;
+    if ((p = realloc(f->code, cap * sizeof *f->code)) == NULL)
+        return -1;
+    f->code = p;
+    f->cap = cap;
+    return 0;
+}
+
+static int fleet_unit(void *ctx, const struct store_unit *u)
+{
+    struct fleet *f = ctx;
+
+    memcpy(f->code[f->units + (size_t)f->page++], u->code,
+           HRID_CODE_LEN + 1);
+    return 0;
+}
+
+static int fleet_latest(void *ctx, const struct store_tel *t)
+{
+    struct fleet *f = ctx;
+    struct tsdb_report r;
+    double worst = -1;
+
+    if (t->len < 8 || !stage_decode((const unsigned char *)t->data + 8,
+                                    t->len - 8, &r))
+        return 0;
+    for (size_t i = 0; i < r.n; i++) {
+        unsigned m = r.values[i].metric;
+        int k = m == TSDB_METRIC_BATTERY_SOH    ? F_SOH
+                : m == TSDB_METRIC_BATTERY_TEMP ? F_BTEMP
+                : m == TSDB_METRIC_PRECISION_MM ? F_PREC
+                                                : -1;
+
+        if (m < TSDB_JOINTS && r.values[i].v > worst)
+            worst = r.values[i].v;
+        if (k >= 0)
+            f->v[k][f->n[k]++] = r.values[i].v;
+    }
+    if (worst >= 0)
+        f->v[F_WEAR][f->n[F_WEAR]++] = worst;
+    f->wear[f->units] = worst;
+    return 0;
+}
+
+static void fleet_free(struct fleet *f)
+{
+    for (int k = 0; k < F_N; k++)
+        free(f->v[k]);
+    free(f->wear);
+    free(f->code);
+}
+
+static json_t *fleet_json(struct fleet *f, const char *model_id)
+{
+    static const double pcts[3] = {50, 90, 99};
+    json_t *metrics = json_object(), *outl = json_array();
+    size_t n = 0, *idx = malloc((f->units + 1) * sizeof *idx);
+    double *w = malloc((f->units + 1) * sizeof *w);
+    double *scratch = malloc((f->units + 1) * sizeof *scratch);
+    double *z = malloc((f->units + 1) * sizeof *z);
+    bool *flag = malloc((f->units + 1) * sizeof *flag);
+
+    if (idx == NULL || w == NULL || scratch == NULL || z == NULL ||
+        flag == NULL)
+        goto out;
+    /* Outliers first: percentiles sort their input. */
+    for (size_t i = 0; i < f->units; i++)
+        if (f->wear[i] >= 0) {
+            idx[n] = i;
+            w[n++] = f->wear[i];
+        }
+    if (n >= 3 && tsdb_outliers(w, n, TSDB_OUTLIER_Z, scratch, z, flag, NULL,
+                                NULL) == HRID_OK)
+        for (size_t i = 0; i < n; i++)
+            if (flag[i] && z[i] > 0)
+                json_array_append_new(outl, json_pack(
+                    "{s:s, s:f, s:f}", "code", f->code[idx[i]], "wear", w[i],
+                    "z", z[i]));
+    for (int k = 0; k < F_N; k++) {
+        double p[3];
+
+        if (f->n[k] > 0 && tsdb_percentiles(f->v[k], f->n[k], pcts, 3, p,
+                                            NULL) == HRID_OK)
+            json_object_set_new(metrics, fleet_names[k], json_pack(
+                "{s:I, s:f, s:f, s:f}", "units", (json_int_t)f->n[k], "p50",
+                p[0], "p90", p[1], "p99", p[2]));
+    }
+out:
+    free(idx);
+    free(w);
+    free(scratch);
+    free(z);
+    free(flag);
+    return json_pack("{s:s, s:I, s:o, s:o}", "model", model_id, "units",
+                     (json_int_t)f->units, "metrics", metrics, "outliers",
+                     outl);
+}
+
+int core_model_health(struct core *c, const struct core_principal *who,
+                      const char *model, struct arena *a, json_t **out,
+                      struct core_err *err)
+{
+    struct store_unit_filter uf;
+    struct store_conn *sc;
+    struct store_model m;
+    struct hrid_err he;
+    struct fleet f;
+    char after[HRID_CODE_LEN + 1] = "";
+    int rc;
+
+    *out = NULL;
+    rc = core_require(who, ROLE_REGULATOR | ROLE_ADMIN | ROLE_MANUFACTURER,
+                      "read a model's fleet health", err);
+    if (rc != CORE_OK)
+        return rc;
+    if ((sc = core_conn(c, err)) == NULL)
+        return err->status;
+    if ((rc = core_model_find(sc, model, a, &m, err)) != CORE_OK)
+        return rc;
+    if (who->role == ROLE_MANUFACTURER && m.enterprise_id != who->party_id)
+        return core_fail(err, CORE_EFORBIDDEN, "not_maker", "model",
+                         "a manufacturer reads its own models' fleet health");
+    memset(&f, 0, sizeof f);
+    do {
+        if (fleet_grow(&f, f.units + CORE_PAGE_MAX) != 0) {
+            fleet_free(&f);
+            return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                             "out of memory");
+        }
+        memset(&uf, 0, sizeof uf);
+        uf.model_row = m.id;
+        uf.enterprise_id = m.enterprise_id;
+        uf.after_code = after;
+        uf.limit = CORE_PAGE_MAX;
+        f.page = 0;
+        rc = store_unit_list(sc, &uf, a, fleet_unit, &f, &he);
+        for (int i = 0; rc == STORE_OK && i < f.page; i++) {
+            struct store_unit u;
+
+            if (core_unit_load(sc, f.code[f.units], a, &u, err) != CORE_OK) {
+                fleet_free(&f);
+                return err->status;
+            }
+            f.wear[f.units] = -1;
+            rc = store_tel_range(sc, STORE_TEL_LATEST, u.id, 0, 0, 1, a,
+                                 fleet_latest, &f, &he);
+            memcpy(after, u.code, sizeof after);
+            f.units++;
+        }
+        if (rc != STORE_OK) {
+            fleet_free(&f);
+            return core_store_fail(err, rc, &he);
+        }
+    } while (f.page == CORE_PAGE_MAX);
+    *out = fleet_json(&f, m.model_id);
+    fleet_free(&f);
     return CORE_OK;
 }

@@ -9,6 +9,7 @@
  *                                      CORE_TELEMETRY_BATCH_MAX
  *   GET  /v1/units/{code}/telemetry?metric=&from=&to=&step=
  *   GET  /v1/units/{code}/health
+ *   GET  /v1/models/{model}/health     the fleet's distributions and outliers
  *   POST /v1/alert-rules               a maker or regulator sets a rule
  *   GET  /v1/alerts?state=&model=&unit=
  */
@@ -125,5 +126,16 @@ int route_alerts_list(struct hreq *r, const struct route_call *call)
                          http_query(r, "model", NULL),
                          http_query(r, "unit", NULL), &page, http_arena(r),
                          &out, &err);
+    return route_read(r, rc, out, &err);
+}
+
+int route_health_model(struct hreq *r, const struct route_call *call)
+{
+    struct core_err err = {0};
+    json_t *out = NULL;
+    int rc = core_model_health(call->core, &call->who,
+                               http_param(r, "model", NULL), http_arena(r),
+                               &out, &err);
+
     return route_read(r, rc, out, &err);
 }

@@ -45,6 +45,7 @@ const struct route routes[] = {
     { "GET",     "/v1/enterprises/{ent}/models",  route_models_list,      ROUTE_ANYONE },
     { "GET",     "/v1/models/{model}",            route_models_get,       ROUTE_ANYONE },
     { "POST",    "/v1/models/{model}/status",     route_models_status,    ROLE_REGULATOR | ROLE_MANUFACTURER },
+    { "GET",     "/v1/models/{model}/health",     route_health_model,     ROLE_REGULATOR | ROLE_ADMIN | ROLE_MANUFACTURER },
 
     { "POST",    "/v1/units",                     route_units_post,       ROLE_MANUFACTURER },
     { "GET",     "/v1/units",                     route_units_list,       ROLE_ANY_KEY },

@@ -220,6 +220,7 @@ int route_telemetry_get(struct hreq *r, const struct route_call *call);
 int route_health_unit(struct hreq *r, const struct route_call *call);
 int route_alert_rules_post(struct hreq *r, const struct route_call *call);
 int route_alerts_list(struct hreq *r, const struct route_call *call);
+int route_health_model(struct hreq *r, const struct route_call *call);
 
 /* route_stats.c */
 int route_stats_units(struct hreq *r, const struct route_call *call);

@@ -272,8 +272,9 @@ struct store_stat {
 enum store_tel_kind {
     STORE_TEL_STAGED = 1,    /* a report as received: a = 0, b = its time */
     STORE_TEL_CHUNK,         /* a raw chunk: a = metric, b = its window */
-    STORE_TEL_ROLLUP         /* an hourly rollup chunk: a = metric, b = its
+    STORE_TEL_ROLLUP,        /* an hourly rollup chunk: a = metric, b = its
                                 seven-day window */
+    STORE_TEL_LATEST         /* a unit's latest report: a = 0, b = 0 */
 };
 
 struct store_tel {

@@ -215,3 +215,40 @@ def test_alert_rules_open_and_clear():
         assert len(ok(w.regulator.get(f"/v1/units/{code}/as-of?t={at16}"), 200)["open_alerts"]) == 1
         assert ok(w.regulator.get(f"/v1/units/{code}/as-of?t={at26}"), 200)["open_alerts"] == []
         assert ok(w.maker2.get("/v1/alerts"), 200)["items"] == []
+
+
+def pct(vals, p):
+    """Linear interpolation between closest ranks (numpy's default)."""
+    v = sorted(vals)
+    k = (len(v) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def test_model_fleet_health_and_outliers():
+    with registry() as w:
+        t = now() - datetime.timedelta(minutes=30)
+        wears = [0.20, 0.21, 0.22, 0.19, 0.205, 0.215, 0.60]
+        codes = []
+        for i, wear in enumerate(wears):
+            code = w.in_service()
+            codes.append(code)
+            ok(w.owner.post("/v1/telemetry", [
+                {"unit": code, "t": iso(t), "joints": [{"id": 0, "wear": 0.1},
+                                                        {"id": 5, "wear": wear}],
+                 "battery": {"soh": round(0.9 + i / 100, 4)}},
+                # An older report sent later does not replace the latest.
+                {"unit": code, "t": iso(t - datetime.timedelta(minutes=5)),
+                 "joints": [{"id": 5, "wear": 0.99}]}]), 200)
+        h = ok(w.regulator.get(f"/v1/models/{w.model}/health"), 200)
+        assert h["units"] == len(wears), h
+        m = h["metrics"]["joint.max.wear"]
+        for p, key in ((50, "p50"), (90, "p90"), (99, "p99")):
+            assert abs(m[key] - pct(wears, p)) < 1e-9, (key, m, pct(wears, p))
+        soh = [round(0.9 + i / 100, 4) for i in range(len(wears))]
+        assert abs(h["metrics"]["battery.soh"]["p50"] - pct(soh, 50)) < 1e-9, h
+        assert [o["code"] for o in h["outliers"]] == [codes[-1]], h["outliers"]
+        assert ok(w.maker.get(f"/v1/models/{w.model}/health"), 200)["units"] == len(wears)
+        refused(w.maker2.get(f"/v1/models/{w.model}/health"), 403)
+        refused(w.owner.get(f"/v1/models/{w.model}/health"), 403)
