@@ -109,7 +109,7 @@ function chartPanel(id, title, type, labels, series, opts = {}) {
     el('thead', {}, el('tr', {}, el('th', {}, opts.labelHead || 'group'),
       cols.map((s) => el('th', { class: 'num' }, s.label)))),
     el('tbody', {}, rows.map((l, i) => el('tr', {}, el('td', {}, l),
-      cols.map((s) => el('td', { class: 'num' }, fmt(s.values[i])))))));
+      cols.map((s) => el('td', { class: 'num' }, s.values[i] == null ? '' : fmt(s.values[i])))))));
   const panel = el('section', { class: `panel${opts.wide ? ' wide' : ''}`, id, 'data-total': total },
     el('h2', {}, title),
     opts.note ? el('p', { class: 'muted' }, opts.note) : null,
@@ -129,10 +129,13 @@ function chartPanel(id, title, type, labels, series, opts = {}) {
         labels,
         datasets: series.map((s, k) => ({
           label: s.label,
-          data: s.values.map(Number),
+          data: s.values.map((v) => (v == null ? null : Number(v))),
+          borderDash: s.dash ? [6, 4] : undefined,
+          spanGaps: true,
           backgroundColor: type === 'doughnut' ? labels.map((_, i) => PALETTE[i % PALETTE.length])
                                                : PALETTE[k % PALETTE.length],
           borderColor: type === 'line' ? PALETTE[k % PALETTE.length] : undefined,
+          pointStyle: type === 'line' ? 'line' : undefined,
           pointRadius: type === 'line' ? 0 : undefined,
         })),
       },
@@ -140,8 +143,10 @@ function chartPanel(id, title, type, labels, series, opts = {}) {
         animation: false,
         maintainAspectRatio: false,
         indexAxis: opts.horizontal ? 'y' : 'x',
-        plugins: { legend: { display: legend, position: 'bottom' } },
-        scales: type === 'doughnut' ? {} : { y: { beginAtZero: true }, x: { beginAtZero: true } },
+        plugins: { legend: { display: legend, position: 'bottom',
+                             labels: { usePointStyle: type === 'line', pointStyle: 'line' } } },
+        scales: type === 'doughnut' ? {}
+          : { y: { beginAtZero: opts.zero !== false }, x: { beginAtZero: true } },
       },
     });
   };
@@ -537,6 +542,8 @@ async function unitPage(code, params) {
 
   const timeline = el('section', { class: 'panel', id: 'timeline' }, el('h2', {}, 'Timeline'),
     el('p', { class: 'muted' }, 'Loading the history…'));
+  const telemetry = el('section', { class: 'panel', id: 'telemetry' }, el('h2', {}, 'Health telemetry'),
+    el('p', { class: 'muted' }, 'Loading the health reports…'));
 
   show(
     el('p', { class: 'no-print' }, el('a', { href: '#/search' }, '← search')),
@@ -544,12 +551,111 @@ async function unitPage(code, params) {
     el('p', {}, unit.enterprise ? unit.enterprise.name : '', ' · ', unit.model ? unit.model.name : '', ' ',
       badge(unit.state), ' ', (unit.open_recalls || []).length ? badge('recalled') : null),
     el('div', { class: 'grid' }, record, el('div', {}, marketPanel, labelPanel)),
-    asofPanel, timeline,
-    notAvailable('na-telemetry', 'Health telemetry',
-      'plots of joint wear per joint, battery state of health and motion precision, with projected threshold dates.'));
+    asofPanel, telemetry, timeline);
   setChrome();
+  loadTelemetry(code, telemetry);
   loadTimeline(code, timeline, asofInput, asofOut);
   if (params.get('t')) asOf(code, params.get('t'), asofOut);
+}
+
+// ---- health telemetry ----------------------------------------------------------
+
+const DAY_MS = 86400000;
+// The plots cover 30 days, the window the registry fits its trends over,
+// in 6-hour buckets: 120 points a line.
+const TELEMETRY_DAYS = 30;
+const TELEMETRY_STEP = '6h';
+// Joints plotted: those projected to wear out first.
+const JOINTS_PLOTTED = 6;
+
+const dateOf = (t) => (t ? t.slice(0, 10) : 'not projected');
+const ratio = (v) => (v == null ? '' : Number(v).toFixed(4));
+
+// Joints by urgency: the earliest projected crossing first, then the most
+// worn.
+function byUrgency(a, b) {
+  if (a.projected_at && b.projected_at) return a.projected_at < b.projected_at ? -1 : 1;
+  if (a.projected_at || b.projected_at) return a.projected_at ? -1 : 1;
+  return b.value - a.value;
+}
+
+// Lines of several series over the union of their bucket times.
+function lines(replies, value = (p) => p.avg) {
+  const times = [...new Set(replies.flatMap((r) => (r ? r.points.map((p) => p.t) : [])))].sort();
+  const label = (t) => `${t.slice(5, 10)} ${t.slice(11, 16)}`;
+  return {
+    labels: times.map(label),
+    values: replies.map((r) => {
+      const at = new Map((r ? r.points : []).map((p) => [p.t, value(p)]));
+      return times.map((t) => (at.has(t) ? at.get(t) : null));
+    }),
+  };
+}
+
+async function loadTelemetry(code, panel) {
+  const head = el('h2', {}, 'Health telemetry');
+  let health;
+  try {
+    health = await api(`/v1/units/${code}/health`);
+  } catch (e) {
+    panel.replaceChildren(head, errorLine(e));
+    return;
+  }
+  const joints = [...health.joints].sort(byUrgency);
+  if (joints.length === 0 && !health.battery) {
+    panel.replaceChildren(head, el('p', { class: 'muted', id: 'telemetry-none' },
+      `No health reports in the last ${TELEMETRY_DAYS} days.`));
+    return;
+  }
+  const to = new Date();
+  const from = new Date(to.getTime() - TELEMETRY_DAYS * DAY_MS);
+  const series = (metric) => api(`/v1/units/${code}/telemetry?metric=${metric}&from=${from.toISOString()}` +
+    `&to=${to.toISOString()}&step=${TELEMETRY_STEP}`).catch(() => null);
+  const plotted = joints.slice(0, JOINTS_PLOTTED);
+  const [wear, soh, precision] = await Promise.all([
+    Promise.all(plotted.map((j) => series(`joint.${j.joint}.wear`))),
+    health.battery ? series('battery.soh') : null,
+    series('precision_mm')]);
+
+  const rows = [...joints.map((j) => ['joint ' + j.joint + ' wear', j]),
+                ...(health.battery ? [['battery state of health', health.battery]] : [])];
+  const table = el('table', { id: 'health-table' },
+    el('thead', {}, el('tr', {}, ['', 'now', 'per day', 'threshold', 'projected to cross', 'last report']
+      .map((h) => el('th', {}, h)))),
+    el('tbody', {}, rows.map(([name, x]) => el('tr', { 'data-projected': x.projected_at || '' },
+      el('td', {}, name), el('td', { class: 'num' }, ratio(x.value)),
+      el('td', { class: 'num' }, x.rate_per_day == null ? ''
+        : (x.rate_per_day > 0 ? '+' : '') + Number(x.rate_per_day).toFixed(4)),
+      el('td', { class: 'num' }, ratio(x.threshold)),
+      el('td', { class: x.projected_at ? 'warn' : 'muted' }, dateOf(x.projected_at)),
+      el('td', {}, (x.at || '').replace('T', ' ').slice(0, 16))))));
+
+  const charts = [];
+  if (plotted.length > 0) {
+    const w = lines(wear);
+    charts.push(chartPanel('chart-wear', 'Joint wear (0 new, 1 worn out)', 'line', w.labels,
+      [...plotted.map((j, i) => ({ label: `joint ${j.joint}`, values: w.values[i] })),
+       { label: 'threshold', values: w.labels.map(() => plotted[0].threshold), dash: true }],
+      { labelHead: 'time (UTC)', zero: false,
+        note: joints.length > plotted.length
+          ? `The ${plotted.length} of ${joints.length} joints projected to wear out first.` : null }));
+  }
+  if (soh) {
+    const b = lines([soh]);
+    charts.push(chartPanel('chart-soh', 'Battery state of health', 'line', b.labels,
+      [{ label: 'state of health', values: b.values[0] },
+       { label: 'threshold', values: b.labels.map(() => health.battery.threshold), dash: true }],
+      { labelHead: 'time (UTC)', zero: false }));
+  }
+  if (precision && precision.points.length > 0) {
+    const p = lines([precision]);
+    charts.push(chartPanel('chart-precision', 'Motion precision (mm, lower is better)', 'line', p.labels,
+      [{ label: 'precision (mm)', values: p.values[0] }], { labelHead: 'time (UTC)' }));
+  }
+  panel.replaceChildren(head,
+    el('p', { class: 'muted' }, `Trends fitted over the last ${TELEMETRY_DAYS} days; plots in ${TELEMETRY_STEP} averages.`),
+    table, el('div', { class: 'grid' }, charts));
+  for (const c of charts) c.draw();
 }
 
 async function loadTimeline(code, panel, asofInput, asofOut) {

@@ -256,6 +256,30 @@ test('as_of_shows_an_earlier_state', async (page) => {
   assert.doesNotMatch(await text(page, '#asof-result'), /Nanshan/);
 });
 
+test('unit_page_plots_health_telemetry', async (page) => {
+  await signIn(page);
+  await page.goto(`${B}/portal/#/unit/${sc.active.code}`);
+  await page.waitForSelector('#chart-soh canvas');
+  const health = await api(`/v1/units/${sc.active.code}/health`);
+  // Joint 0 wears fastest: projected first, plotted first.
+  const rows = page.locator('#health-table tbody tr');
+  assert.equal(await rows.count(), health.joints.length + 1);
+  assert.match(await rows.first().innerText(), /^joint 0 wear/);
+  const j0 = health.joints.find((j) => j.joint === 0);
+  assert.ok(j0.projected_at, JSON.stringify(j0));
+  assert.equal(await rows.first().getAttribute('data-projected'), j0.projected_at);
+  assert.match(await rows.first().innerText(), new RegExp(j0.projected_at.slice(0, 10)));
+  const wear = await chartData(page, 'chart-wear');
+  assert.equal(wear.series.length, 3);             // joints 0 and 7, the threshold
+  const soh = await chartData(page, 'chart-soh');
+  const to = new Date(), from = new Date(to.getTime() - 30 * 86400000);
+  const api6h = await api(`/v1/units/${sc.active.code}/telemetry?metric=battery.soh` +
+    `&from=${from.toISOString()}&to=${to.toISOString()}&step=6h`);
+  assert.deepEqual(soh.series[0].filter((v) => v !== null), api6h.points.map((p) => p.avg));
+  assert.ok(soh.series[1].every((v) => v === health.battery.threshold));
+  await page.waitForSelector('#chart-precision canvas');
+});
+
 test('search_by_a_hyphenated_lower_case_code', async (page) => {
   await signIn(page);
   await page.goto(`${B}/portal/#/search`);

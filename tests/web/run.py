@@ -92,17 +92,25 @@ def prepare(w):
     """Units in the states the pages must show; returns the scenario."""
     t0 = now()
 
-    def ago(minutes):
-        return iso(t0 - datetime.timedelta(minutes=minutes))
+    def ago(hours):
+        return iso(t0 - datetime.timedelta(hours=hours))
 
-    # The unit the scan flow follows: its events spread over the last hour
-    # so that as-of has an earlier state to show.
-    yesterday = (t0 - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
-    active = w.register(at=ago(60), production_date=yesterday)
-    w.event(w.maker, active, dict(release_body(), at=ago(50)))
+    # The unit the scan flow follows: its events spread over the last
+    # three days so that as-of has an earlier state to show, and health
+    # reports every two hours since, its knee wearing and its battery
+    # fading.
+    made = (t0 - datetime.timedelta(days=4)).strftime("%Y-%m-%d")
+    active = w.register(at=ago(72), production_date=made)
+    w.event(w.maker, active, dict(release_body(), at=ago(70)))
     w.event(w.maker, active, dict(transfer_body(w.owner.party, "sale", PRICE, "CNY"),
-                                  at=ago(40)))
-    w.event(w.owner, active, dict(deploy_body(), at=ago(30)))
+                                  at=ago(68)))
+    w.event(w.owner, active, dict(deploy_body(), at=ago(66)))
+    reports = [{"unit": active, "t": ago(64 - 2 * i),
+                "joints": [{"id": 0, "wear": round(0.2 + 0.002 * i, 4)},
+                           {"id": 7, "wear": round(0.1 + 0.0005 * i, 4)}],
+                "battery": {"soh": round(0.95 - 0.001 * i, 4)},
+                "precision_mm": round(0.25 + 0.001 * i, 3)} for i in range(32)]
+    ok(w.owner.post("/v1/telemetry", {"reports": reports}), 200)
     # Text that canonical JSON must escape exactly: quotes, a backslash, a
     # tab, a slash and non-ASCII.
     ok(w.owner.post(f"/v1/units/{active}/incidents", {
@@ -143,7 +151,7 @@ def prepare(w):
     return {
         "base": w.s.url,
         "regulator": w.regulator.key, "maker": w.maker.key,
-        "active": dict(unit(active), before=ago(45), registered=ago(60)),
+        "active": dict(unit(active), before=ago(69)),
         "scrapped": unit(scrapped),
         "recalled": dict(unit(recalled), defect=recall["defect"], remedy=recall["remedy"]),
         "certified": unit(certified),
