@@ -136,7 +136,7 @@ function chartPanel(id, title, type, labels, series, opts = {}) {
                                                : PALETTE[k % PALETTE.length],
           borderColor: type === 'line' ? PALETTE[k % PALETTE.length] : undefined,
           pointStyle: type === 'line' ? 'line' : undefined,
-          pointRadius: type === 'line' ? 0 : undefined,
+          pointRadius: type === 'line' ? (labels.length > 40 ? 0 : 2) : undefined,
         })),
       },
       options: {
@@ -145,8 +145,10 @@ function chartPanel(id, title, type, labels, series, opts = {}) {
         indexAxis: opts.horizontal ? 'y' : 'x',
         plugins: { legend: { display: legend, position: 'bottom',
                              labels: { usePointStyle: type === 'line', pointStyle: 'line' } } },
-        scales: type === 'doughnut' ? {}
-          : { y: { beginAtZero: opts.zero !== false }, x: { beginAtZero: true } },
+        scales: type === 'doughnut' ? {} : {
+          [opts.horizontal ? 'x' : 'y']: { beginAtZero: opts.zero !== false, max: opts.max },
+          [opts.horizontal ? 'y' : 'x']: {},
+        },
       },
     });
   };
@@ -169,7 +171,7 @@ function notAvailable(id, title, what) {
   return el('section', { class: 'panel na', id },
     el('h2', {}, title),
     el('p', {}, 'Not available yet: ', what,
-      ' The registry\'s telemetry is being built; this panel will show it once the API serves it.'));
+      ' The registry\'s API does not serve them yet; this panel will show them once it does.'));
 }
 
 // Public names of enterprises and models, for chart labels; ids when a
@@ -300,7 +302,7 @@ async function overview() {
     panels.push(chartPanel('chart-recalls', 'Recall campaigns: completion (%)', 'bar',
       recalls.items.map((x) => `recall ${x.recall}`),
       [{ label: 'completion %', values: recalls.items.map((x) => Math.round(x.completion * 1000) / 10) }],
-      { horizontal: true, labelHead: 'recall',
+      { horizontal: true, labelHead: 'recall', max: 100,
         rows: recalls.items.map((x) => `recall ${x.recall} (${x.status})`),
         extra: [{ label: 'affected', values: recalls.items.map((x) => x.affected) },
                 { label: 'remedied', values: recalls.items.map((x) => x.remedied) }] }));
@@ -316,15 +318,19 @@ async function overview() {
         extra: [{ label: 'incidents', values: inc.map((x) => x.incidents) },
                 { label: 'verified', values: inc.map((x) => x.verified) },
                 { label: 'units', values: inc.map((x) => x.units) }],
-        note: `The ${inc.length} models with the highest rates, verified and unverified reports.` }));
+        note: `The ${inc.length === 1 ? 'one model' : inc.length + ' models'} with the highest rates, ` +
+          'verified and unverified reports.' }));
   } else {
     panels.push(el('section', { class: 'panel', id: 'chart-incidents' },
       el('h2', {}, 'Incidents per 1,000 units, by model'), el('p', { class: 'muted' }, 'No incident reports yet.')));
   }
-  panels.push(
-    notAvailable('na-alerts', 'Open alerts', 'telemetry threshold alerts per model.'),
+  const alertsPanel = el('section', { class: 'panel', id: 'panel-alerts' }, el('h2', {}, 'Open alerts'),
+    el('p', { class: 'muted' }, 'Loading…'));
+  const outliersPanel = el('section', { class: 'panel wide', id: 'panel-outliers' },
+    el('h2', {}, 'Model health outliers'), el('p', { class: 'muted' }, 'Loading…'));
+  panels.push(alertsPanel,
     notAvailable('na-fences', 'Fence violations', 'location reports outside electronic fences.'),
-    notAvailable('na-outliers', 'Model health outliers', 'models whose joint wear, battery health or precision stand out.'));
+    outliersPanel);
 
   show(
     el('h1', {}, market ? 'Your fleet' : 'Fleet overview'),
@@ -338,6 +344,93 @@ async function overview() {
       market ? total('total-market', market.units, 'units in the whole market') : null),
     el('div', { class: 'grid' }, panels));
   for (const p of panels) if (p.draw) p.draw();
+  loadAlerts(alertsPanel, modelName);
+  loadOutliers(outliersPanel, byModel.items.slice(0, TOP).map((x) => x.model), modelName);
+}
+
+// Every item of a listing, at most `pages` pages of 1,000.
+async function allItems(path, pages = 20) {
+  const out = [];
+  let cursor = null;
+  for (let i = 0; i < pages; i++) {
+    const page = await api(`${path}${path.includes('?') ? '&' : '?'}limit=1000${cursor ? '&cursor=' + enc(cursor) : ''}`);
+    out.push(...page.items);
+    cursor = page.next_cursor;
+    if (!cursor) return { items: out, complete: true };
+  }
+  return { items: out, complete: false };
+}
+
+const unitLink = (code) => el('a', { class: 'mono', href: `#/unit/${code}` }, display(code));
+
+// Open telemetry alerts (GET /v1/alerts?state=open): how many, per model,
+// and the latest.
+async function loadAlerts(panel, modelName) {
+  const head = el('h2', {}, 'Open alerts');
+  let list;
+  try {
+    list = await allItems('/v1/alerts?state=open');
+  } catch (e) {
+    panel.replaceChildren(head, errorLine(e));
+    return;
+  }
+  const n = list.items.length;
+  const count = el('p', { id: 'alerts-open', 'data-value': n },
+    el('strong', {}, fmt(n) + (list.complete ? '' : '+')), ' open alert', n === 1 ? '' : 's',
+    ' on telemetry thresholds.');
+  if (n === 0) {
+    panel.replaceChildren(head, count);
+    return;
+  }
+  const perModel = new Map();
+  for (const a of list.items) perModel.set(a.code.slice(0, 12), (perModel.get(a.code.slice(0, 12)) || 0) + 1);
+  const top = [...perModel.entries()].sort((a, b) => b[1] - a[1]).slice(0, TOP);
+  const latest = [...list.items].sort((a, b) => (a.since < b.since ? 1 : -1)).slice(0, 10);
+  panel.replaceChildren(head, count,
+    el('table', { id: 'alerts-by-model' },
+      el('thead', {}, el('tr', {}, el('th', {}, 'model'), el('th', { class: 'num' }, 'open alerts'))),
+      el('tbody', {}, top.map(([m, k]) => el('tr', {}, el('td', {}, modelName(m, true)),
+                                                el('td', { class: 'num' }, fmt(k)))))),
+    el('details', {}, el('summary', {}, 'the latest'),
+      el('table', { id: 'alerts-latest' },
+        el('thead', {}, el('tr', {}, ['unit', 'metric', 'value', 'since'].map((h) => el('th', {}, h)))),
+        el('tbody', {}, latest.map((a) => el('tr', {}, el('td', {}, unitLink(a.code)), el('td', {}, a.metric),
+          el('td', { class: 'num' }, a.value), el('td', {}, (a.since || '').replace('T', ' ').slice(0, 16))))))));
+}
+
+// Units whose most worn joint stands out in their model's fleet
+// (GET /v1/models/{model}/health), over the largest models: one request
+// each.
+async function loadOutliers(panel, models, modelName) {
+  const head = el('h2', {}, 'Model health outliers');
+  const replies = await Promise.all(models.map((m) => api(`/v1/models/${enc(m)}/health`).catch((e) => ({ error: e }))));
+  const failed = replies.find((r) => r.error);
+  if (failed && replies.every((r) => r.error)) {
+    panel.replaceChildren(head, errorLine(failed.error));
+    return;
+  }
+  const rows = replies.filter((r) => !r.error && r.metrics && r.metrics['joint.max.wear']);
+  const note = el('p', { class: 'muted' }, `The ${models.length === 1 ? 'one model' : models.length + ' largest models'}: `,
+    'each one\'s most worn joint per unit ',
+    'from its latest report, and the units whose wear is an outlier for the model (robust z-score above 3.5).');
+  if (rows.length === 0) {
+    panel.replaceChildren(head, note, el('p', { class: 'muted', id: 'outliers-none' }, 'No health reports from these models yet.'));
+    return;
+  }
+  const q = (r, k) => (r.metrics['joint.max.wear'][k] == null ? '' : Number(r.metrics['joint.max.wear'][k]).toFixed(4));
+  panel.replaceChildren(head, note,
+    el('table', { id: 'outliers-table' },
+      el('thead', {}, el('tr', {}, ['model', 'units reporting', 'wear p50', 'p90', 'p99', 'outliers', 'units']
+        .map((h, i) => el('th', { class: i > 0 && i < 6 ? 'num' : '' }, h)))),
+      el('tbody', {}, rows.sort((a, b) => b.outliers.length - a.outliers.length).map((r) =>
+        el('tr', { 'data-model': r.model, 'data-outliers': r.outliers.length },
+          el('td', {}, modelName(r.model, true)),
+          el('td', { class: 'num' }, fmt(r.metrics['joint.max.wear'].units)),
+          el('td', { class: 'num' }, q(r, 'p50')), el('td', { class: 'num' }, q(r, 'p90')),
+          el('td', { class: 'num' }, q(r, 'p99')),
+          el('td', { class: 'num' }, fmt(r.outliers.length)),
+          el('td', {}, [...r.outliers].sort((a, b) => b.z - a.z).slice(0, 5)
+            .map((o) => el('span', {}, unitLink(o.code), ` (wear ${Number(o.wear).toFixed(4)}, z ${Number(o.z).toFixed(1)}) `))))))));
 }
 
 function topIncidentModels(items) {
@@ -504,6 +597,8 @@ async function unitPage(code, params) {
     ['jurisdiction', unit.jurisdiction],
     ['certifications', (unit.certifications || []).map((c) => `${c.scheme} ${c.tier || ''} (${(c.scenarios || []).join(', ')})`).join('; ') || 'none valid now'],
     ['open recalls', (unit.open_recalls || []).map((r) => `recall ${r.id}: ${r.defect}; remedy: ${r.remedy}`).join(' | ') || 'none'],
+    ['open alerts', unit.open_alerts === undefined ? null
+      : el('span', { id: 'unit-alerts' }, unit.open_alerts.map((a) => `${a.metric} ${a.value} since ${(a.since || '').slice(0, 16)}`).join('; ') || 'none')],
   ]));
 
   const marketPanel = el('section', { class: 'panel', id: 'market' }, el('h2', {}, 'Market access'),

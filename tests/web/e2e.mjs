@@ -171,9 +171,19 @@ test('dashboard_charts_match_the_statistics', async (page, ctx) => {
   const recalls = await api('/v1/stats/recalls');
   const r = await chartData(page, 'chart-recalls');
   assert.deepEqual(r.series[0], recalls.items.map((x) => Math.round(x.completion * 1000) / 10));
-  for (const id of ['#na-alerts', '#na-fences', '#na-outliers']) {
-    assert.match(await text(page, id), /Not available yet/);
-  }
+  assert.match(await text(page, '#na-fences'), /Not available yet/);
+  // Telemetry alerts and the fleet's outliers.
+  const open = await api('/v1/alerts?state=open&limit=1000');
+  assert.ok(open.items.length > 0);
+  await page.waitForSelector('#alerts-open');
+  assert.equal(Number(await page.getAttribute('#alerts-open', 'data-value')), open.items.length);
+  assert.match(await text(page, '#alerts-by-model'), new RegExp(sc.model));
+  await page.waitForSelector('#outliers-table');
+  const health = await api(`/v1/models/${sc.model}/health`);
+  assert.deepEqual(health.outliers.map((o) => o.code), [sc.active.code]);
+  const row = page.locator(`#outliers-table tr[data-model="${sc.model}"]`);
+  assert.equal(await row.getAttribute('data-outliers'), '1');
+  assert.ok((await row.innerText()).includes(sc.active.display));
   // The key is kept for this tab's session only.
   const stored = await page.evaluate(() => ({ s: sessionStorage.getItem('hrid.key'),
                                               l: localStorage.length, c: document.cookie }));
@@ -269,6 +279,7 @@ test('unit_page_plots_health_telemetry', async (page) => {
   assert.ok(j0.projected_at, JSON.stringify(j0));
   assert.equal(await rows.first().getAttribute('data-projected'), j0.projected_at);
   assert.match(await rows.first().innerText(), new RegExp(j0.projected_at.slice(0, 10)));
+  assert.match(await text(page, '#unit-alerts'), /joint\.0\.wear 0\.262/);
   const wear = await chartData(page, 'chart-wear');
   assert.equal(wear.series.length, 3);             // joints 0 and 7, the threshold
   const soh = await chartData(page, 'chart-soh');

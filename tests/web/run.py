@@ -105,6 +105,14 @@ def prepare(w):
     w.event(w.maker, active, dict(transfer_body(w.owner.party, "sale", PRICE, "CNY"),
                                   at=ago(68)))
     w.event(w.owner, active, dict(deploy_body(), at=ago(66)))
+    # A wear alert for the model, and four of its units whose joints wear
+    # far less, so that the unit is also an outlier of its fleet.
+    ok(w.regulator.post("/v1/alert-rules", {"model": w.model, "metric": "joint.*.wear",
+                                            "op": ">", "threshold": 0.25, "for_minutes": 0}))
+    fleet = [w.in_service() for _ in range(4)]
+    ok(w.owner.post("/v1/telemetry", {"reports": [
+        {"unit": c, "t": ago(1), "joints": [{"id": 0, "wear": round(0.1 + 0.01 * (i % 3), 4)}],
+         "battery": {"soh": 0.97}} for i, c in enumerate(fleet)]}), 200)
     reports = [{"unit": active, "t": ago(64 - 2 * i),
                 "joints": [{"id": 0, "wear": round(0.2 + 0.002 * i, 4)},
                            {"id": 7, "wear": round(0.1 + 0.0005 * i, 4)}],
@@ -159,8 +167,10 @@ def prepare(w):
         "private": [w.owner.name, w.owner.info["address"], w.owner.info["contact"],
                     w.owner.info["registry_no"], "987654", "CNY", "L2026-05-A",
                     "Shenzhen plant 2", "KM0001", w.maker.name,
-                    w.maker.info["address"], w.maker.info["contact"]],
+                    w.maker.info["address"], w.maker.info["contact"], "joint.0.wear",
+                    "0.262"],
         "owner_party": w.owner.party,
+        "model": w.model,
     }
 
 
