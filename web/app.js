@@ -113,7 +113,7 @@ function chartPanel(id, title, type, labels, series, opts = {}) {
   const panel = el('section', { class: `panel${opts.wide ? ' wide' : ''}`, id, 'data-total': total },
     el('h2', {}, title),
     opts.note ? el('p', { class: 'muted' }, opts.note) : null,
-    el('div', { class: 'chart' }, canvas),
+    el('div', { class: labels.length > 8 && opts.horizontal ? 'chart tall' : 'chart' }, canvas),
     rest ? el('p', { class: 'muted rest' }, `Not charted: ${fmt(rest.groups)} more with ${fmt(rest.units)} units in all.`) : null,
     el('details', {}, el('summary', {}, 'the numbers'), table));
   panel.draw = () => {
@@ -147,7 +147,8 @@ function chartPanel(id, title, type, labels, series, opts = {}) {
                              labels: { usePointStyle: type === 'line', pointStyle: 'line' } } },
         scales: type === 'doughnut' ? {} : {
           [opts.horizontal ? 'x' : 'y']: { beginAtZero: opts.zero !== false, max: opts.max },
-          [opts.horizontal ? 'y' : 'x']: {},
+          // Every group named on a horizontal bar chart.
+          [opts.horizontal ? 'y' : 'x']: { ticks: { autoSkip: !opts.horizontal } },
         },
       },
     });
