@@ -23,6 +23,8 @@
 #include <cmocka.h>
 
 #include "hrid/merkle.h"
+#include "hrid/note.h"
+#include "ledger/checkpoint.h"
 #include "ledger/ledger.h"
 #include "store/store.h"
 
@@ -239,6 +241,76 @@ static void test_append_wrong_size(void **state)
     assert_non_null(strstr(err.msg, "size 10, expected 3"));
 }
 
+static int put_tile_fn(struct store_conn *c, void *arg, struct hrid_err *err)
+{
+    unsigned char *h = arg;
+
+    return store_tile_put(c, 0, 0, h, 5, err);
+}
+
+/* The node signs checkpoints of a growing log, and refuses to sign once
+ * the tree under the last one was rewritten: never two inconsistent
+ * checkpoints. */
+static void test_checkpoints_never_inconsistent(void **state)
+{
+    struct fx *f = *state;
+    struct ledger_key k;
+    struct hrid_checkpoint cp;
+    struct store_checkpoint sc;
+    struct store_conn *c = reader(f);
+    struct hrid_err err;
+    struct arena a;
+    char path[256], vkey[320];
+    unsigned char tile[5 * 32];
+    uint64_t size;
+    bool created;
+    int w;
+
+    snprintf(path, sizeof path, "%s/log-key", f->dir);
+    assert_int_equal(ledger_key_load(path, "test.example/log", "x", &k,
+                                     &created, &err), 0);
+    assert_true(created);
+    ledger_key_vkey(&k, vkey, sizeof vkey);
+    append(f, 3);
+    assert_int_equal(ledger_checkpoint_refresh(f->s, &k, &size, &err),
+                     STORE_OK);
+    assert_int_equal(size, 3);
+    append(f, 2);
+    assert_int_equal(ledger_checkpoint_refresh(f->s, &k, &size, &err),
+                     STORE_OK);
+    assert_int_equal(size, 5);
+    arena_init(&a);
+    assert_int_equal(store_checkpoint_get(c, &a, &sc, &err), STORE_OK);
+    assert_int_equal(hrid_checkpoint_open(sc.note, strlen(sc.note), vkey,
+                                          &cp, &err), HRID_OK);
+    assert_int_equal(cp.size, 5);
+    arena_release(&a);
+    /* Rewrite leaf 1 under the signed checkpoint, then grow the log. */
+    assert_int_equal(store_tile_get(c, 0, 0, tile, &w, &err), STORE_OK);
+    assert_int_equal(w, 5);
+    tile[32] ^= 1;
+    assert_int_equal(store_write(f->s, put_tile_fn, tile, &err), STORE_OK);
+    append(f, 1);
+    assert_int_equal(ledger_checkpoint_refresh(f->s, &k, &size, &err),
+                     STORE_EIO);
+    assert_non_null(strstr(err.msg, "rewritten"));
+    assert_int_equal(size, 5);
+    /* It keeps refusing, and the published checkpoint stays the last
+     * good one. */
+    assert_int_equal(ledger_checkpoint_refresh(f->s, &k, &size, &err),
+                     STORE_EIO);
+    arena_init(&a);
+    assert_int_equal(store_checkpoint_get(c, &a, &sc, &err), STORE_OK);
+    assert_int_equal(sc.size, 5);
+    arena_release(&a);
+    /* A key file naming another log is refused. */
+    assert_int_equal(ledger_key_load(path, "other/log", "x", &k, &created,
+                                     &err), -1);
+    assert_non_null(strstr(err.msg, "test.example/log"));
+    ledger_key_wipe(&k);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +319,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_wrong_size, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints_never_inconsistent,
+                                        setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
