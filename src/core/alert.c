@@ -12,6 +12,7 @@
  * show in the unit's custodian and regulator views and in its as-of
  * record.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -178,7 +179,19 @@ int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
 {
     struct rules l = {NULL, 0, 0, a};
     struct hrid_err he;
+    double lat = NAN, lon = NAN;
     int rc;
+
+    /* A located report is checked against the unit's fence. */
+    for (size_t i = 0; i < n; i++) {
+        if (metrics[i] == TSDB_METRIC_LAT)
+            lat = values[i];
+        else if (metrics[i] == TSDB_METRIC_LON)
+            lon = values[i];
+    }
+    if (!isnan(lat) && !isnan(lon) &&
+        (rc = core_fence_eval(sc, u, t, lat, lon, a, err)) != CORE_OK)
+        return rc;
 
     rc = store_rule_list(sc, u->enterprise_id, u->model_row, a, rule_each, &l,
                          &he);

@@ -370,6 +370,12 @@ json_t *core_asof_json(struct core *c, struct store_conn *sc,
             return NULL;
         }
         json_object_set_new(o, "open_alerts", alerts);
+        alerts = core_violations_at(sc, u->id, t, a, err);
+        if (alerts == NULL) {
+            json_decref(o);
+            return NULL;
+        }
+        json_object_set_new(o, "fence_violations", alerts);
     }
     json_object_set_new(o, "replayed_events", json_integer(replayed));
     return o;

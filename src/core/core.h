@@ -388,6 +388,21 @@ int core_model_health(struct core *c, const struct core_principal *who,
 int core_telemetry_compact(struct core *c, int64_t now, int64_t retention_ms,
                            int64_t *reports, struct core_err *err);
 
+/* Electronic fences: zones (a regulator or owner draws a GeoJSON
+ * Polygon), a unit's profile (its custodian or a regulator: zone_ids,
+ * scenarios, speed_limit_mps), and the violations (regulators). */
+int core_zone_create(struct core *c, const struct core_principal *who,
+                     json_t *body, const struct core_idem *idem,
+                     struct arena *a, struct core_reply *out,
+                     struct core_err *err);
+int core_fence_set(struct core *c, const struct core_principal *who,
+                   const char *code, size_t code_len, json_t *body,
+                   const struct core_idem *idem, struct arena *a,
+                   struct core_reply *out, struct core_err *err);
+int core_violation_list(struct core *c, const struct core_principal *who,
+                        const char *state, const struct core_page *page,
+                        struct arena *a, json_t **out, struct core_err *err);
+
 /* Public: {"code","allowed","reasons":[{code,message}],"checked_at",...}:
  * "no code, no market access", for customs, marketplaces, procurement. */
 int core_market_access(struct core *c, const char *code, size_t code_len,

@@ -212,6 +212,19 @@ json_t *core_cert_list_json(struct store_conn *sc, int64_t model_row,
 int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
                     int64_t t, const unsigned *metrics, const double *values,
                     size_t n, struct arena *a, struct core_err *err);
+/* 409 scenario_not_permitted when the unit's fence profile lists the
+ * scenarios it may work in and scenario is not one of them. */
+int core_fence_scenario(struct store_conn *sc, const struct store_unit *u,
+                        const char *scenario, struct arena *a,
+                        struct core_err *err);
+/* Checks a located report of u against its fence (fence.c). */
+int core_fence_eval(struct store_conn *sc, const struct store_unit *u,
+                    int64_t t, double lat, double lon, struct arena *a,
+                    struct core_err *err);
+/* The unit's fence violations open at t (t 0: every one), fence.c. */
+json_t *core_violations_at(struct store_conn *sc, int64_t unit_id, int64_t t,
+                           struct arena *a, struct core_err *err);
+
 /* The unit's alerts open at time t, as a JSON array (alert.c). */
 json_t *core_alerts_open_at(struct store_conn *sc, int64_t unit_id, int64_t t,
                             struct arena *a, struct core_err *err);

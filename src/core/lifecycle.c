@@ -331,6 +331,10 @@ static int apply_deploy(struct ev_ctx *x)
                              scenario, why);
         }
     }
+    /* The unit's fence profile, when it names scenarios, bounds them. */
+    if ((rc = core_fence_scenario(x->sc, &x->u, scenario, x->a, x->err)) !=
+        CORE_OK)
+        return rc;
     if (op != 0) {
         struct store_party p;
 

@@ -625,6 +625,12 @@ json_t *core_unit_json(struct core *c, struct store_conn *sc,
             return NULL;
         }
         core_set(o, "open_alerts", alerts);
+        alerts = core_violations_at(sc, u->id, core_now_ms(), a, err);
+        if (alerts == NULL) {
+            json_decref(o);
+            return NULL;
+        }
+        core_set(o, "fence_violations", alerts);
         core_set(o, "custodian", party_ref(c, sc, u->custodian_id, true, a));
         core_set(o, "owner", party_ref(c, sc, u->owner_id, true, a));
         json_object_set_new(o, "operator",

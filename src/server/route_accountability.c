@@ -14,6 +14,9 @@
  *   POST /v1/recalls/{id}/close             its maker or a regulator
  *   GET  /v1/units/{code}/as-of?t=          the unit as it stood at t
  *   GET  /v1/market-access/{code}           allowed or denied, and why
+ *   POST /v1/zones                          a zone (GeoJSON polygon)
+ *   POST /v1/units/{code}/fence             a unit's permission profile
+ *   GET  /v1/fence-violations?state=        the violations (regulators)
  */
 #include "server/routes.h"
 
@@ -160,5 +163,30 @@ int route_market_access(struct hreq *r, const struct route_call *call)
     int rc = core_market_access(call->core, code, len, http_arena(r), &out,
                                 &err);
 
+    return route_read(r, rc, out, &err);
+}
+
+int route_zones_post(struct hreq *r, const struct route_call *call)
+{
+    return route_create(r, call, core_zone_create);
+}
+
+int route_fence_post(struct hreq *r, const struct route_call *call)
+{
+    return route_create_on_unit(r, call, core_fence_set);
+}
+
+int route_violations_list(struct hreq *r, const struct route_call *call)
+{
+    struct core_page page;
+    struct core_err err = {0};
+    json_t *out = NULL;
+    int rc;
+
+    if (route_page(r, &page) != 0)
+        return 0;
+    rc = core_violation_list(call->core, &call->who,
+                             http_query(r, "state", NULL), &page,
+                             http_arena(r), &out, &err);
     return route_read(r, rc, out, &err);
 }

@@ -209,6 +209,9 @@ int route_recalls_suspend(struct hreq *r, const struct route_call *call);
 int route_recalls_close(struct hreq *r, const struct route_call *call);
 int route_market_access(struct hreq *r, const struct route_call *call);
 int route_unit_asof(struct hreq *r, const struct route_call *call);
+int route_zones_post(struct hreq *r, const struct route_call *call);
+int route_fence_post(struct hreq *r, const struct route_call *call);
+int route_violations_list(struct hreq *r, const struct route_call *call);
 
 /* route_incidents.c */
 int route_incidents_post(struct hreq *r, const struct route_call *call);

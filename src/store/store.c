@@ -462,3 +462,42 @@ int store_alert_list(struct store_conn *c, const struct store_alert_filter *f,
 {
     return c->store->ops->alert_list(c, f, a, each, ctx, err);
 }
+
+int store_zone_insert(struct store_conn *c, struct store_zone *z,
+                      struct hrid_err *err)
+{
+    return c->store->ops->zone_insert(c, z, err);
+}
+
+int store_zone_get(struct store_conn *c, int64_t id, struct arena *a,
+                   struct store_zone *out, struct hrid_err *err)
+{
+    return c->store->ops->zone_get(c, id, a, out, err);
+}
+
+int store_fence_put(struct store_conn *c, const struct store_fence *f,
+                    struct hrid_err *err)
+{
+    return c->store->ops->fence_put(c, f, err);
+}
+
+int store_fence_get(struct store_conn *c, int64_t unit_id, struct arena *a,
+                    struct store_fence *out, struct hrid_err *err)
+{
+    return c->store->ops->fence_get(c, unit_id, a, out, err);
+}
+
+int store_violation_put(struct store_conn *c, struct store_violation *v,
+                        struct hrid_err *err)
+{
+    return c->store->ops->violation_put(c, v, err);
+}
+
+int store_violation_list(struct store_conn *c, int64_t unit_id,
+                         const char *state, int64_t after_id, int limit,
+                         struct arena *a, store_each_violation_fn each,
+                         void *ctx, struct hrid_err *err)
+{
+    return c->store->ops->violation_list(c, unit_id, state, after_id, limit,
+                                         a, each, ctx, err);
+}

@@ -320,6 +320,36 @@ struct store_alert_filter {
     int limit;
 };
 
+/* Electronic fences (DESIGN §4): zones, a unit's permission profile, and
+ * the violations its reported locations make. */
+struct store_zone {
+    int64_t id;
+    const char *name;
+    const char *polygon;     /* GeoJSON Polygon, as checked by core */
+    int64_t created_by;
+    int64_t created_at;
+};
+
+struct store_fence {
+    int64_t unit_id;
+    const char *zones;       /* JSON array of zone ids */
+    const char *scenarios;   /* JSON array, or NULL */
+    double speed_limit;      /* m/s, 0 for none */
+    int64_t set_by;
+    int64_t set_at;
+};
+
+struct store_violation {
+    int64_t id;
+    int64_t unit_id;
+    char code[HRID_CODE_LEN + 1];
+    int64_t enterprise_id;
+    const char *state;       /* open, closed */
+    int64_t first_t, last_t; /* the first and last offending reports */
+    double lat, lon;         /* the last offending location */
+    int64_t closed_at;       /* the first report back inside, or 0 */
+};
+
 /* A stored reply to a request made with an Idempotency-Key. */
 struct store_idem {
     int64_t party_id;
@@ -359,6 +389,8 @@ typedef int (*store_each_tel_fn)(void *ctx, const struct store_tel *t);
 typedef int (*store_each_rule_fn)(void *ctx,
                                   const struct store_alert_rule *r);
 typedef int (*store_each_alert_fn)(void *ctx, const struct store_alert *a);
+typedef int (*store_each_violation_fn)(void *ctx,
+                                       const struct store_violation *v);
 typedef int (*store_each_incident_fn)(void *ctx,
                                       const struct store_incident *i);
 typedef int (*store_each_recall_unit_fn)(void *ctx,
@@ -544,6 +576,21 @@ struct store_ops {
                       const struct store_alert_filter *f, struct arena *a,
                       store_each_alert_fn each, void *ctx,
                       struct hrid_err *err);
+
+    int (*zone_insert)(struct store_conn *c, struct store_zone *z,
+                       struct hrid_err *err);
+    int (*zone_get)(struct store_conn *c, int64_t id, struct arena *a,
+                    struct store_zone *out, struct hrid_err *err);
+    int (*fence_put)(struct store_conn *c, const struct store_fence *f,
+                     struct hrid_err *err);
+    int (*fence_get)(struct store_conn *c, int64_t unit_id, struct arena *a,
+                     struct store_fence *out, struct hrid_err *err);
+    int (*violation_put)(struct store_conn *c, struct store_violation *v,
+                         struct hrid_err *err);
+    int (*violation_list)(struct store_conn *c, int64_t unit_id,
+                          const char *state, int64_t after_id, int limit,
+                          struct arena *a, store_each_violation_fn each,
+                          void *ctx, struct hrid_err *err);
 
     int (*snapshot_put)(struct store_conn *c, int64_t unit_id, int64_t seq,
                         int64_t at, const char *state, struct hrid_err *err);
@@ -794,6 +841,24 @@ int store_alert_put(struct store_conn *c, struct store_alert *al,
 int store_alert_list(struct store_conn *c, const struct store_alert_filter *f,
                      struct arena *a, store_each_alert_fn each, void *ctx,
                      struct hrid_err *err);
+
+/* Fences.  fence_put replaces a unit's profile; violation_put inserts
+ * (id 0) or updates one; violation_list walks them by id (unit_id 0: of
+ * every unit; state NULL: any). */
+int store_zone_insert(struct store_conn *c, struct store_zone *z,
+                      struct hrid_err *err);
+int store_zone_get(struct store_conn *c, int64_t id, struct arena *a,
+                   struct store_zone *out, struct hrid_err *err);
+int store_fence_put(struct store_conn *c, const struct store_fence *f,
+                    struct hrid_err *err);
+int store_fence_get(struct store_conn *c, int64_t unit_id, struct arena *a,
+                    struct store_fence *out, struct hrid_err *err);
+int store_violation_put(struct store_conn *c, struct store_violation *v,
+                        struct hrid_err *err);
+int store_violation_list(struct store_conn *c, int64_t unit_id,
+                         const char *state, int64_t after_id, int limit,
+                         struct arena *a, store_each_violation_fn each,
+                         void *ctx, struct hrid_err *err);
 
 /* Incidents, listed in id order after after_id. */
 int store_incident_insert(struct store_conn *c, struct store_incident *i,

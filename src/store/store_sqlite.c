@@ -431,6 +431,36 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX alerts_live ON alerts (rule_id, unit_id, metric)"
     "  WHERE state IN ('pending', 'open');"
     "CREATE INDEX alerts_unit ON alerts (unit_id, id);",
+
+    /* 9: electronic fences. */
+    "CREATE TABLE zones ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  name       TEXT NOT NULL,"
+    "  polygon    TEXT NOT NULL,"
+    "  created_by INTEGER,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE fences ("
+    "  unit_id     INTEGER PRIMARY KEY,"
+    "  zones       TEXT NOT NULL,"
+    "  scenarios   TEXT,"
+    "  speed_limit REAL NOT NULL DEFAULT 0,"
+    "  set_by      INTEGER,"
+    "  set_at      INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE fence_violations ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  unit_id       INTEGER NOT NULL,"
+    "  code          TEXT NOT NULL,"
+    "  enterprise_id INTEGER NOT NULL,"
+    "  state         TEXT NOT NULL,"
+    "  first_t       INTEGER NOT NULL,"
+    "  last_t        INTEGER NOT NULL,"
+    "  lat           REAL NOT NULL,"
+    "  lon           REAL NOT NULL,"
+    "  closed_at     INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX fence_violations_unit ON fence_violations (unit_id, id);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -505,6 +535,8 @@ enum stmt_id {
     ST_TEL_UNITS, ST_TEL_DELETE,
     ST_RULE_INSERT, ST_RULE_LIST, ST_ALERT_FIND, ST_ALERT_INSERT,
     ST_ALERT_UPDATE, ST_ALERT_LIST,
+    ST_ZONE_INSERT, ST_ZONE_GET, ST_FENCE_PUT, ST_FENCE_GET, ST_VIOL_INSERT,
+    ST_VIOL_UPDATE, ST_VIOL_LIST,
     ST_GRANT_INSERT, ST_GRANT_LIST,
     ST_IDEM_GET, ST_IDEM_PUT,
     ST_COUNT
@@ -737,6 +769,27 @@ static const char *const SQL[ST_COUNT] = {
         " AND (?4 = 0 OR enterprise_id = ?4)"
         " AND (CASE WHEN ?5 IS NULL THEN state IN ('open', 'cleared')"
         " ELSE state = ?5 END) ORDER BY id LIMIT ?6",
+    [ST_ZONE_INSERT] = "INSERT INTO zones (name, polygon, created_by,"
+                       " created_at) VALUES (?, ?, ?, ?)",
+    [ST_ZONE_GET] = "SELECT id, name, polygon, created_by, created_at"
+                    " FROM zones WHERE id = ?1",
+    [ST_FENCE_PUT] = "INSERT OR REPLACE INTO fences (unit_id, zones,"
+                     " scenarios, speed_limit, set_by, set_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?)",
+    [ST_FENCE_GET] = "SELECT unit_id, zones, scenarios, speed_limit, set_by,"
+                     " set_at FROM fences WHERE unit_id = ?1",
+    [ST_VIOL_INSERT] =
+        "INSERT INTO fence_violations (unit_id, code, enterprise_id, state,"
+        " first_t, last_t, lat, lon, closed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_VIOL_UPDATE] = "UPDATE fence_violations SET state = ?2,"
+                       " last_t = ?3, lat = ?4, lon = ?5, closed_at = ?6"
+                       " WHERE id = ?1",
+    [ST_VIOL_LIST] =
+        "SELECT id, unit_id, code, enterprise_id, state, first_t, last_t,"
+        " lat, lon, closed_at FROM fence_violations WHERE id > ?3"
+        " AND (?1 = 0 OR unit_id = ?1) AND (?2 IS NULL OR state = ?2)"
+        " ORDER BY id LIMIT ?4",
     [ST_SNAP_PUT] = "INSERT OR REPLACE INTO unit_snapshots (unit_id, seq, at,"
                     " state) VALUES (?1, ?2, ?3, ?4)",
     [ST_SNAP_BEFORE] = "SELECT seq, at, state FROM unit_snapshots"
@@ -3033,6 +3086,200 @@ static int sq_alert_list(struct store_conn *sc,
     return r;
 }
 
+static int read_zone(sqlite3_stmt *st, struct arena *a, struct store_zone *k,
+                     struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->id = row_i64(&r);
+    k->name = row_str(&r);
+    k->polygon = row_str(&r);
+    k->created_by = row_i64(&r);
+    k->created_at = row_i64(&r);
+    return r.oom ? oom(err, "a zone") : STORE_OK;
+}
+
+static int read_fence(sqlite3_stmt *st, struct arena *a,
+                      struct store_fence *k, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->unit_id = row_i64(&r);
+    k->zones = row_str(&r);
+    k->scenarios = row_str(&r);
+    k->speed_limit = sqlite3_column_double(st, r.col++);
+    k->set_by = row_i64(&r);
+    k->set_at = row_i64(&r);
+    return r.oom ? oom(err, "a fence") : STORE_OK;
+}
+
+static int read_violation(sqlite3_stmt *st, struct arena *a,
+                          struct store_violation *k, struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    k->id = row_i64(&r);
+    k->unit_id = row_i64(&r);
+    row_fixed(&r, k->code, sizeof k->code);
+    k->enterprise_id = row_i64(&r);
+    k->state = row_str(&r);
+    k->first_t = row_i64(&r);
+    k->last_t = row_i64(&r);
+    k->lat = sqlite3_column_double(st, r.col++);
+    k->lon = sqlite3_column_double(st, r.col++);
+    k->closed_at = row_i64(&r);
+    return r.oom ? oom(err, "a violation") : STORE_OK;
+}
+
+static int sq_zone_insert(struct store_conn *sc, struct store_zone *z,
+                          struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_ZONE_INSERT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, z->name);
+    bind_str(&b, z->polygon);
+    bind_id(&b, z->created_by);
+    bind_i64(&b, z->created_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "zone '%s'", or_empty(z->name));
+    else
+        z->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_zone_get(struct store_conn *sc, int64_t id, struct arena *a,
+                       struct store_zone *out, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_ZONE_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, id);
+    GET_ROW(read_zone, out, "reading a zone", "zone %lld not found",
+            (long long)id);
+    return r;
+}
+
+static int sq_fence_put(struct store_conn *sc, const struct store_fence *f,
+                        struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_FENCE_PUT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, f->unit_id);
+    bind_str(&b, f->zones);
+    bind_str(&b, f->scenarios);
+    bind_keep(&b, sqlite3_bind_double(st, ++b.i, f->speed_limit));
+    bind_id(&b, f->set_by);
+    bind_i64(&b, f->set_at);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "fence of unit %lld", (long long)f->unit_id);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_fence_get(struct store_conn *sc, int64_t unit_id,
+                        struct arena *a, struct store_fence *out,
+                        struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_FENCE_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, unit_id);
+    GET_ROW(read_fence, out, "reading a fence", "no fence for unit %lld",
+            (long long)unit_id);
+    return r;
+}
+
+static int sq_violation_put(struct store_conn *sc, struct store_violation *v,
+                            struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, v->id ? ST_VIOL_UPDATE : ST_VIOL_INSERT,
+                                err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    if (v->id != 0) {
+        bind_i64(&b, v->id);
+        bind_str(&b, v->state);
+        bind_i64(&b, v->last_t);
+        bind_keep(&b, sqlite3_bind_double(st, ++b.i, v->lat));
+        bind_keep(&b, sqlite3_bind_double(st, ++b.i, v->lon));
+        bind_i64(&b, v->closed_at);
+    } else {
+        bind_i64(&b, v->unit_id);
+        bind_str(&b, v->code);
+        bind_i64(&b, v->enterprise_id);
+        bind_str(&b, v->state);
+        bind_i64(&b, v->first_t);
+        bind_i64(&b, v->last_t);
+        bind_keep(&b, sqlite3_bind_double(st, ++b.i, v->lat));
+        bind_keep(&b, sqlite3_bind_double(st, ++b.i, v->lon));
+        bind_i64(&b, v->closed_at);
+    }
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "fence violation of unit '%s'", v->code);
+    else if (v->id == 0)
+        v->id = sqlite3_last_insert_rowid(c->db);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_violation_list(struct store_conn *sc, int64_t unit_id,
+                             const char *state, int64_t after, int limit,
+                             struct arena *a, store_each_violation_fn each,
+                             void *ctx, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_VIOL_LIST, err);
+    struct store_violation k;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, unit_id);
+    bind_str(&b, state);
+    bind_i64(&b, after);
+    bind_i64(&b, limit_of(limit));
+    LIST_ROWS(read_violation, k, each, "listing fence violations");
+    return r;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void conn_free(struct sq_conn *c)
@@ -3743,6 +3990,12 @@ const struct store_ops store_sqlite_ops = {
     .alert_find = sq_alert_find,
     .alert_put = sq_alert_put,
     .alert_list = sq_alert_list,
+    .zone_insert = sq_zone_insert,
+    .zone_get = sq_zone_get,
+    .fence_put = sq_fence_put,
+    .fence_get = sq_fence_get,
+    .violation_put = sq_violation_put,
+    .violation_list = sq_violation_list,
     .snapshot_put = sq_snapshot_put,
     .snapshot_before = sq_snapshot_before,
 };

@@ -17,7 +17,8 @@ PUBLIC = {"code", "display", "country", "enterprise", "model", "production_date"
 MAKER = PUBLIC | {"serial", "batch", "factory", "firmware", "components",
                   "device_key", "market_filing_no", "jurisdiction",
                   "registered_at", "updated_at", "event_count"}
-CUSTODIAN = MAKER | {"custodian", "owner", "site", "open_alerts"}
+CUSTODIAN = MAKER | {"custodian", "owner", "site", "open_alerts",
+                     "fence_violations"}
 # Members the table names loosely ("last event"), or that only say which
 # view this is: allowed in the views that include them, never required.
 LOOSE = {"view"}
