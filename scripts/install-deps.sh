@@ -5,6 +5,7 @@
 #
 #   scripts/install-deps.sh build   compiler and libraries
 #   scripts/install-deps.sh test    build + test tools (cmocka, clang, python3,
+#                                   the mosquitto broker and its clients,
 #                                   and for the portal's browser tests
 #                                   chromium, nodejs, npm)
 #   scripts/install-deps.sh bench   build + load generator
@@ -12,10 +13,11 @@
 set -eu
 
 build="build-essential pkg-config libsodium-dev libjansson-dev libmicrohttpd-dev
-libsqlite3-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libssl-dev"
+libsqlite3-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libssl-dev
+libmosquitto-dev"
 web="nodejs npm"
 test="$build libcmocka-dev clang libclang-rt-14-dev python3 sqlite3 curl zbar-tools
-$web chromium"
+mosquitto mosquitto-clients openssl $web chromium"
 bench="$build wrk"
 
 case "${1:-build}" in

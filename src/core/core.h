@@ -352,6 +352,22 @@ int core_stats_recalls(struct core *c, const struct core_principal *who,
 int core_telemetry_ingest(struct core *c, const struct core_principal *who,
                           json_t *reports, struct arena *a,
                           struct core_reply *out, struct core_err *err);
+/* Reports a unit sent itself (MQTT, docs/telemetry.md "MQTT"): code is the
+ * unit named by the message's topic (forgiving input), msg its len bytes,
+ * "<base64 Ed25519 signature>\n<JSON array of reports>", signed by the
+ * unit's registered device key over "hrid-telemetry/v1\n<CODE>\n"
+ * followed by the JSON bytes, CODE canonical.  Every report must name that
+ * unit.  Accepted reports are staged exactly as core_telemetry_ingest
+ * stages them, durably before the return, with the same reply body.
+ * Refusals: CORE_EUNAUTH "unsigned", CORE_EFORBIDDEN "bad_signature",
+ * CORE_ENOTFOUND for an unknown unit, CORE_ECONFLICT "no_device_key" or
+ * "unit_not_live", CORE_EBADREQ "bad_json", CORE_EINVALID (a bad report,
+ * "unit_mismatch"), CORE_ETOOLARGE; CORE_EINTERNAL when the store failed
+ * (the message may be tried again).  msg is only read. */
+int core_telemetry_ingest_device(struct core *c, const char *code,
+                                 size_t code_len, const void *msg,
+                                 size_t len, struct arena *a,
+                                 struct core_reply *out, struct core_err *err);
 /* One metric of a unit over [from, to) (default: the last day), raw
  * (step NULL or "0") or by step ("5m", "1h", "1d"). */
 int core_telemetry_series(struct core *c, const struct core_principal *who,

@@ -1134,3 +1134,164 @@ int core_model_health(struct core *c, const struct core_principal *who,
     fleet_free(&f);
     return CORE_OK;
 }
+
+/* ---- reports a unit signs itself (MQTT) --------------------------------- */
+
+#include <sodium.h>
+
+/* What a device signs: this tag, the unit's canonical code and a newline,
+ * then the JSON bytes exactly as sent.  The tag keeps a telemetry
+ * signature from ever passing for a challenge answer (hrid-challenge/v1)
+ * made with the same key, and the code keeps a unit's message from
+ * counting on another unit's topic. */
+static const char device_tag[] = "hrid-telemetry/v1\n";
+
+/* The base64 of a 64-byte signature: 88 characters with padding. */
+#define DEVICE_SIG_B64_MAX 88
+
+struct device_op {
+    struct ingest_op in;
+    const char *device_key;     /* as verified, in the arena */
+    struct core_principal who;
+};
+
+/* Inside the write: the unit must still hold the key the message was
+ * verified with.  The device then reports for its unit's custodian (or
+ * its operator when it has none), which is what ingest_run authorises. */
+static int device_run(struct core *c, struct store_conn *sc, void *arg,
+                      struct arena *a, struct core_reply *reply,
+                      struct core_err *err)
+{
+    struct device_op *op = arg;
+    struct store_unit u;
+    int rc;
+
+    if ((rc = core_unit_load(sc, op->in.reports[0].code, a, &u, err)) !=
+        CORE_OK)
+        return rc;
+    if (u.device_key == NULL || strcmp(u.device_key, op->device_key) != 0)
+        return core_fail(err, CORE_EFORBIDDEN, "bad_signature", NULL,
+                         "unit %s: its device key changed while the message "
+                         "was checked", u.code);
+    memset(&op->who, 0, sizeof op->who);
+    op->who.role = ROLE_OWNER;
+    op->who.party_id = u.custodian_id != 0 ? u.custodian_id : u.operator_id;
+    op->in.who = &op->who;
+    return ingest_run(c, sc, &op->in, a, reply, err);
+}
+
+int core_telemetry_ingest_device(struct core *c, const char *code,
+                                 size_t code_len, const void *msg,
+                                 size_t len, struct arena *a,
+                                 struct core_reply *out, struct core_err *err)
+{
+    char canon[HRID_CODE_LEN + 1], sig_b64[DEVICE_SIG_B64_MAX + 1];
+    unsigned char sig[crypto_sign_BYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char *signed_bytes = NULL;
+    const char *p = msg, *nl, *end;
+    struct device_op op;
+    struct store_conn *sc;
+    struct store_unit u;
+    json_error_t je;
+    json_t *reports = NULL, *o;
+    size_t i, n, json_len, tag_len = sizeof device_tag - 1;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    memset(&op, 0, sizeof op);
+    if ((rc = core_code_arg(code, code_len, canon, err)) != CORE_OK)
+        return rc;
+    /* "<base64 signature>\n<JSON array of reports>" */
+    nl = len > 0 ? memchr(p, '\n', len < sizeof sig_b64 ? len
+                                                          : sizeof sig_b64)
+                 : NULL;
+    if (nl == NULL || nl == p)
+        return core_fail(err, CORE_EUNAUTH, "unsigned", NULL,
+                         "unit %s: the message does not start with a base64 "
+                         "signature and a newline", canon);
+    memcpy(sig_b64, p, (size_t)(nl - p));
+    sig_b64[nl - p] = '\0';
+    if (sodium_base642bin(sig, sizeof sig, sig_b64, strlen(sig_b64), NULL, &n,
+                          &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        *end != '\0' || n != sizeof sig)
+        return core_fail(err, CORE_EUNAUTH, "unsigned", NULL,
+                         "unit %s: the message's first line is not the base64 "
+                         "of a 64-byte signature", canon);
+    json_len = len - (size_t)(nl + 1 - p);
+
+    if ((sc = core_conn(c, err)) == NULL)
+        return err->status;
+    if ((rc = core_unit_load(sc, canon, a, &u, err)) != CORE_OK)
+        return rc;
+    if (u.device_key == NULL ||
+        sodium_base642bin(pk, sizeof pk, u.device_key, strlen(u.device_key),
+                          NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) !=
+            0 || n != sizeof pk)
+        return core_fail(err, CORE_ECONFLICT, "no_device_key", NULL,
+                         "unit %s has no registered device key", canon);
+    signed_bytes = malloc(tag_len + HRID_CODE_LEN + 1 + json_len + 1);
+    if (signed_bytes == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    memcpy(signed_bytes, device_tag, tag_len);
+    memcpy(signed_bytes + tag_len, canon, HRID_CODE_LEN);
+    signed_bytes[tag_len + HRID_CODE_LEN] = '\n';
+    memcpy(signed_bytes + tag_len + HRID_CODE_LEN + 1, nl + 1, json_len);
+    rc = crypto_sign_verify_detached(sig, signed_bytes,
+                                     tag_len + HRID_CODE_LEN + 1 + json_len,
+                                     pk);
+    free(signed_bytes);
+    if (rc != 0)
+        return core_fail(err, CORE_EFORBIDDEN, "bad_signature", NULL,
+                         "unit %s: the signature does not verify with the "
+                         "unit's device key", canon);
+
+    reports = json_loadb(nl + 1, json_len, JSON_REJECT_DUPLICATES, &je);
+    if (reports == NULL)
+        return core_fail(err, CORE_EBADREQ, "bad_json", NULL,
+                         "unit %s: reports: %s (line %d, column %d)", canon,
+                         je.text, je.line, je.column);
+    if (!json_is_array(reports) || json_array_size(reports) == 0) {
+        json_decref(reports);
+        return core_fail(err, CORE_EINVALID, "invalid_field", "reports",
+                         "reports: a non-empty array of reports");
+    }
+    if (json_array_size(reports) > CORE_TELEMETRY_BATCH_MAX) {
+        rc = core_fail(err, CORE_ETOOLARGE, "too_large", "reports",
+                       "reports: %zu reports, at most %d a message",
+                       json_array_size(reports), CORE_TELEMETRY_BATCH_MAX);
+        json_decref(reports);
+        return rc;
+    }
+    op.in.n = json_array_size(reports);
+    op.in.reports = malloc(op.in.n * sizeof *op.in.reports);
+    op.device_key = u.device_key;
+    if (op.in.reports == NULL) {
+        json_decref(reports);
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    }
+    rc = CORE_OK;
+    json_array_foreach(reports, i, o) {
+        if (!json_is_object(o))
+            rc = core_fail(err, CORE_EINVALID, "invalid_field", "reports",
+                           "reports[%zu]: not an object", i);
+        else if ((rc = parse_report(o, i, &op.in.reports[i], err)) ==
+                     CORE_OK &&
+                 strcmp(op.in.reports[i].code, canon) != 0) {
+            char field[48];
+
+            snprintf(field, sizeof field, "reports[%zu].unit", i);
+            rc = core_fail(err, CORE_EINVALID, "unit_mismatch", field,
+                           "%s: %s is not the topic's unit %s", field,
+                           op.in.reports[i].code, canon);
+        }
+        if (rc != CORE_OK)
+            break;
+    }
+    json_decref(reports);
+    if (rc == CORE_OK)
+        rc = core_write(c, &op.who, NULL, device_run, &op, a, out, err);
+    free(op.in.reports);
+    return rc;
+}

@@ -30,6 +30,7 @@
 #include "core/demo.h"
 #include "ledger/checkpoint.h"
 #include "server/http.h"
+#include "server/mqtt.h"
 #include "server/routes.h"
 #include "store/store.h"
 
@@ -55,6 +56,8 @@ struct options {
     unsigned checkpoint_ms;     /* how often a grown log is signed */
     unsigned compact_ms;        /* how often telemetry is compacted */
     unsigned retention_days;    /* raw telemetry kept this long */
+    char mqtt_host[256];        /* --mqtt: the broker; "" when none */
+    unsigned mqtt_port;
 };
 
 /* Telemetry: staged reports of closed windows become chunks every minute
@@ -93,6 +96,8 @@ static void usage(FILE *f)
         "                          (default 60000)\n"
         "      --raw-retention-days N  keep raw telemetry N days (default 90;\n"
         "                          hourly rollups are kept for the unit's life)\n"
+        "      --mqtt HOST:PORT    take telemetry signed by units from this MQTT\n"
+        "                          broker (topic hrid/v1/telemetry/CODE, QoS 1)\n"
         "  -q, --quiet             no per-request log lines\n"
         "  -h, --help              this help\n"
         "  -V, --version           print the version\n");
@@ -144,6 +149,35 @@ static int parse_listen(const char *arg, struct options *o)
     return parse_uint(colon + 1, 65535, &o->port);
 }
 
+/* --mqtt HOST:PORT or [V6ADDR]:PORT: a broker, so host and port are both
+ * needed. */
+static int parse_mqtt(const char *arg, struct options *o)
+{
+    const char *host = arg, *colon;
+    size_t hlen;
+
+    if (arg[0] == '[') {
+        const char *close = strchr(arg, ']');
+
+        if (close == NULL || close[1] != ':')
+            return -1;
+        host = arg + 1;
+        hlen = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        if ((colon = strrchr(arg, ':')) == NULL)
+            return -1;
+        hlen = (size_t)(colon - arg);
+    }
+    if (hlen == 0 || hlen >= sizeof o->mqtt_host)
+        return -1;
+    memcpy(o->mqtt_host, host, hlen);
+    o->mqtt_host[hlen] = '\0';
+    if (parse_uint(colon + 1, 65535, &o->mqtt_port) != 0 || o->mqtt_port == 0)
+        return -1;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
@@ -157,6 +191,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "checkpoint-ms", required_argument, NULL, 'C' },
         { "compact-ms", required_argument, NULL, 'K' },
         { "raw-retention-days", required_argument, NULL, 'R' },
+        { "mqtt",    required_argument, NULL, 'M' },
         { "help",    no_argument,       NULL, 'h' },
         { "version", no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -174,6 +209,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->checkpoint_ms = CHECKPOINT_MS_DEFAULT;
     o->compact_ms = COMPACT_MS_DEFAULT;
     o->retention_days = RETENTION_DAYS_DEFAULT;
+    o->mqtt_host[0] = '\0';
+    o->mqtt_port = 0;
     while ((c = getopt_long(argc, argv, "d:l:t:qhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
@@ -229,6 +266,13 @@ static int parse_args(int argc, char **argv, struct options *o)
                 o->retention_days == 0) {
                 fprintf(stderr, "hridd: --raw-retention-days '%s': "
                         "expected 1-36500\n", optarg);
+                return 2;
+            }
+            break;
+        case 'M':
+            if (parse_mqtt(optarg, o) != 0) {
+                fprintf(stderr, "hridd: --mqtt '%s': expected HOST:PORT\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -486,6 +530,7 @@ int main(int argc, char **argv)
     struct options o;
     struct http_config cfg;
     struct http_server *srv = NULL;
+    struct mqtt_subscriber *mqtt = NULL;
     struct store *st = NULL;
     struct core *core = NULL;
     struct ledger_key log_key;
@@ -551,6 +596,12 @@ int main(int argc, char **argv)
         goto out;
     }
     compactor.started = true;
+    if (o.mqtt_host[0] != '\0' &&
+        mqtt_subscriber_start(core, o.mqtt_host, o.mqtt_port, &mqtt, errbuf,
+                              sizeof(errbuf)) != 0) {
+        fprintf(stderr, "hridd: %s\n", errbuf);
+        goto out;
+    }
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.host = o.host;
@@ -579,6 +630,7 @@ int main(int argc, char **argv)
 out:
     /* In this order: no request may run once the registry is gone. */
     http_server_stop(srv);
+    mqtt_subscriber_stop(mqtt);
     compactor_stop(&compactor);
     ledger_signer_stop(signer);
     core_free(core);
