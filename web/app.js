@@ -168,13 +168,6 @@ function topGroups(items, dim, name = (k) => k) {
   };
 }
 
-function notAvailable(id, title, what) {
-  return el('section', { class: 'panel na', id },
-    el('h2', {}, title),
-    el('p', {}, 'Not available yet: ', what,
-      ' The registry\'s API does not serve them yet; this panel will show them once it does.'));
-}
-
 // Public names of enterprises and models, for chart labels; ids when a
 // lookup fails.
 async function names(kind, ids) {
@@ -329,9 +322,9 @@ async function overview() {
     el('p', { class: 'muted' }, 'Loading…'));
   const outliersPanel = el('section', { class: 'panel wide', id: 'panel-outliers' },
     el('h2', {}, 'Model health outliers'), el('p', { class: 'muted' }, 'Loading…'));
-  panels.push(alertsPanel,
-    notAvailable('na-fences', 'Fence violations', 'location reports outside electronic fences.'),
-    outliersPanel);
+  const fencesPanel = el('section', { class: 'panel', id: 'panel-fences' }, el('h2', {}, 'Fence violations'),
+    el('p', { class: 'muted' }, 'Loading…'));
+  panels.push(alertsPanel, fencesPanel, outliersPanel);
 
   show(
     el('h1', {}, market ? 'Your fleet' : 'Fleet overview'),
@@ -346,6 +339,7 @@ async function overview() {
     el('div', { class: 'grid' }, panels));
   for (const p of panels) if (p.draw) p.draw();
   loadAlerts(alertsPanel, modelName);
+  loadFences(fencesPanel);
   loadOutliers(outliersPanel, byModel.items.slice(0, TOP).map((x) => x.model), modelName);
 }
 
@@ -397,6 +391,57 @@ async function loadAlerts(panel, modelName) {
         el('thead', {}, el('tr', {}, ['unit', 'metric', 'value', 'since'].map((h) => el('th', {}, h)))),
         el('tbody', {}, latest.map((a) => el('tr', {}, el('td', {}, unitLink(a.code)), el('td', {}, a.metric),
           el('td', { class: 'num' }, a.value), el('td', {}, (a.since || '').replace('T', ' ').slice(0, 16))))))));
+}
+
+// How many rows the fence violations table shows: the most recently
+// reported, so that a registry with thousands open still draws a light page.
+const FENCE_ROWS = 50;
+
+const minute = (t) => (t || '').replace('T', ' ').slice(0, 16);
+const place = (v) => `${Number(v.lat).toFixed(6)}, ${Number(v.lon).toFixed(6)}`;
+
+// A unit's open fence violations in a line, for the record and as-of.
+function fencesText(list) {
+  return list.map((v) => `outside its zones since ${minute(v.first_report)}, ` +
+    `last reported ${minute(v.last_report)} at ${place(v)}`).join('; ') || 'none';
+}
+
+// Open fence violations (GET /v1/fence-violations?state=open): how many,
+// and the units with where they were last reported.  The list is for
+// regulators and the platform operator; other keys get 403 and the panel
+// says so, as the overview does for statistics.
+async function loadFences(panel) {
+  const head = el('h2', {}, 'Fence violations');
+  let list;
+  try {
+    list = await allItems('/v1/fence-violations?state=open');
+  } catch (e) {
+    if (e.status === 403) {
+      panel.classList.add('na');
+      panel.replaceChildren(head, el('p', { id: 'fences-forbidden' },
+        'Not available to this key: fence violations are for regulators and the platform operator.'));
+      return;
+    }
+    panel.replaceChildren(head, errorLine(e));
+    return;
+  }
+  const n = list.items.length;
+  const count = el('p', { id: 'fences-open', 'data-value': n },
+    el('strong', {}, fmt(n) + (list.complete ? '' : '+')), ' unit', n === 1 ? '' : 's',
+    ' reported outside ', n === 1 ? 'its' : 'their', ' electronic fences.');
+  if (n === 0) {
+    panel.replaceChildren(head, count);
+    return;
+  }
+  const rows = [...list.items].sort((a, b) => (a.last_report < b.last_report ? 1 : -1)).slice(0, FENCE_ROWS);
+  panel.replaceChildren(head, count,
+    n > rows.length ? el('p', { class: 'muted' }, `The ${rows.length} most recently reported.`) : null,
+    el('table', { id: 'fences-table' },
+      el('thead', {}, el('tr', {}, ['unit', 'outside since', 'last report', 'last lat, lon']
+        .map((h) => el('th', {}, h)))),
+      el('tbody', {}, rows.map((v) => el('tr', { 'data-code': v.code },
+        el('td', {}, unitLink(v.code)), el('td', {}, minute(v.first_report)),
+        el('td', {}, minute(v.last_report)), el('td', { class: 'mono' }, place(v)))))));
 }
 
 // Units whose most worn joint stands out in their model's fleet
@@ -600,6 +645,9 @@ async function unitPage(code, params) {
     ['open recalls', (unit.open_recalls || []).map((r) => `recall ${r.id}: ${r.defect}; remedy: ${r.remedy}`).join(' | ') || 'none'],
     ['open alerts', unit.open_alerts === undefined ? null
       : el('span', { id: 'unit-alerts' }, unit.open_alerts.map((a) => `${a.metric} ${a.value} since ${(a.since || '').slice(0, 16)}`).join('; ') || 'none')],
+    ['fence violations', unit.fence_violations === undefined ? null
+      : el('span', { id: 'unit-fences', class: unit.fence_violations.length ? 'warn' : null },
+        fencesText(unit.fence_violations))],
   ]));
 
   const marketPanel = el('section', { class: 'panel', id: 'market' }, el('h2', {}, 'Market access'),
@@ -633,7 +681,7 @@ async function unitPage(code, params) {
     asOf(code, asofInput.value.trim(), asofOut);
   });
   const asofPanel = el('section', { class: 'panel', id: 'asof' }, el('h2', {}, 'As of a time'),
-    el('p', { class: 'muted' }, 'The unit as it stood then: custody, site, firmware, certifications and recalls.'),
+    el('p', { class: 'muted' }, 'The unit as it stood then: custody, site, firmware, certifications, recalls and fence violations.'),
     asofForm, asofOut);
 
   const timeline = el('section', { class: 'panel', id: 'timeline' }, el('h2', {}, 'Timeline'),
@@ -853,6 +901,8 @@ async function asOf(code, t, out) {
     ['last inspection', a.last_inspection ? JSON.stringify(a.last_inspection) : 'none'],
     ['certifications', (a.certifications || []).map((c) => `${c.scheme} ${c.tier || ''}`).join('; ') || 'none'],
     ['open recalls', (a.open_recalls || []).map((r) => `recall ${r.id}`).join(', ') || 'none'],
+    ['fence violations', a.fence_violations === undefined ? null
+      : el('span', { id: 'asof-fences' }, fencesText(a.fence_violations))],
     ['last event', a.last_event ? `${a.last_event.type} at ${a.last_event.at} (leaf ${a.last_event.leaf})` : null],
     ['events replayed', a.replayed_events],
   ]));

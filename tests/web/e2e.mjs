@@ -29,6 +29,17 @@ async function api(p, key = sc.regulator) {
   return body;
 }
 
+// A POST to the API as a key; the reply's body, or an error.
+async function post(p, body, key = sc.regulator) {
+  const res = await fetch(B + p, {
+    method: 'POST', body: JSON.stringify(body),
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+  });
+  const reply = await res.json();
+  if (!res.ok) throw new Error(`POST ${p}: ${res.status} ${JSON.stringify(reply)}`);
+  return reply;
+}
+
 const tests = [];
 function test(name, fn, ctx = {}) {
   tests.push({ name, fn, ctx });
@@ -171,7 +182,11 @@ test('dashboard_charts_match_the_statistics', async (page, ctx) => {
   const recalls = await api('/v1/stats/recalls');
   const r = await chartData(page, 'chart-recalls');
   assert.deepEqual(r.series[0], recalls.items.map((x) => Math.round(x.completion * 1000) / 10));
-  assert.match(await text(page, '#na-fences'), /Not available yet/);
+  // Fence violations from the API, not a placeholder.
+  const fences = await api('/v1/fence-violations?state=open&limit=1000');
+  await page.waitForSelector('#fences-open');
+  assert.equal(Number(await page.getAttribute('#fences-open', 'data-value')), fences.items.length);
+  assert.doesNotMatch(await text(page, '#panel-fences'), /not available/i);
   // Telemetry alerts and the fleet's outliers.
   const open = await api('/v1/alerts?state=open&limit=1000');
   assert.ok(open.items.length > 0);
@@ -200,6 +215,10 @@ test('maker_sees_its_own_fleet', async (page) => {
   assert.match(await text(page, '#who'), /manufacturer view/);
   const ent = await chartData(page, 'chart-enterprise');
   assert.equal(ent.series[0].length, 1, JSON.stringify(ent));
+  // Fence violations are for regulators: the panel says so, politely.
+  await page.waitForSelector('#fences-forbidden');
+  assert.match(await text(page, '#panel-fences'), /Not available to this key/);
+  assert.equal(await page.locator('#fences-table').count(), 0);
 });
 
 test('signin_refuses_an_unknown_key', async (page) => {
@@ -289,6 +308,59 @@ test('unit_page_plots_health_telemetry', async (page) => {
   assert.deepEqual(soh.series[0].filter((v) => v !== null), api6h.points.map((p) => p.avg));
   assert.ok(soh.series[1].every((v) => v === health.battery.threshold));
   await page.waitForSelector('#chart-precision canvas');
+});
+
+test('fence_violation_on_the_dashboard_and_the_unit_page', async (page) => {
+  const u = sc.fenced;
+  // A zone around a Shenzhen care home, the unit fenced into it, and its
+  // custodian's reports a second apart after its registration (the as-of
+  // record starts there): inside, then twice in Shanghai.
+  const zone = await post('/v1/zones', { name: 'Nanshan care home grounds', polygon: {
+    type: 'Polygon',
+    coordinates: [[[113.93, 22.52], [113.95, 22.52], [113.95, 22.54], [113.93, 22.54], [113.93, 22.52]]],
+  } });
+  await post(`/v1/units/${u.code}/fence`, { zone_ids: [zone.id] });
+  const reg = Date.parse((await api(`/v1/units/${u.code}/events?limit=1`)).items[0].at);
+  const [inside, out1, out2] = [1, 2, 3].map((s) => new Date(reg + s * 1000).toISOString());
+  while (Date.now() < reg + 3000) await new Promise((r) => setTimeout(r, 100));
+  await post('/v1/telemetry', [
+    { unit: u.code, t: inside, location: { lat: 22.53, lon: 113.94 } },
+    { unit: u.code, t: out1, location: { lat: 31.2, lon: 121.4 } },
+    { unit: u.code, t: out2, location: { lat: 31.230416, lon: 121.473701 } },
+  ], sc.owner);
+  const open = (await api('/v1/fence-violations?state=open&limit=1000')).items;
+  const mine = open.filter((v) => v.code === u.code);
+  assert.equal(mine.length, 1, JSON.stringify(open));
+  const v = mine[0];
+  assert.equal(v.lat, 31.230416);
+  const minute = (t) => t.replace('T', ' ').slice(0, 16);
+
+  // The dashboard's panel: the count and the unit's row.
+  await signIn(page);
+  await page.waitForSelector('#fences-table');
+  assert.equal(Number(await page.getAttribute('#fences-open', 'data-value')), open.length);
+  assert.doesNotMatch(await text(page, '#panel-fences'), /not available/i);
+  const row = page.locator(`#fences-table tr[data-code="${u.code}"]`);
+  const cells = await row.locator('td').allInnerTexts();
+  assert.deepEqual(cells, [u.display, minute(v.first_report), minute(v.last_report),
+                           '31.230416, 121.473701']);
+  assert.equal(minute(v.first_report), minute(out1));
+
+  // Its link opens the unit page, whose record shows the violation.
+  await row.locator('a').click();
+  await page.waitForSelector('#unit-fences');
+  assert.equal(await text(page, '#unit-code'), u.display);
+  const rec = await text(page, '#unit-fences');
+  assert.match(rec, /outside its zones since/);
+  assert.ok(rec.includes(minute(v.first_report)) && rec.includes('31.230416, 121.473701'), rec);
+
+  // As of now it is open; as of the report from inside, there was none.
+  await page.fill('#asof-t', new Date().toISOString());
+  await page.click('#asof-form button');
+  await page.waitForSelector('#asof-fences:has-text("31.230416, 121.473701")');
+  await page.fill('#asof-t', inside);
+  await page.click('#asof-form button');
+  await page.waitForSelector('#asof-fences:text-is("none")');
 });
 
 test('search_by_a_hyphenated_lower_case_code', async (page) => {

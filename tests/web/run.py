@@ -11,9 +11,9 @@ page's content, weight, escaping and privacy, its report form without
 JavaScript, the static files and their refusals.  It then hands the cast
 to e2e.mjs, which drives Debian's chromium with playwright-core (pinned in
 package-lock.json here, installed by npm ci on the first run, never a
-browser download) through the scan flow, the form, the dashboard, proofs,
-as-of and search.  Failed browser tests leave screenshots in
-tests/web/artefacts/.
+browser download) through the scan flow, the form, the dashboard, fence
+violations, proofs, as-of and search.  Failed browser tests leave
+screenshots in tests/web/artefacts/.
 
 Prints one line per test and ends with "N passed, N failed"; exits 1 if
 any test failed.
@@ -147,6 +147,10 @@ def prepare(w):
     w.approve(mx)
     xss = w.register(model=mx)
 
+    # A unit in service that e2e.mjs fences in and reports outside its
+    # zone, through the API, as its custodian (the owner) would.
+    fenced = w.in_service()
+
     # A few more states for the charts.
     w.suspended()
     w.in_maintenance()
@@ -158,12 +162,13 @@ def prepare(w):
 
     return {
         "base": w.s.url,
-        "regulator": w.regulator.key, "maker": w.maker.key,
+        "regulator": w.regulator.key, "maker": w.maker.key, "owner": w.owner.key,
         "active": dict(unit(active), before=ago(69)),
         "scrapped": unit(scrapped),
         "recalled": dict(unit(recalled), defect=recall["defect"], remedy=recall["remedy"]),
         "certified": unit(certified),
         "xss": dict(unit(xss), name=xss_name),
+        "fenced": unit(fenced),
         "private": [w.owner.name, w.owner.info["address"], w.owner.info["contact"],
                     w.owner.info["registry_no"], "987654", "CNY", "L2026-05-A",
                     "Shenzhen plant 2", "KM0001", w.maker.name,
