@@ -102,9 +102,10 @@ def setup(node, models):
     return mk, rk, ids
 
 
-def unit(i, models):
+def unit(i, models, at=None):
+    """The i-th unit's body; at (RFC 3339) backdates its registration."""
     day = 1 + i % 28
-    return {
+    body = {
         "model": models[i % len(models)],
         "production_date": "2026-%02d-%02d" % (1 + (i // 28) % 10, day),
         "batch": "L%06d" % (i // 500),
@@ -123,14 +124,17 @@ def unit(i, models):
              "lot": "S%05d" % (i // 5000), "serial": "SC%08d" % i},
         ],
     }
+    if at is not None:
+        body["at"] = at
+    return body
 
 
-def bulk_register(node, mk, models, total, batch=10000, clients=2):
+def bulk_register(node, mk, models, total, batch=10000, clients=2, at=None):
     bodies = []
     for start in range(0, total, batch):
         n = min(batch, total - start)
         bodies.append(json.dumps(
-            {"units": [unit(start + j, models) for j in range(n)]}).encode())
+            {"units": [unit(start + j, models, at) for j in range(n)]}).encode())
     codes = []
     lock = threading.Lock()
     todo = list(range(len(bodies)))

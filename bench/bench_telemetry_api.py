@@ -62,8 +62,11 @@ def main():
                                                   "country": "CN"})
         ok_ = node.call("POST", "/v1/keys", {"party": owner["id"],
                                              "role": "owner"})["key"]
+        # Registered a month ago: reports tell of a unit's life since.
+        born = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30)
         codes, _ = bench_api.bulk_register(node, mk, models, a.units,
-                                           batch=a.units, clients=1)
+                                           batch=a.units, clients=1,
+                                           at=born.strftime("%Y-%m-%dT%H:%M:%SZ"))
         conn = http.client.HTTPConnection(node.host, node.port, timeout=600)
         for c in codes:
             node.call("POST", "/v1/units/%s/events" % c,

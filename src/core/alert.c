@@ -11,15 +11,37 @@
  * a value back within clears it (a pending one is dropped).  Open alerts
  * show in the unit's custodian and regulator views and in its as-of
  * record.
+ *
+ * A rule may instead watch for silence: "no data for N minutes".  Every
+ * accepted report records its unit's latest report time; a sweep
+ * (core_alert_sweep, from hridd's telemetry thread) opens an alert for
+ * each unit in service whose latest report is older than N minutes, dated
+ * when the silence reached N minutes; the unit's next report clears it.
+ * Units out of service (in maintenance, suspended, scrapped...) are
+ * expected to be quiet and are not swept.
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core_int.h"
 #include "telemetry/tsdb.h"
 
 static const char *const ops[] = {">", "<", NULL};
+
+/* A silence rule is stored as a rule on this pseudo-metric, for_ms the
+ * silence allowed; its alerts carry metric id NO_DATA_METRIC. */
+#define NO_DATA "no_data"
+#define NO_DATA_METRIC (-1)
+#define NO_DATA_STATE "in_service"
+
+static const struct schema_field nodata_fields[] = {
+    {"model", S_STR, 0, 12, 0, 0, NULL, NULL},
+    {"enterprise", S_STR, 0, 6, 0, 0, NULL, NULL},
+    {"no_data_minutes", S_INT, SF_REQUIRED, 0, 1, 7 * 24 * 60, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
 
 static const struct schema_field rule_fields[] = {
     {"model", S_STR, 0, 12, 0, 0, NULL, NULL},
@@ -51,6 +73,11 @@ static bool rule_covers(const char *metric, unsigned m)
 static json_t *rule_json(const struct store_alert_rule *r, const char *ent,
                          const char *model)
 {
+    if (strcmp(r->metric, NO_DATA) == 0)
+        return json_pack("{s:I, s:s, s:s?, s:I, s:o}", "id",
+                         (json_int_t)r->id, "enterprise", ent, "model", model,
+                         "no_data_minutes", (json_int_t)(r->for_ms / 60000),
+                         "created_at", core_time_json(r->created_at));
     return json_pack("{s:I, s:s, s:s?, s:s, s:s, s:f, s:I, s:o}", "id",
                      (json_int_t)r->id, "enterprise", ent, "model", model,
                      "metric", r->metric, "op", r->op, "threshold",
@@ -99,10 +126,16 @@ static int rule_run(struct core *c, struct store_conn *sc, void *arg,
     if ((rc = store_party_get(sc, r.enterprise_id, a, &p, &he)) != STORE_OK)
         return core_store_fail(err, rc, &he);
     snprintf(entc, sizeof entc, "%s%s", p.country, p.ent_code);
-    r.metric = schema_str(op->body, "metric");
-    r.op = schema_str(op->body, "op");
-    r.threshold = schema_num(op->body, "threshold", 0);
-    r.for_ms = schema_int(op->body, "for_minutes", 0) * 60000;
+    if (json_object_get(op->body, "no_data_minutes") != NULL) {
+        r.metric = NO_DATA;
+        r.op = "silent";
+        r.for_ms = schema_int(op->body, "no_data_minutes", 0) * 60000;
+    } else {
+        r.metric = schema_str(op->body, "metric");
+        r.op = schema_str(op->body, "op");
+        r.threshold = schema_num(op->body, "threshold", 0);
+        r.for_ms = schema_int(op->body, "for_minutes", 0) * 60000;
+    }
     r.created_by = op->who->party_id;
     r.created_at = core_now_ms();
     if ((rc = store_rule_insert(sc, &r, &he)) != STORE_OK)
@@ -119,19 +152,28 @@ int core_alert_rule_create(struct core *c, const struct core_principal *who,
 {
     struct rule_op op = {body, who};
     const char *metric;
+    bool nodata;
     int rc;
 
     memset(out, 0, sizeof *out);
     rc = core_require(who, ROLE_MANUFACTURER | ROLE_REGULATOR,
                       "set alert rules", err);
-    if (rc != CORE_OK || (rc = schema_check(body, rule_fields, "", err)) !=
-                             CORE_OK)
+    if (rc != CORE_OK)
+        return rc;
+    /* A body with no_data_minutes is a silence rule, and takes no metric,
+     * op or threshold (schema_check names them as unknown fields). */
+    nodata = json_is_object(body) &&
+             json_object_get(body, "no_data_minutes") != NULL;
+    rc = schema_check(body, nodata ? nodata_fields : rule_fields, "", err);
+    if (rc != CORE_OK)
         return rc;
     if ((schema_str(body, "model") == NULL) ==
         (schema_str(body, "enterprise") == NULL))
         return core_fail(err, CORE_EINVALID, "missing_field", "model",
                          "give exactly one of model (12 characters) and "
                          "enterprise (6)");
+    if (nodata)
+        return core_write(c, who, idem, rule_run, &op, a, out, err);
     metric = schema_str(body, "metric");
     if (strcmp(metric, "joint.*.wear") != 0 &&
         strcmp(metric, "joint.*.temp") != 0) {
@@ -173,11 +215,35 @@ static int rule_each(void *ctx, const struct store_alert_rule *r)
     return 0;
 }
 
+/* A report of u at t arrived: the unit's silence alert of rule r, if
+ * open, clears now (the silence ended when the registry heard from it). */
+static int nodata_heard(struct store_conn *sc, const struct store_alert_rule *r,
+                        const struct store_unit *u, int64_t t,
+                        struct arena *a, struct core_err *err)
+{
+    struct store_alert al;
+    struct hrid_err he;
+    int64_t now = core_now_ms();
+    int rc;
+
+    rc = store_alert_find(sc, r->id, u->id, NO_DATA_METRIC, a, &al, &he);
+    if (rc == STORE_NOTFOUND)
+        return CORE_OK;
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    al.state = "cleared";
+    al.cleared_at = now > al.opened_at ? now : al.opened_at;
+    al.value = (double)(t - al.since) / 60000.0;
+    rc = store_alert_put(sc, &al, &he);
+    return rc == STORE_OK ? CORE_OK : core_store_fail(err, rc, &he);
+}
+
 int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
                     int64_t t, const unsigned *metrics, const double *values,
                     size_t n, struct arena *a, struct core_err *err)
 {
     struct rules l = {NULL, 0, 0, a};
+    struct store_seen seen;
     struct hrid_err he;
     double lat = NAN, lon = NAN;
     int rc;
@@ -193,12 +259,25 @@ int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
         (rc = core_fence_eval(sc, u, t, lat, lon, a, err)) != CORE_OK)
         return rc;
 
+    seen.unit_id = u->id;
+    seen.enterprise_id = u->enterprise_id;
+    seen.model_row = u->model_row;
+    seen.t = t;
+    if ((rc = store_seen_put(sc, &seen, &he)) != STORE_OK)
+        return core_store_fail(err, rc, &he);
+
     rc = store_rule_list(sc, u->enterprise_id, u->model_row, a, rule_each, &l,
                          &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc == 1 ? STORE_EIO : rc, &he);
     for (size_t k = 0; k < l.n; k++) {
         const struct store_alert_rule *r = &l.r[k];
+
+        if (strcmp(r->metric, NO_DATA) == 0) {
+            if ((rc = nodata_heard(sc, r, u, t, a, err)) != CORE_OK)
+                return rc;
+            continue;
+        }
 
         for (size_t i = 0; i < n; i++) {
             struct store_alert al;
@@ -252,8 +331,10 @@ static json_t *alert_json(const struct store_alert *al)
 {
     char name[TSDB_METRIC_NAME_MAX];
 
-    if (tsdb_metric_format((unsigned)al->metric, name, sizeof name, NULL) !=
-        HRID_OK)
+    if (al->metric == NO_DATA_METRIC)
+        snprintf(name, sizeof name, "%s", NO_DATA);
+    else if (tsdb_metric_format((unsigned)al->metric, name, sizeof name,
+                                NULL) != HRID_OK)
         snprintf(name, sizeof name, "%d", al->metric);
     return json_pack("{s:I, s:I, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "id",
                      (json_int_t)al->id, "rule", (json_int_t)al->rule_id,
@@ -362,4 +443,111 @@ int core_alert_list(struct core *c, const struct core_principal *who,
     }
     *out = core_page_json(l.items, l.n, limit, l.last);
     return CORE_OK;
+}
+
+/* ---- silence ------------------------------------------------------------- */
+
+#define SWEEP_BATCH 256
+
+struct sweep {
+    struct store_alert_rule rule;
+    int64_t now;
+    int64_t after_unit;         /* the batch starts after this unit */
+    int64_t last_unit;          /* the batch's last unit */
+    struct store_alert al[SWEEP_BATCH];
+    int n;
+};
+
+static int silent_each(void *ctx, const struct store_seen *s)
+{
+    struct sweep *w = ctx;
+    struct store_alert *al = &w->al[w->n++];
+
+    memset(al, 0, sizeof *al);
+    al->rule_id = w->rule.id;
+    al->unit_id = s->unit_id;
+    memcpy(al->code, s->code, sizeof al->code);
+    al->model_row = s->model_row;
+    al->enterprise_id = s->enterprise_id;
+    al->metric = NO_DATA_METRIC;
+    al->state = "open";
+    al->since = s->t;
+    al->opened_at = s->t + w->rule.for_ms;
+    al->value = (double)(w->now - s->t) / 60000.0;
+    w->last_unit = s->unit_id;
+    return 0;
+}
+
+/* One write: up to SWEEP_BATCH silent units of the rule get their alert.
+ * The units are found inside the write, so a report that arrived since
+ * the previous batch is never overtaken by a stale alert. */
+static int sweep_batch(struct store_conn *sc, void *arg, struct hrid_err *he)
+{
+    struct sweep *w = arg;
+    int rc;
+
+    w->n = 0;
+    rc = store_seen_silent(sc, w->rule.enterprise_id, w->rule.model_row,
+                           NO_DATA_STATE, w->now - w->rule.for_ms, w->rule.id,
+                           NO_DATA_METRIC, w->after_unit, SWEEP_BATCH,
+                           silent_each, w, he);
+    if (rc != STORE_OK)
+        return rc;
+    for (int i = 0; i < w->n; i++)
+        if ((rc = store_alert_put(sc, &w->al[i], he)) != STORE_OK)
+            return rc;
+    return STORE_OK;
+}
+
+int core_alert_sweep(struct core *c, int64_t now, int64_t *opened,
+                     struct core_err *err)
+{
+    struct store_conn *sc;
+    struct hrid_err he;
+    struct sweep *w;
+    int64_t after = 0;
+    int rc = CORE_OK;
+
+    *opened = 0;
+    if ((sc = core_conn(c, err)) == NULL)
+        return err->status;
+    if ((w = malloc(sizeof *w)) == NULL)
+        return core_fail(err, CORE_EINTERNAL, "out_of_memory", NULL,
+                         "out of memory sweeping silence rules");
+    for (;;) {
+        struct arena a;
+        struct rules l;
+
+        arena_init(&a);
+        l = (struct rules){NULL, 0, 0, &a};
+        hrid_err_clear(&he);
+        rc = store_rule_list_metric(sc, NO_DATA, after, 64, &a, rule_each, &l,
+                                    &he);
+        if (rc != STORE_OK) {
+            arena_release(&a);
+            rc = core_store_fail(err, rc == 1 ? STORE_EIO : rc, &he);
+            break;
+        }
+        for (size_t k = 0; k < l.n && rc == CORE_OK; k++) {
+            w->rule = l.r[k];
+            w->now = now;
+            w->after_unit = 0;
+            do {
+                hrid_err_clear(&he);
+                rc = store_write(c->store, sweep_batch, w, &he);
+                if (rc != STORE_OK) {
+                    rc = core_store_fail(err, rc, &he);
+                    break;
+                }
+                *opened += w->n;
+                w->after_unit = w->last_unit;
+            } while (w->n == SWEEP_BATCH);
+            after = l.r[k].id;
+        }
+        arena_release(&a);
+        if (rc != CORE_OK || l.n < 64)
+            break;
+    }
+    free(w);
+    return rc;
 }

@@ -404,6 +404,12 @@ int core_model_health(struct core *c, const struct core_principal *who,
 int core_telemetry_compact(struct core *c, int64_t now, int64_t retention_ms,
                            int64_t *reports, struct core_err *err);
 
+/* Opens an alert for every unit in service silent for longer than a
+ * "no data for N minutes" rule allows (alert.c); *opened counts them.
+ * hridd calls it from its telemetry thread. */
+int core_alert_sweep(struct core *c, int64_t now, int64_t *opened,
+                     struct core_err *err);
+
 /* Electronic fences: zones (a regulator or owner draws a GeoJSON
  * Polygon), a unit's profile (its custodian or a regulator: zone_ids,
  * scenarios, speed_limit_mps), and the violations (regulators). */

@@ -274,6 +274,7 @@ static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
     unsigned char buf[STAGED_MAX];
     struct hrid_err he;
     char field[48];
+    int64_t now = core_now_ms();
     int rc;
 
     (void)c;
@@ -301,6 +302,16 @@ static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
                                  "%s: unit %s is %s: it reports only while on "
                                  "the market (released to suspended)", field,
                                  u.code, u.state);
+        }
+        /* A report tells of the unit's life: not before its registration,
+         * not ahead of the registry's clock. */
+        if (p->r.t < u.registered_at || p->r.t > now + CORE_CLOCK_SKEW_MS) {
+            snprintf(field, sizeof field, "reports[%zu].t", i);
+            return core_fail(err, CORE_EINVALID, "invalid_field", field,
+                             "%s: %s", field, p->r.t < u.registered_at
+                                 ? "before the unit's registration"
+                                 : "more than 5 minutes ahead of the "
+                                   "registry's clock");
         }
         t.unit_id = u.id;
         t.a = 0;

@@ -92,7 +92,7 @@ static void usage(FILE *f)
         "                          PATH.platform-key (mode 0600: back them up)\n"
         "      --checkpoint-ms MS  sign a checkpoint this often while the log\n"
         "                          grows (default 1000)\n"
-        "      --compact-ms MS     compact staged telemetry this often\n"
+        "      --compact-ms MS     compact telemetry, check silence rules this often\n"
         "                          (default 60000)\n"
         "      --raw-retention-days N  keep raw telemetry N days (default 90;\n"
         "                          hourly rollups are kept for the unit's life)\n"
@@ -467,8 +467,9 @@ static int seed_demo(struct core *core, const char *db)
     return 0;
 }
 
-/* The telemetry compactor: a thread that calls core_telemetry_compact
- * every compact_ms until told to stop. */
+/* The telemetry thread: every compact_ms until told to stop, it compacts
+ * staged reports (core_telemetry_compact) and opens the alerts of units
+ * that fell silent (core_alert_sweep). */
 struct compactor {
     struct core *core;
     unsigned every_ms;
@@ -506,6 +507,13 @@ static void *compactor_main(void *arg)
                                    &moved, &err) != CORE_OK &&
             strcmp(err.msg, last) != 0) {
             fprintf(stderr, "hridd: telemetry compaction: %s\n", err.msg);
+            snprintf(last, sizeof last, "%s", err.msg);
+        }
+        memset(&err, 0, sizeof err);
+        if (core_alert_sweep(k->core, core_now_ms(), &moved, &err) !=
+                CORE_OK &&
+            strcmp(err.msg, last) != 0) {
+            fprintf(stderr, "hridd: silence alerts: %s\n", err.msg);
             snprintf(last, sizeof last, "%s", err.msg);
         }
         pthread_mutex_lock(&k->mu);

@@ -463,6 +463,32 @@ int store_alert_list(struct store_conn *c, const struct store_alert_filter *f,
     return c->store->ops->alert_list(c, f, a, each, ctx, err);
 }
 
+int store_rule_list_metric(struct store_conn *c, const char *metric,
+                           int64_t after_id, int limit, struct arena *a,
+                           store_each_rule_fn each, void *ctx,
+                           struct hrid_err *err)
+{
+    return c->store->ops->rule_list_metric(c, metric, after_id, limit, a,
+                                           each, ctx, err);
+}
+
+int store_seen_put(struct store_conn *c, const struct store_seen *s,
+                   struct hrid_err *err)
+{
+    return c->store->ops->seen_put(c, s, err);
+}
+
+int store_seen_silent(struct store_conn *c, int64_t enterprise_id,
+                      int64_t model_row, const char *state, int64_t before,
+                      int64_t rule_id, int metric, int64_t after_unit,
+                      int limit, store_each_seen_fn each, void *ctx,
+                      struct hrid_err *err)
+{
+    return c->store->ops->seen_silent(c, enterprise_id, model_row, state,
+                                      before, rule_id, metric, after_unit,
+                                      limit, each, ctx, err);
+}
+
 int store_zone_insert(struct store_conn *c, struct store_zone *z,
                       struct hrid_err *err)
 {

@@ -313,6 +313,15 @@ struct store_alert {
     double value;            /* the last value seen */
 };
 
+/* A unit's last report time, kept for rules that watch for silence. */
+struct store_seen {
+    int64_t unit_id;
+    char code[HRID_CODE_LEN + 1];
+    int64_t enterprise_id;
+    int64_t model_row;
+    int64_t t;
+};
+
 struct store_alert_filter {
     int64_t unit_id, model_row, enterprise_id;   /* 0: any */
     const char *state;       /* NULL: open and cleared */
@@ -389,6 +398,7 @@ typedef int (*store_each_tel_fn)(void *ctx, const struct store_tel *t);
 typedef int (*store_each_rule_fn)(void *ctx,
                                   const struct store_alert_rule *r);
 typedef int (*store_each_alert_fn)(void *ctx, const struct store_alert *a);
+typedef int (*store_each_seen_fn)(void *ctx, const struct store_seen *s);
 typedef int (*store_each_violation_fn)(void *ctx,
                                        const struct store_violation *v);
 typedef int (*store_each_incident_fn)(void *ctx,
@@ -576,6 +586,17 @@ struct store_ops {
                       const struct store_alert_filter *f, struct arena *a,
                       store_each_alert_fn each, void *ctx,
                       struct hrid_err *err);
+    int (*rule_list_metric)(struct store_conn *c, const char *metric,
+                            int64_t after_id, int limit, struct arena *a,
+                            store_each_rule_fn each, void *ctx,
+                            struct hrid_err *err);
+    int (*seen_put)(struct store_conn *c, const struct store_seen *s,
+                    struct hrid_err *err);
+    int (*seen_silent)(struct store_conn *c, int64_t enterprise_id,
+                       int64_t model_row, const char *state, int64_t before,
+                       int64_t rule_id, int metric, int64_t after_unit,
+                       int limit, store_each_seen_fn each, void *ctx,
+                       struct hrid_err *err);
 
     int (*zone_insert)(struct store_conn *c, struct store_zone *z,
                        struct hrid_err *err);
@@ -841,6 +862,23 @@ int store_alert_put(struct store_conn *c, struct store_alert *al,
 int store_alert_list(struct store_conn *c, const struct store_alert_filter *f,
                      struct arena *a, store_each_alert_fn each, void *ctx,
                      struct hrid_err *err);
+
+/* Silence.  rule_list_metric walks every rule on metric by id.  seen_put
+ * records a report time of a unit, keeping the latest.  seen_silent walks,
+ * by unit id after after_unit, the units of enterprise_id (and model_row,
+ * 0 for any) in state whose latest report is before `before` and that
+ * have no pending or open alert of rule_id on metric. */
+int store_rule_list_metric(struct store_conn *c, const char *metric,
+                           int64_t after_id, int limit, struct arena *a,
+                           store_each_rule_fn each, void *ctx,
+                           struct hrid_err *err);
+int store_seen_put(struct store_conn *c, const struct store_seen *s,
+                   struct hrid_err *err);
+int store_seen_silent(struct store_conn *c, int64_t enterprise_id,
+                      int64_t model_row, const char *state, int64_t before,
+                      int64_t rule_id, int metric, int64_t after_unit,
+                      int limit, store_each_seen_fn each, void *ctx,
+                      struct hrid_err *err);
 
 /* Fences.  fence_put replaces a unit's profile; violation_put inserts
  * (id 0) or updates one; violation_list walks them by id (unit_id 0: of

@@ -461,6 +461,15 @@ static const char *const MIGRATIONS[] = {
     "  closed_at     INTEGER NOT NULL DEFAULT 0"
     ");"
     "CREATE INDEX fence_violations_unit ON fence_violations (unit_id, id);",
+
+    /* 10: each unit's latest report time, for rules that watch silence. */
+    "CREATE TABLE unit_seen ("
+    "  unit_id       INTEGER PRIMARY KEY,"
+    "  enterprise_id INTEGER NOT NULL,"
+    "  model_row     INTEGER NOT NULL,"
+    "  t             INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX unit_seen_scope ON unit_seen (enterprise_id, model_row, t);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -534,7 +543,8 @@ enum stmt_id {
     ST_TEL_INSERT, ST_TEL_REPLACE, ST_TEL_RANGE, ST_TEL_RANGE_ANY,
     ST_TEL_UNITS, ST_TEL_DELETE,
     ST_RULE_INSERT, ST_RULE_LIST, ST_ALERT_FIND, ST_ALERT_INSERT,
-    ST_ALERT_UPDATE, ST_ALERT_LIST,
+    ST_ALERT_UPDATE, ST_ALERT_LIST, ST_RULE_LIST_METRIC, ST_SEEN_PUT,
+    ST_SEEN_SILENT,
     ST_ZONE_INSERT, ST_ZONE_GET, ST_FENCE_PUT, ST_FENCE_GET, ST_VIOL_INSERT,
     ST_VIOL_UPDATE, ST_VIOL_LIST,
     ST_GRANT_INSERT, ST_GRANT_LIST,
@@ -769,6 +779,23 @@ static const char *const SQL[ST_COUNT] = {
         " AND (?4 = 0 OR enterprise_id = ?4)"
         " AND (CASE WHEN ?5 IS NULL THEN state IN ('open', 'cleared')"
         " ELSE state = ?5 END) ORDER BY id LIMIT ?6",
+    [ST_RULE_LIST_METRIC] = "SELECT id, enterprise_id, model_row, metric,"
+                            " op, threshold, for_ms, created_by, created_at"
+                            " FROM alert_rules WHERE metric = ?1"
+                            " AND id > ?2 ORDER BY id LIMIT ?3",
+    [ST_SEEN_PUT] = "INSERT INTO unit_seen (unit_id, enterprise_id,"
+                    " model_row, t) VALUES (?1, ?2, ?3, ?4)"
+                    " ON CONFLICT (unit_id) DO UPDATE SET t = excluded.t"
+                    " WHERE excluded.t > unit_seen.t",
+    [ST_SEEN_SILENT] =
+        "SELECT s.unit_id, u.code, s.enterprise_id, s.model_row, s.t"
+        " FROM unit_seen s JOIN units u ON u.id = s.unit_id"
+        " WHERE s.enterprise_id = ?1 AND (?2 = 0 OR s.model_row = ?2)"
+        " AND s.t < ?4 AND s.unit_id > ?7 AND u.state = ?3"
+        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.rule_id = ?5"
+        " AND a.unit_id = s.unit_id AND a.metric = ?6"
+        " AND a.state IN ('pending', 'open'))"
+        " ORDER BY s.unit_id LIMIT ?8",
     [ST_ZONE_INSERT] = "INSERT INTO zones (name, polygon, created_by,"
                        " created_at) VALUES (?, ?, ?, ?)",
     [ST_ZONE_GET] = "SELECT id, name, polygon, created_by, created_at"
@@ -3001,6 +3028,93 @@ static int sq_rule_list(struct store_conn *sc, int64_t enterprise_id,
     return r;
 }
 
+static int sq_rule_list_metric(struct store_conn *sc, const char *metric,
+                               int64_t after_id, int limit, struct arena *a,
+                               store_each_rule_fn each, void *ctx,
+                               struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_RULE_LIST_METRIC, err);
+    struct store_alert_rule k;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, metric);
+    bind_i64(&b, after_id);
+    bind_i64(&b, limit_of(limit));
+    LIST_ROWS(read_rule, k, each, "listing alert rules");
+    return r;
+}
+
+static int sq_seen_put(struct store_conn *sc, const struct store_seen *s,
+                       struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_SEEN_PUT, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, s->unit_id);
+    bind_i64(&b, s->enterprise_id);
+    bind_i64(&b, s->model_row);
+    bind_i64(&b, s->t);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "last report of unit %lld",
+                     (long long)s->unit_id);
+    stmt_done(st);
+    return r;
+}
+
+static int read_seen(sqlite3_stmt *st, struct arena *a, struct store_seen *s,
+                     struct hrid_err *err)
+{
+    struct row r;
+
+    row_init(&r, st, a);
+    s->unit_id = row_i64(&r);
+    row_fixed(&r, s->code, sizeof s->code);
+    s->enterprise_id = row_i64(&r);
+    s->model_row = row_i64(&r);
+    s->t = row_i64(&r);
+    return r.oom ? oom(err, "a unit's last report") : STORE_OK;
+}
+
+static int sq_seen_silent(struct store_conn *sc, int64_t enterprise_id,
+                          int64_t model_row, const char *state,
+                          int64_t before, int64_t rule_id, int metric,
+                          int64_t after_unit, int limit,
+                          store_each_seen_fn each, void *ctx,
+                          struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_SEEN_SILENT, err);
+    struct arena *a = NULL;
+    struct store_seen s;
+    struct bind b;
+    int rc, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, enterprise_id);
+    bind_i64(&b, model_row);
+    bind_str(&b, state);
+    bind_i64(&b, before);
+    bind_i64(&b, rule_id);
+    bind_i64(&b, metric);
+    bind_i64(&b, after_unit);
+    bind_i64(&b, limit_of(limit));
+    LIST_ROWS(read_seen, s, each, "listing silent units");
+    return r;
+}
+
 static int sq_alert_find(struct store_conn *sc, int64_t rule_id,
                          int64_t unit_id, int metric, struct arena *a,
                          struct store_alert *out, struct hrid_err *err)
@@ -3990,6 +4104,9 @@ const struct store_ops store_sqlite_ops = {
     .alert_find = sq_alert_find,
     .alert_put = sq_alert_put,
     .alert_list = sq_alert_list,
+    .rule_list_metric = sq_rule_list_metric,
+    .seen_put = sq_seen_put,
+    .seen_silent = sq_seen_silent,
     .zone_insert = sq_zone_insert,
     .zone_get = sq_zone_get,
     .fence_put = sq_fence_put,

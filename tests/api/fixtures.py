@@ -375,6 +375,19 @@ class World:
         self.event(owner, code, deploy_body())
         return code
 
+    def in_service_since(self, born, **fields):
+        """A unit registered at born and put in service just after, so that
+        reports and as-of questions since born fall within its life."""
+        fields.setdefault("production_date", born.strftime("%Y-%m-%d"))
+        code = self.register(at=iso(born), **fields)
+        for k, (actor, body) in enumerate([
+                (self.maker, release_body()),
+                (self.maker, transfer_body(self.owner.party, "sale")),
+                (self.owner, deploy_body())]):
+            self.event(actor, code,
+                       dict(body, at=iso(born + datetime.timedelta(seconds=k + 1))))
+        return code
+
     def in_maintenance(self):
         code = self.in_service()
         self.event(self.owner, code, maintenance_start_body())

@@ -21,20 +21,9 @@ def at(code, t, lat, lon):
     return {"unit": code, "t": iso(t), "location": {"lat": lat, "lon": lon}}
 
 
-def in_service_since(w, born):
-    """A unit registered at born and put in service just after."""
-    code = w.register(at=iso(born))
-    for k, (actor, body) in enumerate([
-            (w.maker, release_body()),
-            (w.maker, transfer_body(w.owner.party, "sale")),
-            (w.owner, deploy_body())]):
-        w.event(actor, code, dict(body, at=iso(born + datetime.timedelta(seconds=k + 1))))
-    return code
-
-
 def test_fence_violation_opens_and_closes():
     with registry() as w:
-        code = in_service_since(w, now() - datetime.timedelta(hours=1))
+        code = w.in_service_since(now() - datetime.timedelta(hours=1))
         z = ok(w.regulator.post("/v1/zones", {
             "name": "Nanshan care home grounds",
             "polygon": square(22.50, 113.90, 22.60, 114.00,
@@ -74,7 +63,7 @@ def test_fence_violation_opens_and_closes():
         assert asof["fence_violations"] == [], asof
         refused(w.owner.get("/v1/fence-violations"), 403)
         # A unit without a fence never violates.
-        other = w.in_service()
+        other = w.in_service_since(now() - datetime.timedelta(hours=1))
         ok(w.owner.post("/v1/telemetry", [at(other, t[5], -33.9, 151.2)]), 200)
         assert ok(w.regulator.get("/v1/fence-violations?state=open"), 200)["items"] == []
 

@@ -139,7 +139,8 @@ def wears(actor, code, t0):
 
 def unit_with_key(w, d):
     dev = Device(d)
-    code = w.register(device_key=dev.public_key)
+    code = w.register(device_key=dev.public_key,
+                      at=iso(now() - datetime.timedelta(days=1)))
     w.event(w.maker, code, release_body())
     w.event(w.maker, code, transfer_body(w.owner.party, "sale", 12000, "CNY"))
     w.event(w.owner, code, deploy_body())

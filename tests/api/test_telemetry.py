@@ -10,8 +10,12 @@ import os
 import tempfile
 import time
 
-from fixtures import (World, deploy_body, iso, now, ok, refused, registry,
-                      release_body, server, transfer_body)
+from fixtures import (World, iso, maintenance_start_body, now, ok, refused,
+                      registry, server)
+
+
+# Units the reports below tell of were registered this long ago.
+MONTH_AGO = now() - datetime.timedelta(days=30)
 
 
 def report(code, t, i=0, **extra):
@@ -34,7 +38,7 @@ def series(actor, code, metric, t0, t1, step=None):
 
 def test_ingest_query_round_trip_and_duplicates():
     with registry() as w:
-        code = w.in_service()
+        code = w.in_service_since(MONTH_AGO)
         t0 = now() - datetime.timedelta(hours=1)
         reps = [report(code, t0 + datetime.timedelta(minutes=i), i) for i in range(50)]
         r = ok(w.owner.post("/v1/telemetry", reps), 200)
@@ -63,7 +67,7 @@ def test_ingest_query_round_trip_and_duplicates():
 
 def test_bad_reports_store_nothing():
     with registry() as w:
-        code = w.in_service()
+        code = w.in_service_since(MONTH_AGO)
         t0 = now() - datetime.timedelta(hours=2)
         good = [report(code, t0 + datetime.timedelta(minutes=i), i) for i in range(3)]
 
@@ -82,6 +86,10 @@ def test_bad_reports_store_nothing():
         assert "digits" in e["message"] or "precision" in e["message"], e
         bad(2, lambda r: r["battery"].update(soh="high"), 422, "reports[2].battery.soh")
         bad(0, lambda r: r.update(t="yesterday"), 422, "reports[0].t")
+        bad(1, lambda r: r.update(t=iso(MONTH_AGO - datetime.timedelta(days=1))), 422,
+            "reports[1].t")
+        bad(2, lambda r: r.update(t=iso(now() + datetime.timedelta(hours=1))), 422,
+            "reports[2].t")
         bad(1, lambda r: r.update(unit=code[:-1] + "X"), 422, "reports[1].unit",
             "invalid_code")
         other = w.in_service(owner=w.owner2)
@@ -102,7 +110,7 @@ def test_compaction_rollups_and_retention():
         db = os.path.join(d, "hrid.db")
         with server("--compact-ms", "100", "--raw-retention-days", "2", db=db) as s:
             w = World(s)
-            code = w.in_service()
+            code = w.in_service_since(MONTH_AGO)
             # Three days ago (past retention) and ten hours ago, a report
             # a minute for three hours each.
             old = (now() - datetime.timedelta(days=3)).replace(minute=0, second=0,
@@ -144,7 +152,7 @@ def test_compaction_rollups_and_retention():
 
 def test_health_trends():
     with registry() as w:
-        code = w.in_service()
+        code = w.in_service_since(MONTH_AGO)
         t0 = now() - datetime.timedelta(days=5)
         # Wear of joint 0 grows 0.01 a day from 0.3: reaches 0.8 in 50 days.
         reps = []
@@ -170,13 +178,7 @@ def test_alert_rules_open_and_clear():
     with registry() as w:
         # Registered an hour ago, so that the reports below are within
         # its life and its as-of record answers for them.
-        born = now() - datetime.timedelta(hours=1)
-        code = w.register(at=iso(born))
-        for k, (actor, body) in enumerate([
-                (w.maker, release_body()),
-                (w.maker, transfer_body(w.owner.party, "sale")),
-                (w.owner, deploy_body())]):
-            w.event(actor, code, dict(body, at=iso(born + datetime.timedelta(seconds=k + 1))))
+        code = w.in_service_since(now() - datetime.timedelta(hours=1))
         rule = ok(w.maker.post("/v1/alert-rules", {
             "model": w.model, "metric": "joint.*.wear", "op": ">",
             "threshold": 0.5, "for_minutes": 10}))
@@ -217,6 +219,54 @@ def test_alert_rules_open_and_clear():
         assert ok(w.maker2.get("/v1/alerts"), 200)["items"] == []
 
 
+
+def test_no_data_rules_open_and_clear():
+    """A silence rule opens an alert for a unit in service whose reports
+    stopped, dated when the silence reached its limit, and the unit's next
+    report clears it; quiet units out of service are left alone."""
+    with registry("--compact-ms", "100") as w:
+        refused(w.maker.post("/v1/alert-rules", {
+            "model": w.model, "no_data_minutes": 0}), 422, "invalid_field",
+            "no_data_minutes")
+        refused(w.maker.post("/v1/alert-rules", {
+            "model": w.model, "no_data_minutes": 5, "metric": "hours"}), 422,
+            "unknown_field", "metric")
+        refused(w.maker2.post("/v1/alert-rules", {
+            "model": w.model, "no_data_minutes": 5}), 403)
+        rule = ok(w.maker.post("/v1/alert-rules", {
+            "model": w.model, "no_data_minutes": 5}))
+        assert rule["no_data_minutes"] == 5 and "metric" not in rule, rule
+        born = now() - datetime.timedelta(hours=1)
+        quiet, chatty, never, resting = (w.in_service_since(born)
+                                         for _ in range(4))
+        last = now() - datetime.timedelta(minutes=20)
+        w.event(w.owner, resting, maintenance_start_body())
+        for code in (quiet, resting):
+            ok(w.owner.post("/v1/telemetry", [report(code, last)]), 200)
+        ok(w.owner.post("/v1/telemetry", [report(chatty, now())]), 200)
+
+        def open_alerts():
+            return ok(w.regulator.get("/v1/alerts?state=open"), 200)["items"]
+        deadline = time.time() + 10
+        while not open_alerts() and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)          # a few more sweeps open nothing more
+        alerts = open_alerts()
+        assert [(a["code"], a["metric"]) for a in alerts] == [(quiet, "no_data")], alerts
+        assert alerts[0]["since"] == iso(last), alerts
+        assert alerts[0]["opened_at"] == iso(last + datetime.timedelta(minutes=5)), alerts
+        assert [a["id"] for a in w.unit(quiet, w.owner)["open_alerts"]] == [alerts[0]["id"]]
+        # The unit speaks again: cleared, and not reopened.
+        ok(w.owner.post("/v1/telemetry", [report(quiet, now())]), 200)
+        time.sleep(0.3)
+        assert open_alerts() == []
+        cleared = ok(w.maker.get("/v1/alerts?state=cleared"), 200)["items"]
+        assert [a["code"] for a in cleared] == [quiet], cleared
+        assert w.unit(quiet, w.owner)["open_alerts"] == []
+        mid = iso(last + datetime.timedelta(minutes=10))
+        assert len(ok(w.regulator.get(f"/v1/units/{quiet}/as-of?t={mid}"), 200)["open_alerts"]) == 1
+
+
 def pct(vals, p):
     """Linear interpolation between closest ranks (numpy's default)."""
     v = sorted(vals)
@@ -232,7 +282,7 @@ def test_model_fleet_health_and_outliers():
         wears = [0.20, 0.21, 0.22, 0.19, 0.205, 0.215, 0.60]
         codes = []
         for i, wear in enumerate(wears):
-            code = w.in_service()
+            code = w.in_service_since(MONTH_AGO)
             codes.append(code)
             ok(w.owner.post("/v1/telemetry", [
                 {"unit": code, "t": iso(t), "joints": [{"id": 0, "wear": 0.1},

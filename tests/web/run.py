@@ -109,7 +109,7 @@ def prepare(w):
     # far less, so that the unit is also an outlier of its fleet.
     ok(w.regulator.post("/v1/alert-rules", {"model": w.model, "metric": "joint.*.wear",
                                             "op": ">", "threshold": 0.25, "for_minutes": 0}))
-    fleet = [w.in_service() for _ in range(4)]
+    fleet = [w.in_service_since(t0 - datetime.timedelta(hours=2)) for _ in range(4)]
     ok(w.owner.post("/v1/telemetry", {"reports": [
         {"unit": c, "t": ago(1), "joints": [{"id": 0, "wear": round(0.1 + 0.01 * (i % 3), 4)}],
          "battery": {"soh": 0.97}} for i, c in enumerate(fleet)]}), 200)
