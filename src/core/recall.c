@@ -319,6 +319,19 @@ static json_t *recall_json(const struct store_recall *r, const char *ent,
     return o;
 }
 
+/* The row of a target's only model, to walk just its units; 0 (walk the
+ * maker's every unit, matching none) when there is no such model. */
+static int64_t model_row_of(struct walk *w, const char *model_id)
+{
+    struct store_model m;
+    struct core_err e;
+
+    memset(&e, 0, sizeof e);
+    if (core_model_find(w->sc, model_id, w->a, &m, &e) != CORE_OK)
+        return 0;
+    return m.id;
+}
+
 static int recall_run(struct core *c, struct store_conn *sc, void *arg,
                       struct arena *a, struct core_reply *reply,
                       struct core_err *err)
@@ -327,6 +340,7 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
     struct store_party ent;
     struct store_recall r;
     struct store_unit_filter f;
+    struct store_comp_match cm;
     struct target t;
     struct walk *w;
     struct hrid_err he;
@@ -378,10 +392,22 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
     w->notice = json_pack("{s:I, s:s, s:s?, s:s}", "recall",
                           (json_int_t)r.id, "defect", r.defect, "hazard",
                           r.hazard, "remedy", r.remedy);
+    /* A component criterion walks only the units that hold such a part
+     * (by the part number index); every criterion is still checked. */
+    cm.part_no = t.part_no;
+    cm.supplier = t.supplier;
+    cm.lot_from = t.lot_from;
+    cm.lot_to = t.lot_to;
+    cm.current_only = !t.ever;
     rc = STORE_OK;
     do {
         memset(&f, 0, sizeof f);
         f.enterprise_id = ent.id;
+        if (t.part_no != NULL)
+            f.component = &cm;
+        if (t.models != NULL && json_array_size(t.models) == 1)
+            f.model_row = model_row_of(w, json_string_value(
+                                              json_array_get(t.models, 0)));
         f.after_code = w->last;
         f.limit = CORE_PAGE_MAX;
         w->rows = 0;

@@ -370,11 +370,21 @@ struct store_idem {
 };
 
 /* Which units a listing returns.  Zero fields do not filter. */
+/* Units with a component of part_no (and supplier, and a lot within
+ * [lot_from, lot_to], when given), installed now or ever. */
+struct store_comp_match {
+    const char *part_no;
+    const char *supplier;
+    const char *lot_from, *lot_to;
+    bool current_only;
+};
+
 struct store_unit_filter {
     int64_t enterprise_id;
     int64_t custodian_id;
     int64_t model_row;
     const char *state;
+    const struct store_comp_match *component;   /* NULL: any */
     const char *after_code;  /* keyset pagination: codes greater than this */
     int limit;
 };

@@ -470,6 +470,9 @@ static const char *const MIGRATIONS[] = {
     "  t             INTEGER NOT NULL"
     ");"
     "CREATE INDEX unit_seen_scope ON unit_seen (enterprise_id, model_row, t);",
+
+    /* 11: components by part number and lot, for recalls. */
+    "CREATE INDEX components_part ON components (part_no, lot);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -529,7 +532,7 @@ enum stmt_id {
     ST_MODEL_LIST, ST_MODEL_LIST_ENT,
     ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_UPDATE, ST_UNIT_SET_STATE,
     ST_UNIT_SET_PARTIES, ST_UNIT_LIST,
-    ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_STATE, ST_UNIT_COUNT,
+    ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_STATE, ST_UNIT_LIST_COMP, ST_UNIT_COUNT,
     ST_COMP_INSERT, ST_COMP_REMOVE, ST_COMP_EXISTS, ST_COMP_LIST,
     ST_COMP_LIST_INSTALLED,
     ST_EVENT_APPEND, ST_EVENT_LIST, ST_EVENT_SCAN, ST_EVENT_SCAN_UNIT,
@@ -643,6 +646,11 @@ static const char *const SQL[ST_COUNT] = {
                           " WHERE custodian_id = ?1" UNIT_LIST_REST,
     [ST_UNIT_LIST_STATE] = "SELECT " UNIT_COLS " FROM units"
                            " WHERE state = ?1" UNIT_LIST_REST,
+    [ST_UNIT_LIST_COMP] =
+        "SELECT " UNIT_COLS " FROM units WHERE id IN (SELECT unit_id"
+        " FROM components WHERE part_no = ?1 AND (?7 IS NULL OR supplier = ?7)"
+        " AND (?8 IS NULL OR lot >= ?8) AND (?9 IS NULL OR lot <= ?9)"
+        " AND (?10 = 0 OR removed_at = 0))" UNIT_LIST_REST,
     [ST_UNIT_COUNT] = "SELECT count(*) FROM units",
 
     [ST_COMP_INSERT] =
@@ -1854,7 +1862,9 @@ static int sq_unit_list(struct store_conn *sc,
     struct bind b;
     int rc, r;
 
-    if (f->custodian_id != 0)
+    if (f->component != NULL)
+        id = ST_UNIT_LIST_COMP;
+    else if (f->custodian_id != 0)
         id = ST_UNIT_LIST_CUST;
     else if (f->enterprise_id != 0)
         id = ST_UNIT_LIST_ENT;
@@ -1876,6 +1886,9 @@ static int sq_unit_list(struct store_conn *sc,
     case ST_UNIT_LIST_STATE:
         bind_str(&b, f->state);
         break;
+    case ST_UNIT_LIST_COMP:
+        bind_str(&b, f->component->part_no);
+        break;
     default:
         b.i++;      /* ?1 is not used by the unfiltered walk */
         break;
@@ -1885,6 +1898,12 @@ static int sq_unit_list(struct store_conn *sc,
     bind_i64(&b, f->model_row);
     bind_str(&b, f->state);
     bind_i64(&b, limit_of(f->limit));
+    if (id == ST_UNIT_LIST_COMP) {
+        bind_str(&b, f->component->supplier);
+        bind_str(&b, f->component->lot_from);
+        bind_str(&b, f->component->lot_to);
+        bind_i64(&b, f->component->current_only);
+    }
     LIST_ROWS(read_unit, u, each, "listing units");
     return r;
 }

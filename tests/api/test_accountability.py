@@ -4,8 +4,9 @@
 import datetime
 import random
 
-from fixtures import (check_char, deploy_body, iso, now, ok, refused, registry,
-                      release_body, scrap_body, suspend_body, transfer_body)
+from fixtures import (check_char, deploy_body, iso, maintenance_end_body, now,
+                      ok, refused, registry, release_body, scrap_body,
+                      suspend_body, transfer_body)
 
 
 def cert_body(**kw):
@@ -188,6 +189,28 @@ def test_recall_by_component_firmware_date_and_model():
                                                  "target": {"models": [w.model]}}),
                 422, "missing_field", "enterprise")
 
+
+
+def test_recall_by_lot_currently_or_ever_installed():
+    """A part replaced in maintenance is recalled on its unit only when the
+    recall targets parts ever installed."""
+    with registry() as w:
+        swapped, kept = w.in_maintenance(), w.in_service()
+        w.event(w.owner, swapped, maintenance_end_body(old_serial="KM0001"))
+        lot = {"part_no": "HX-KM-40", "supplier": "Harmonic Co",
+               "lots": {"from": "HX2605", "to": "HX2605"}}
+
+        def affected(installed):
+            r = ok(w.maker.post("/v1/recalls", {
+                "defect": "d", "remedy": "r",
+                "target": {"component": dict(lot, installed=installed)}}))
+            return sorted(u["code"] for u in ok(w.maker.get(
+                f"/v1/recalls/{r['id']}/units?limit=1000"), 200)["items"])
+        assert affected("current") == [kept]
+        assert affected("ever") == sorted([swapped, kept])
+        r = ok(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r", "target": {
+            "component": {"part_no": "HX-KM-40", "supplier": "Other Co"}}}))
+        assert r["units"]["affected"] == 0, r
 
 def test_regulator_suspends_a_recall_and_market_access():
     with registry() as w:
