@@ -22,8 +22,8 @@ import subprocess
 import tempfile
 import time
 
-from fixtures import (deploy_body, iso, now, ok, registry, release_body, server,
-                      transfer_body)
+from fixtures import (check_char, deploy_body, iso, now, ok, registry,
+                      release_body, scrap_body, server, transfer_body)
 from harness import hridd_path
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -137,11 +137,16 @@ def wears(actor, code, t0):
     return [(p["t"], p["v"]) for p in ok(actor.get(q), 200, what=q)["points"]]
 
 
-def unit_with_key(w, d):
+def unit_with_key(w, d, scrap=False):
+    """A unit in service with a device key (or, with scrap, scrapped)."""
     dev = Device(d)
     code = w.register(device_key=dev.public_key,
                       at=iso(now() - datetime.timedelta(days=1)))
     w.event(w.maker, code, release_body())
+    if scrap:
+        w.event(w.maker, code, transfer_body(w.recycler.party, "sale"))
+        w.event(w.recycler, code, scrap_body())
+        return code, dev
     w.event(w.maker, code, transfer_body(w.owner.party, "sale", 12000, "CNY"))
     w.event(w.owner, code, deploy_body())
     return code, dev
@@ -173,6 +178,11 @@ def test_bad_messages_are_dropped():
         code, dev = unit_with_key(w, d)
         other, dev2 = unit_with_key(w, d)
         keyless = w.in_service()
+        # A unit with a key that went for scrap, and a well-formed code
+        # no unit holds.
+        gone, dev3 = unit_with_key(w, d, scrap=True)
+        ghost = code[:20] + "99999999"
+        ghost += check_char(ghost)
         t0 = now() - datetime.timedelta(minutes=30)
         reps = [report(code, t0 + datetime.timedelta(minutes=i), i) for i in range(3)]
         body = json.dumps(reps).encode()
@@ -192,9 +202,14 @@ def test_bad_messages_are_dropped():
             message(dev, code, None, raw=b"[{"),
             # a unit without a device key
             message(dev, keyless, [report(keyless, t0)]),
+            # a scrapped unit, properly signed
+            message(dev3, gone, [report(gone, t0)]),
+            # no such unit
+            message(dev, ghost, [report(ghost, t0)]),
         ]
+        topics = {4: other, 7: keyless, 8: gone, 9: ghost}
         for i, p in enumerate(bad):
-            publish(port, other if i == 4 else keyless if i == 7 else code, p)
+            publish(port, topics.get(i, code), p)
         # The broker delivers in order: once a good message of the same
         # unit arrives, the bad ones were handled.
         good = [report(code, t0 + datetime.timedelta(minutes=20), 20)]
@@ -204,15 +219,16 @@ def test_bad_messages_are_dropped():
         assert wears(w.owner, other, t0) == []
         err = w.s.stderr()
         assert err.count("hridd: mqtt: dropped a message") == len(bad), err
-        for reason in ("(unsigned)", "(bad signature)", "(invalid)", "(no device key)"):
+        for reason in ("(unsigned)", "(bad signature)", "(invalid)", "(no device key)",
+                       "(unit not live)", "(unknown unit)"):
             assert reason in err, (reason, err)
         assert "unit_mismatch" in err or "is not the topic's unit" in err, err
         s = w.s
         s.stop()
         err = s.stderr()
-        assert ("hridd: mqtt: 9 messages, 1 reports accepted, 0 duplicates, "
+        assert ("hridd: mqtt: 11 messages, 1 reports accepted, 0 duplicates, "
                 "0 to be delivered again; dropped: unsigned 2, bad signature 2, "
-                "unknown unit 0, no device key 1, unit not live 0, invalid 3") in err, err
+                "unknown unit 1, no device key 1, unit not live 1, invalid 3") in err, err
 
 
 def test_messages_queued_while_hridd_is_down():
