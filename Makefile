@@ -141,6 +141,8 @@ web/vendor/chart.umd.js: $(WEB_LIB)
 bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@sh bench/run.sh $(B)
+	@echo "== hridd telemetry queries (bench/bench_telemetry_query.py)"
+	@python3 bench/bench_telemetry_query.py $(B)
 
 fuzz-build: $(FUZZERS)
 
