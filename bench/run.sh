@@ -7,7 +7,9 @@
 #      generated file of 1M distinct valid codes, one a line, canonical and
 #      display form: lines per second, median of 3 runs, output discarded;
 #   3. the registry through a real hridd (bench/bench_api.py);
-#   4. statistics, as-of and recalls (bench/bench_accountability.py).
+#   4. statistics, as-of and recalls (bench/bench_accountability.py);
+#   5. telemetry ingest over HTTP and over MQTT (bench/bench_telemetry_api.py,
+#      bench/bench_mqtt.py).
 #
 # Figures go to stdout; docs/PERFORMANCE.md says how they are recorded.
 # Exits non-zero when a benchmark fails, so "make bench" fails with it.
@@ -87,3 +89,14 @@ python3 bench/bench_accountability.py "$B" --units "${BENCH_ACC_UNITS:-200000}"
 # (bench/bench_telemetry_api.py).
 echo "== hridd telemetry (bench/bench_telemetry_api.py)"
 python3 bench/bench_telemetry_api.py "$B"
+
+# Telemetry ingest over MQTT through a real mosquitto and hridd
+# (bench/bench_mqtt.py).  It needs the broker (Debian mosquitto, which
+# "make test" installs; the bench dependencies do not) and Python's
+# cryptography module to sign; without them it is skipped, and says so.
+echo "== hridd telemetry over MQTT (bench/bench_mqtt.py)"
+if [ -x /usr/sbin/mosquitto ] && python3 -c 'import cryptography' 2>/dev/null; then
+	python3 bench/bench_mqtt.py "$B"
+else
+	echo "skipped: needs /usr/sbin/mosquitto and python3's cryptography module"
+fi
