@@ -2098,9 +2098,10 @@ static int register_chunk(struct worker *w, int mi, int k0, int n)
 
 /* The sample unit: in service with an owner, by the largest maker if it
  * has one. */
-static void consider_sample(struct worker *w, const struct unit *u)
+static void consider_sample(struct worker *w, const struct unit *u, bool tel)
 {
-    int key = w->p->models[u->model].ent == 0 ? 0 : 1;
+    /* A unit of the first maker with health reports, if any. */
+    int key = (w->p->models[u->model].ent == 0 ? 0 : 1) + (tel ? 0 : 2);
 
     if (!in_state(u, "in_service") || u->cust_role != ROLE_OWNER)
         return;
@@ -2112,6 +2113,169 @@ static void consider_sample(struct worker *w, const struct unit *u)
         w->sample_model = u->model;
         w->sample_owner = u->cust;
     }
+}
+
+/* ---- health reports ----------------------------------------------------- */
+
+/* One in DEMO_TEL_EVERY units deployed by an owner reports its health:
+ * every DEMO_TEL_STEP over the last DEMO_TEL_DAYS before the horizon, from
+ * its site, in a fence the owner drew around the site.  Among them, one in
+ * DEMO_TEL_WORN has a joint wearing fast (the wear rule's alert opens),
+ * one in DEMO_TEL_QUIET stopped reporting four days before the horizon
+ * (the silence rule's alert opens), and one in DEMO_TEL_ROAM left its
+ * fence for its last reports (a violation is open). */
+#define DEMO_TEL_EVERY  100
+#define DEMO_TEL_DAYS   14
+#define DEMO_TEL_STEP   (4 * HOUR_MS)
+#define DEMO_TEL_JOINTS 24
+#define DEMO_TEL_WORN   5
+#define DEMO_TEL_QUIET  7
+#define DEMO_TEL_ROAM   6
+
+static double q(double v, double scale)
+{
+    return round(v * scale) / scale;
+}
+
+static int report_health(struct worker *w, struct unit *u, bool *tel)
+{
+    struct plan *p = w->p;
+    struct core_principal who = {ROLE_OWNER, u->cust, 0, NULL};
+    const struct site *s;
+    struct core_reply rep;
+    struct core_err e;
+    struct rng r;
+    double w0[DEMO_TEL_JOINTS], rate[DEMO_TEL_JOINTS], soh, fade, hours;
+    uint64_t h = hash3((uint64_t)u->gidx, 0, 91);
+    bool worn, quiet, roam;
+    int64_t t0, t1;
+    json_t *body, *reports;
+    int64_t zone;
+    int n, rc;
+
+    *tel = false;
+    if (!in_state(u, "in_service") || !u->deployed || u->owner < 0 ||
+        u->cust_role != ROLE_OWNER || h % DEMO_TEL_EVERY != 0)
+        return CORE_OK;
+    s = &p->owners[u->owner].site[u->site];
+    h /= DEMO_TEL_EVERY;
+    worn = h % DEMO_TEL_WORN == 0;
+    quiet = h % DEMO_TEL_QUIET == 1;
+    roam = h % DEMO_TEL_ROAM == 2;
+    t1 = quiet ? p->horizon - 4 * DAY_MS : p->horizon;
+    t0 = p->horizon - DEMO_TEL_DAYS * DAY_MS;
+    if (t0 < u->t)
+        t0 = u->t;
+    if (t1 - t0 < 6 * DEMO_TEL_STEP)   /* deployed too lately to tell */
+        return CORE_OK;
+    rng_init(&r, p->seed ^ 0x7e1e, (uint64_t)u->gidx);
+
+    /* The fence: a square of about 2 km around the site. */
+    body = json_pack("{s:s, s:{s:s, s:[[[f,f],[f,f],[f,f],[f,f],[f,f]]]}}",
+                     "name", s->name, "polygon", "type", "Polygon",
+                     "coordinates", s->lon - 0.01, s->lat - 0.01,
+                     s->lon + 0.01, s->lat - 0.01, s->lon + 0.01,
+                     s->lat + 0.01, s->lon - 0.01, s->lat + 0.01,
+                     s->lon - 0.01, s->lat - 0.01);
+    rc = core_zone_create(p->c, &who, body, NULL, &w->a, &rep, &e);
+    json_decref(body);
+    if (rc != CORE_OK) {
+        plan_fail(p, &e, "unit '%s': zone", u->code);
+        return rc;
+    }
+    zone = json_integer_value(json_object_get(rep.body, "id"));
+    json_decref(rep.body);
+    body = json_pack("{s:[I]}", "zone_ids", (json_int_t)zone);
+    rc = core_fence_set(p->c, &who, u->code, HRID_CODE_LEN, body, NULL,
+                        &w->a, &rep, &e);
+    json_decref(body);
+    if (rc != CORE_OK) {
+        plan_fail(p, &e, "unit '%s': fence", u->code);
+        return rc;
+    }
+    json_decref(rep.body);
+
+    for (int j = 0; j < DEMO_TEL_JOINTS; j++) {
+        w0[j] = rng_real(&r, 0.05, 0.35);
+        rate[j] = rng_real(&r, 0.0005, 0.003);
+    }
+    if (worn) {
+        w0[7] = 0.62;
+        rate[7] = 0.012;
+    }
+    soh = rng_real(&r, 0.86, 0.98);
+    fade = rng_real(&r, 0.0002, 0.0008);
+    hours = rng_real(&r, 800, 4000);
+    reports = json_array();
+    n = (int)((t1 - t0) / DEMO_TEL_STEP);
+    for (int k = 0; k <= n; k++) {
+        int64_t t = t0 + k * DEMO_TEL_STEP;
+        double days = (double)(t - (p->horizon - DEMO_TEL_DAYS * DAY_MS)) /
+                      DAY_MS;
+        bool out = roam && k > n - 3;
+        json_t *joints = json_array();
+
+        for (int j = 0; j < DEMO_TEL_JOINTS; j++) {
+            double v = w0[j] + rate[j] * days + rng_real(&r, -0.002, 0.002);
+
+            json_array_append_new(joints, json_pack(
+                "{s:i, s:f, s:f}", "id", j, "wear",
+                q(v < 0 ? 0 : v > 1 ? 1 : v, 1e4), "temp",
+                q(rng_real(&r, 34, 48), 10)));
+        }
+        json_array_append_new(reports, json_pack(
+            "{s:s, s:o, s:o, s:{s:f, s:i, s:f}, s:f, s:f, s:{s:f, s:f}}",
+            "unit", u->code, "t", jtime(t), "joints", joints, "battery",
+            "soh", q(soh - fade * days, 1e4), "cycles",
+            (int)(400 + days * 3), "temp", q(rng_real(&r, 26, 38), 10),
+            "precision_mm", q(0.2 + 0.004 * days + rng_real(&r, 0, 0.02),
+                              1e3),
+            "hours", q(hours + days * 16, 1e2), "location", "lat",
+            q(s->lat + (out ? 0.05 : rng_real(&r, -0.004, 0.004)), 1e6),
+            "lon", q(s->lon + rng_real(&r, -0.004, 0.004), 1e6)));
+    }
+    rc = core_telemetry_ingest(p->c, &who, reports, &w->a, &rep, &e);
+    json_decref(reports);
+    if (rc != CORE_OK) {
+        plan_fail(p, &e, "unit '%s': health reports", u->code);
+        return rc;
+    }
+    json_decref(rep.body);
+    *tel = true;
+    return CORE_OK;
+}
+
+/* Each maker watches its fleet: a joint worn past 0.7, and two days
+ * without a report from a unit in service. */
+static int alert_rules(struct plan *p, struct arena *a)
+{
+    int rc = CORE_OK;
+
+    for (int i = 0; i < p->nents && rc == CORE_OK; i++) {
+        struct core_principal mk = {ROLE_MANUFACTURER, p->ents[i].id, 0,
+                                    NULL};
+        struct core_reply rep;
+        struct core_err e;
+        json_t *body;
+
+        body = json_pack("{s:s, s:s, s:s, s:f}", "enterprise", p->ents[i].ent,
+                         "metric", "joint.*.wear", "op", ">", "threshold",
+                         0.7);
+        rc = core_alert_rule_create(p->c, &mk, body, NULL, a, &rep, &e);
+        json_decref(body);
+        if (reply_ok(p, rc, &rep, &e, "alert rule") != CORE_OK)
+            return p->err.status;
+        json_decref(rep.body);
+        body = json_pack("{s:s, s:i}", "enterprise", p->ents[i].ent,
+                         "no_data_minutes", 2 * 24 * 60);
+        rc = core_alert_rule_create(p->c, &mk, body, NULL, a, &rep, &e);
+        json_decref(body);
+        if (reply_ok(p, rc, &rep, &e, "silence rule") != CORE_OK)
+            return p->err.status;
+        json_decref(rep.body);
+        arena_release(a);
+    }
+    return rc;
 }
 
 static void *worker_main(void *arg)
@@ -2132,9 +2296,12 @@ static void *worker_main(void *arg)
             for (int j = 0; j < n && !atomic_load(&p->failed); j++) {
                 struct unit *u = &w->chunk[j];
 
+                bool tel = false;
+
                 if (run_unit(w, u, j + 1 < n ? &w->chunk[j + 1] : NULL) ==
-                    CORE_OK)
-                    consider_sample(w, u);
+                        CORE_OK &&
+                    report_health(w, u, &tel) == CORE_OK)
+                    consider_sample(w, u, tel);
                 arena_release(&w->a);
             }
         }
@@ -2292,7 +2459,7 @@ static int run_fleet(struct plan *p, int nt, struct core_demo_result *res)
         ws[t].p = p;
         ws[t].models = calloc((size_t)p->nmodels, sizeof *ws[t].models);
         ws[t].chunk = calloc(DEMO_CHUNK, sizeof *ws[t].chunk);
-        ws[t].sample_key = 2;
+        ws[t].sample_key = 4;
         arena_init(&ws[t].a);
         if (ws[t].models == NULL || ws[t].chunk == NULL)
             goto oom;
@@ -2313,7 +2480,7 @@ static int run_fleet(struct plan *p, int nt, struct core_demo_result *res)
     for (int t = 0; t < nt; t++) {
         res->units += ws[t].units;
         res->events += ws[t].events;
-        if (ws[t].sample_key < 2 &&
+        if (ws[t].sample_key < 4 &&
             (best < 0 || ws[t].sample_key < ws[best].sample_key ||
              (ws[t].sample_key == ws[best].sample_key &&
               ws[t].sample_gidx < ws[best].sample_gidx)))
@@ -2557,6 +2724,8 @@ int core_demo_seed(struct core *c, const struct core_demo_opts *o,
         rc = plan_parties(p, &r, &a);
     if (rc == CORE_OK)
         rc = certify_models(p, &a);
+    if (rc == CORE_OK)
+        rc = alert_rules(p, &a);
     arena_release(&a);
     if (rc == CORE_OK)
         rc = run_fleet(p, o->threads, res);
