@@ -293,9 +293,11 @@ static json_t *model_entry(struct inc_ctx *x, int64_t row)
         x->rc = STORE_EIO;
         return NULL;
     }
-    m = json_pack("{s:s, s:i, s:I, s:I, s:I}", "model", md.model_id, "level",
-                  md.level, "units", (json_int_t)0, "incidents",
-                  (json_int_t)0, "verified", (json_int_t)0);
+    m = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I}", "model",
+                  md.model_id, "level", md.level, "units", (json_int_t)0,
+                  "incidents", (json_int_t)0, "verified", (json_int_t)0,
+                  "open_alerts", (json_int_t)0, "units_alerted",
+                  (json_int_t)0);
     json_object_set_new(x->models, key, m);
     return m;
 }
@@ -306,9 +308,10 @@ static void bump(json_t *m, const char *field, int64_t n)
         json_integer_value(json_object_get(m, field)) + n));
 }
 
-/* Units (n1) or incidents (n1, of them verified n2) of a model. */
+/* Units (n1), incidents (n1, of them verified n2) or open alerts (n1,
+ * on n2 units) of a model. */
 static int inc_add(struct inc_ctx *x, const struct store_stat *k,
-                   bool incidents)
+                   const char *n1, const char *n2)
 {
     json_t *m;
 
@@ -316,20 +319,25 @@ static int inc_add(struct inc_ctx *x, const struct store_stat *k,
         return 0;
     if ((m = model_entry(x, k->model_row)) == NULL)
         return 1;
-    bump(m, incidents ? "incidents" : "units", k->n1);
-    if (incidents)
-        bump(m, "verified", k->n2);
+    bump(m, n1, k->n1);
+    if (n2 != NULL)
+        bump(m, n2, k->n2);
     return 0;
 }
 
 static int inc_units(void *ctx, const struct store_stat *k)
 {
-    return inc_add(ctx, k, false);
+    return inc_add(ctx, k, "units", NULL);
 }
 
 static int inc_rows(void *ctx, const struct store_stat *k)
 {
-    return inc_add(ctx, k, true);
+    return inc_add(ctx, k, "incidents", "verified");
+}
+
+static int alert_rows(void *ctx, const struct store_stat *k)
+{
+    return inc_add(ctx, k, "open_alerts", "units_alerted");
 }
 
 int core_stats_incidents(struct core *c, const struct core_principal *who,
@@ -352,6 +360,9 @@ int core_stats_incidents(struct core *c, const struct core_principal *who,
     rc = store_stats(x.sc, STORE_STATS_UNITS, 0, a, inc_units, &x, &x.he);
     if (rc == STORE_OK && x.rc == STORE_OK)
         rc = store_stats(x.sc, STORE_STATS_INCIDENTS, 0, a, inc_rows, &x,
+                         &x.he);
+    if (rc == STORE_OK && x.rc == STORE_OK)
+        rc = store_stats(x.sc, STORE_STATS_ALERTS, 0, a, alert_rows, &x,
                          &x.he);
     if (rc != STORE_OK || x.rc != STORE_OK) {
         json_decref(x.models);

@@ -823,12 +823,15 @@ int store_recall_counts(struct store_conn *c, int64_t recall_id,
  *   STORE_STATS_INCIDENTS  per model (enterprise_id, model_row): n1
  *                          incidents, n2 of them verified;
  *   STORE_STATS_RECALLS    per recall: model_row is the recall id, k1 its
- *                          status, n1 units affected, n2 remedied. */
+ *                          status, n1 units affected, n2 remedied;
+ *   STORE_STATS_ALERTS     per model (enterprise_id, model_row): n1 open
+ *                          alerts, n2 units with one or more. */
 enum {
     STORE_STATS_UNITS = 1,
     STORE_STATS_MONTHS,
     STORE_STATS_INCIDENTS,
-    STORE_STATS_RECALLS
+    STORE_STATS_RECALLS,
+    STORE_STATS_ALERTS
 };
 int store_stats(struct store_conn *c, int what, int64_t enterprise_id,
                 struct arena *a, store_each_stat_fn each, void *ctx,

@@ -543,6 +543,7 @@ enum stmt_id {
     ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS, ST_SNAP_PUT, ST_SNAP_BEFORE,
     ST_INCIDENT_INSERT, ST_INCIDENT_LIST,
     ST_STATS_UNITS, ST_STATS_MONTHS, ST_STATS_INCIDENTS, ST_STATS_RECALLS,
+    ST_STATS_ALERTS,
     ST_TEL_INSERT, ST_TEL_REPLACE, ST_TEL_RANGE, ST_TEL_RANGE_ANY,
     ST_TEL_UNITS, ST_TEL_DELETE,
     ST_RULE_INSERT, ST_RULE_LIST, ST_ALERT_FIND, ST_ALERT_INSERT,
@@ -748,6 +749,11 @@ static const char *const SQL[ST_COUNT] = {
                          " recall_units ru ON ru.recall_id = r.id"
                          " WHERE (?1 = 0 OR r.enterprise_id = ?1)"
                          " GROUP BY r.id ORDER BY r.id",
+    [ST_STATS_ALERTS] = "SELECT enterprise_id, model_row, NULL, NULL,"
+                        " count(*), count(DISTINCT unit_id) FROM alerts"
+                        " WHERE state = 'open'"
+                        " AND (?1 = 0 OR enterprise_id = ?1)"
+                        " GROUP BY enterprise_id, model_row",
     [ST_TEL_INSERT] = "INSERT OR IGNORE INTO telemetry (kind, unit_id, a, b,"
                       " data) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_TEL_REPLACE] = "INSERT OR REPLACE INTO telemetry (kind, unit_id, a,"
@@ -2818,6 +2824,7 @@ static int sq_stats(struct store_conn *sc, int what, int64_t enterprise_id,
         [STORE_STATS_MONTHS] = ST_STATS_MONTHS,
         [STORE_STATS_INCIDENTS] = ST_STATS_INCIDENTS,
         [STORE_STATS_RECALLS] = ST_STATS_RECALLS,
+        [STORE_STATS_ALERTS] = ST_STATS_ALERTS,
     };
     struct sq_conn *c = sqc(sc);
     sqlite3_stmt *st;
@@ -2825,7 +2832,7 @@ static int sq_stats(struct store_conn *sc, int what, int64_t enterprise_id,
     struct bind b;
     int rc, r;
 
-    if (what < STORE_STATS_UNITS || what > STORE_STATS_RECALLS)
+    if (what < STORE_STATS_UNITS || what > STORE_STATS_ALERTS)
         return hrid_err_set(err, STORE_EIO, 0, 0, "no statistics %d", what);
     if ((st = stmt_get(c, ids[what], err)) == NULL)
         return STORE_EIO;

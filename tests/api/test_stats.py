@@ -4,7 +4,8 @@ see only their own figures plus the market's anonymous totals."""
 
 import collections
 
-from fixtures import deploy_body, ok, refused, registry, release_body, transfer_body
+from fixtures import (deploy_body, iso, now, ok, refused, registry, release_body,
+                      transfer_body)
 
 
 def fleet(w):
@@ -89,6 +90,22 @@ def test_registrations_incidents_and_recalls():
         assert m["incidents"] == 2 and m["verified"] == 1 and m["units"] == n_model, m
         assert abs(m["per_1000_units"] - 2000.0 / n_model) < 1e-9, m
         assert per_model[w.model2]["incidents"] == 0
+        # Open alerts per model: two units of the maker's model beyond a
+        # wear rule, one of them on two joints.
+        ok(w.maker.post("/v1/alert-rules", {"model": w.model, "metric": "joint.*.wear",
+                                            "op": ">", "threshold": 0.5}))
+        c2 = w.in_service()
+        t = iso(now())
+        ok(w.owner.post("/v1/telemetry", [
+            {"unit": c, "t": t, "joints": [{"id": 1, "wear": 0.6}, {"id": 2, "wear": 0.7}]},
+            {"unit": c2, "t": t, "joints": [{"id": 1, "wear": 0.9}]}]), 200)
+        per_model = {m["model"]: m for m in ok(w.regulator.get(
+            "/v1/stats/incidents"), 200)["items"]}
+        assert (per_model[w.model]["open_alerts"], per_model[w.model]["units_alerted"]) \
+            == (3, 2), per_model[w.model]
+        assert per_model[w.model2]["open_alerts"] == 0
+        mine = {m["model"] for m in ok(w.maker2.get("/v1/stats/incidents"), 200)["items"]}
+        assert w.model not in mine, mine
         r = ok(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r",
                                             "target": {"models": [w.model]}}))
         rec = ok(w.regulator.get("/v1/stats/recalls"), 200)["items"]
