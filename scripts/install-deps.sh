@@ -8,7 +8,8 @@
 #                                   the mosquitto broker and its clients,
 #                                   and for the portal's browser tests
 #                                   chromium, nodejs, npm)
-#   scripts/install-deps.sh bench   build + load generator
+#   scripts/install-deps.sh bench   build + load generator, and the broker
+#                                   and signing library of bench_mqtt.py
 #   scripts/install-deps.sh web     what builds the portal (nodejs, npm)
 set -eu
 
@@ -18,7 +19,7 @@ libmosquitto-dev"
 web="nodejs npm"
 test="$build libcmocka-dev clang libclang-rt-14-dev python3 sqlite3 curl zbar-tools
 mosquitto mosquitto-clients openssl $web chromium"
-bench="$build wrk"
+bench="$build wrk mosquitto python3-cryptography"
 
 case "${1:-build}" in
 build) want=$build ;;
