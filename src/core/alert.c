@@ -336,8 +336,12 @@ static json_t *alert_json(const struct store_alert *al)
     else if (tsdb_metric_format((unsigned)al->metric, name, sizeof name,
                                 NULL) != HRID_OK)
         snprintf(name, sizeof name, "%d", al->metric);
-    return json_pack("{s:I, s:I, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "id",
-                     (json_int_t)al->id, "rule", (json_int_t)al->rule_id,
+    /* kind: beside fence violations (kind "fence"), a threshold alert
+     * or a silence alert. */
+    return json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:f, s:o, s:o, s:o}",
+                     "id", (json_int_t)al->id, "kind",
+                     al->metric == NO_DATA_METRIC ? "silence" : "threshold",
+                     "rule", (json_int_t)al->rule_id,
                      "code", al->code, "metric", name, "state", al->state,
                      "value", al->value, "since", core_time_json(al->since),
                      "opened_at", core_time_json(al->opened_at),

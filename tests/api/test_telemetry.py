@@ -202,6 +202,7 @@ def test_alert_rules_open_and_clear():
         assert ok(w.regulator.get("/v1/alerts?state=open"), 200)["items"] == []
         pend = ok(w.regulator.get("/v1/alerts?state=pending"), 200)["items"]
         assert len(pend) == 1 and pend[0]["metric"] == "joint.3.wear", pend
+        assert pend[0]["kind"] == "threshold", pend
         ok(w.owner.post("/v1/telemetry", [rep(i, 0.6) for i in range(13, 20)]), 200)
         open_ = ok(w.regulator.get(f"/v1/alerts?state=open&unit={code}"), 200)["items"]
         assert len(open_) == 1 and open_[0]["opened_at"] == iso(t0 + datetime.timedelta(minutes=15)), open_
@@ -252,7 +253,8 @@ def test_no_data_rules_open_and_clear():
             time.sleep(0.1)
         time.sleep(0.3)          # a few more sweeps open nothing more
         alerts = open_alerts()
-        assert [(a["code"], a["metric"]) for a in alerts] == [(quiet, "no_data")], alerts
+        assert [(a["code"], a["metric"], a["kind"]) for a in alerts] == \
+            [(quiet, "no_data", "silence")], alerts
         assert alerts[0]["since"] == iso(last), alerts
         assert alerts[0]["opened_at"] == iso(last + datetime.timedelta(minutes=5)), alerts
         assert [a["id"] for a in w.unit(quiet, w.owner)["open_alerts"]] == [alerts[0]["id"]]
