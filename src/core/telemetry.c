@@ -482,8 +482,13 @@ static int read_samples(struct store_conn *sc, int64_t unit_id,
     if (rc != STORE_OK)
         return rc == 1 ? hrid_err_set(he, STORE_EIO, 0, 0, "out of memory")
                        : rc;
-    if (x->n > 1)
-        qsort(x->s, x->n, sizeof *x->s, cmp_sample);
+    /* Chunks come in time order and staged reports after them, so the
+     * samples are nearly always sorted already: check before sorting. */
+    for (size_t i = 1; i < x->n; i++)
+        if (x->s[i].t < x->s[i - 1].t) {
+            qsort(x->s, x->n, sizeof *x->s, cmp_sample);
+            break;
+        }
     for (size_t i = 0; i < x->n; i++)
         if (k == 0 || x->s[i].t != x->s[k - 1].t)
             x->s[k++] = x->s[i];
