@@ -161,6 +161,33 @@ def bulk_register(node, mk, models, total, batch=10000, clients=2, at=None):
     return codes, dt
 
 
+def owner(node):
+    """A bench owner party and its key: (party, key)."""
+    party = node.call("POST", "/v1/parties", {"kind": "owner",
+                                              "name": "Bench owner",
+                                              "country": "CN"})
+    key = node.call("POST", "/v1/keys", {"party": party["id"],
+                                         "role": "owner"})["key"]
+    return party, key
+
+
+def put_in_service(node, mk, owner_party, owner_key, codes):
+    """Releases, sells to the owner and deploys each unit."""
+    conn = http.client.HTTPConnection(node.host, node.port, timeout=600)
+    for c in codes:
+        node.call("POST", "/v1/units/%s/events" % c,
+                  {"type": "release", "market_filing_no": "MF"}, key=mk,
+                  conn=conn)
+        node.call("POST", "/v1/units/%s/events" % c,
+                  {"type": "transfer", "to": owner_party["id"],
+                   "kind": "sale"}, key=mk, conn=conn)
+        node.call("POST", "/v1/units/%s/events" % c,
+                  {"type": "deploy", "scenario": "factory",
+                   "site": {"name": "Plant", "region": "440305"}},
+                  key=owner_key, conn=conn)
+    conn.close()
+
+
 def wrk(url, script, env, seconds, conns=64):
     out = subprocess.run(
         ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency",

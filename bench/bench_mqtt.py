@@ -30,7 +30,6 @@ import argparse
 import base64
 import datetime
 import getpass
-import http.client
 import json
 import multiprocessing
 import os
@@ -198,11 +197,7 @@ def main():
         broker, port = start_broker(tmp)
         node, err = start_hridd(a.build, tmp, port)
         mk, _, models = bench_api.setup(node, 2)
-        owner = node.call("POST", "/v1/parties", {"kind": "owner",
-                                                  "name": "Bench owner",
-                                                  "country": "CN"})
-        ok_ = node.call("POST", "/v1/keys", {"party": owner["id"],
-                                             "role": "owner"})["key"]
+        owner, ok_ = bench_api.owner(node)
         # Registered 30 days ago, so that the reports (from 20 days ago on)
         # are not before the units' registration.
         start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=20)
@@ -217,18 +212,7 @@ def main():
             units.append(u)
         out = node.call("POST", "/v1/units", {"units": units}, key=mk)
         codes = [u["code"] for u in out["units"]]
-        conn = http.client.HTTPConnection(node.host, node.port, timeout=600)
-        for c in codes:
-            node.call("POST", "/v1/units/%s/events" % c,
-                      {"type": "release", "market_filing_no": "MF"}, key=mk,
-                      conn=conn)
-            node.call("POST", "/v1/units/%s/events" % c,
-                      {"type": "transfer", "to": owner["id"], "kind": "sale"},
-                      key=mk, conn=conn)
-            node.call("POST", "/v1/units/%s/events" % c,
-                      {"type": "deploy", "scenario": "factory",
-                       "site": {"name": "Plant", "region": "440305"}},
-                      key=ok_, conn=conn)
+        bench_api.put_in_service(node, mk, owner, ok_, codes)
 
         # Every run's messages, signed before any clock starts.  Message k
         # of a run is of unit k % U, so with U a multiple of P each unit's

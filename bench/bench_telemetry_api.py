@@ -57,28 +57,13 @@ def main():
                           ["--compact-ms", "3600000"])
     try:
         mk, rk, models = bench_api.setup(node, 2)
-        owner = node.call("POST", "/v1/parties", {"kind": "owner",
-                                                  "name": "Bench owner",
-                                                  "country": "CN"})
-        ok_ = node.call("POST", "/v1/keys", {"party": owner["id"],
-                                             "role": "owner"})["key"]
+        owner, ok_ = bench_api.owner(node)
         # Registered a month ago: reports tell of a unit's life since.
         born = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30)
         codes, _ = bench_api.bulk_register(node, mk, models, a.units,
                                            batch=a.units, clients=1,
                                            at=born.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        conn = http.client.HTTPConnection(node.host, node.port, timeout=600)
-        for c in codes:
-            node.call("POST", "/v1/units/%s/events" % c,
-                      {"type": "release", "market_filing_no": "MF"}, key=mk,
-                      conn=conn)
-            node.call("POST", "/v1/units/%s/events" % c,
-                      {"type": "transfer", "to": owner["id"], "kind": "sale"},
-                      key=mk, conn=conn)
-            node.call("POST", "/v1/units/%s/events" % c,
-                      {"type": "deploy", "scenario": "factory",
-                       "site": {"name": "Plant", "region": "440305"}},
-                      key=ok_, conn=conn)
+        bench_api.put_in_service(node, mk, owner, ok_, codes)
         rnd = random.Random(7)
         start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=20)
         # Each batch: batch/units minutes of every unit, in order.

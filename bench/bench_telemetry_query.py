@@ -142,29 +142,13 @@ def main():
     node = bench_api.Node(hridd, tmp, ["--compact-ms", "3600000"])
     try:
         mk, rk, models = bench_api.setup(node, 2)
-        owner = node.call("POST", "/v1/parties", {"kind": "owner",
-                                                  "name": "Bench owner",
-                                                  "country": "CN"})
-        ok_ = node.call("POST", "/v1/keys", {"party": owner["id"],
-                                             "role": "owner"})["key"]
+        owner, ok_ = bench_api.owner(node)
         now = datetime.datetime.now(datetime.timezone.utc)
         born = now - datetime.timedelta(days=DAYS + 1)
         n = 1 + a.others
         codes, _ = bench_api.bulk_register(node, mk, models, n, batch=n,
                                            clients=1, at=rfc3339(born))
-        conn = http.client.HTTPConnection(node.host, node.port, timeout=600)
-        for c in codes:
-            node.call("POST", "/v1/units/%s/events" % c,
-                      {"type": "release", "market_filing_no": "MF"}, key=mk,
-                      conn=conn)
-            node.call("POST", "/v1/units/%s/events" % c,
-                      {"type": "transfer", "to": owner["id"], "kind": "sale"},
-                      key=mk, conn=conn)
-            node.call("POST", "/v1/units/%s/events" % c,
-                      {"type": "deploy", "scenario": "factory",
-                       "site": {"name": "Plant", "region": "440305"}},
-                      key=ok_, conn=conn)
-        conn.close()
+        bench_api.put_in_service(node, mk, owner, ok_, codes)
         # The last report is a minute before the load began.
         end = now.replace(second=0, microsecond=0)
         first = end - datetime.timedelta(minutes=MINUTES)
