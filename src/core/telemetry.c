@@ -522,6 +522,57 @@ static int rollup_each(void *ctx, const struct store_tel *t)
     return 0;
 }
 
+/* The samples a trend is fitted to: each compacted hour as its average,
+ * placed mid-hour, then the raw samples from the last compacted hour on
+ * (so the latest value is a measured one).  A 30-day window of one-minute
+ * reports is 720 averages and a few hundred samples, not 43,200. */
+static int read_trend(struct store_conn *sc, int64_t unit_id,
+                      struct samples *x, struct hrid_err *he)
+{
+    struct rollups ro = {x->metric, NULL, 0, 0};
+    struct samples y;
+    int64_t last = -1;
+    int rc;
+
+    rc = store_tel_range(sc, STORE_TEL_ROLLUP, unit_id, x->metric,
+                         tsdb_rollup_window(x->from), x->to, NULL,
+                         rollup_each, &ro, he);
+    if (rc != STORE_OK) {
+        free(ro.b);
+        return rc == 1 ? hrid_err_set(he, STORE_EIO, 0, 0, "out of memory")
+                       : rc;
+    }
+    for (size_t i = 0; i < ro.n; i++)
+        if (ro.b[i].start >= x->from &&
+            ro.b[i].start + TSDB_HOUR_MS <= x->to && ro.b[i].start > last)
+            last = ro.b[i].start;
+    for (size_t i = 0; i < ro.n; i++)
+        if (ro.b[i].start >= x->from && ro.b[i].start < last &&
+            !push_sample(x, ro.b[i].start + TSDB_HOUR_MS / 2,
+                         ro.b[i].sum / ro.b[i].count)) {
+            free(ro.b);
+            return hrid_err_set(he, STORE_EIO, 0, 0, "out of memory");
+        }
+    free(ro.b);
+    if (x->n > 1)
+        qsort(x->s, x->n, sizeof *x->s, cmp_sample);
+    memset(&y, 0, sizeof y);
+    y.metric = x->metric;
+    y.from = last >= 0 ? last : x->from;
+    y.to = x->to;
+    if ((rc = read_samples(sc, unit_id, &y, he)) != STORE_OK) {
+        free(y.s);
+        return rc;
+    }
+    for (size_t i = 0; i < y.n; i++)
+        if (!push_sample(x, y.s[i].t, y.s[i].v)) {
+            free(y.s);
+            return hrid_err_set(he, STORE_EIO, 0, 0, "out of memory");
+        }
+    free(y.s);
+    return STORE_OK;
+}
+
 /* May who read the unit's health data?  Its maker (health fields only,
  * DESIGN §5), custodian, owner, operator, grantees, regulators. */
 static int health_access(struct core *c, const struct core_principal *who,
@@ -933,7 +984,7 @@ int core_unit_health(struct core *c, const struct core_principal *who,
         x.metric = metric;
         x.to = now + 1;
         x.from = now - HEALTH_WINDOW_MS;
-        rc = read_samples(sc, u.id, &x, &he);
+        rc = read_trend(sc, u.id, &x, &he);
         if (rc != STORE_OK) {
             free(x.s);
             json_decref(joints);

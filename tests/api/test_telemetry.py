@@ -174,6 +174,29 @@ def test_health_trends():
         refused(w.public.get(f"/v1/units/{code}/health"), 401)
 
 
+
+def test_health_trends_after_compaction():
+    """Compacted hours enter the fit as their hourly averages: the rates,
+    the latest value and the projection stay those of the raw reports."""
+    with registry("--compact-ms", "100") as w:
+        code = w.in_service_since(MONTH_AGO)
+        t0 = now() - datetime.timedelta(days=20)
+        reps = [{"unit": code, "t": iso(t0 + datetime.timedelta(minutes=20 * k)),
+                 "joints": [{"id": 0, "wear": round(0.3 + 0.01 * k / 72, 4)}],
+                 "battery": {"soh": round(0.95 - 0.001 * k / 72, 4)}}
+                for k in range(20 * 72)]
+        ok(w.owner.post("/v1/telemetry", reps), 200)
+        time.sleep(1.5)         # fifteen compactions: all but the open windows
+        h = ok(w.owner.get(f"/v1/units/{code}/health"), 200)
+        j, b = h["joints"][0], h["battery"]
+        assert abs(j["rate_per_day"] - 0.01) < 1e-4, j
+        assert abs(b["rate_per_day"] + 0.001) < 1e-5, b
+        assert j["value"] == reps[-1]["joints"][0]["wear"] and j["at"] == reps[-1]["t"], j
+        last = datetime.datetime.fromisoformat(reps[-1]["t"].replace("Z", "+00:00"))
+        want = last + datetime.timedelta(days=(0.8 - j["value"]) / 0.01)
+        got = datetime.datetime.fromisoformat(j["projected_at"].replace("Z", "+00:00"))
+        assert abs((got - want).total_seconds()) < 86400, (got, want)
+
 def test_alert_rules_open_and_clear():
     with registry() as w:
         # Registered an hour ago, so that the reports below are within
