@@ -120,10 +120,8 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-/* Percent-decodes n bytes of s into a NUL-ended arena string; a malformed
- * escape is copied as it is.  Returns NULL when memory ran out. */
-static char *pct_decode(struct arena *a, const char *s, size_t n,
-                        size_t *outlen)
+char *http_pct_decode(struct arena *a, const char *s, size_t n,
+                      bool plus_is_space, size_t *outlen)
 {
     char *out = arena_alloc(a, n + 1);
     size_t j = 0;
@@ -133,9 +131,11 @@ static char *pct_decode(struct arena *a, const char *s, size_t n,
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
 
-        if (s[i] == '%' && i + 2 < n &&
-            (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+        if (s[i] == '+' && plus_is_space) {
+            out[j++] = ' ';
+        } else if (s[i] == '%' && i + 2 < n &&
+                   (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+                   (lo = hexval((unsigned char)s[i + 2])) >= 0) {
             out[j++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
@@ -272,7 +272,7 @@ const char *http_query(struct hreq *r, const char *name, size_t *len)
         return "";
     /* libmicrohttpd has already turned '+' into ' '; our unescape callback
      * left the %XX escapes for this. */
-    return pct_decode(&r->arena, raw, raw_len, len);
+    return http_pct_decode(&r->arena, raw, raw_len, false, len);
 }
 
 int http_param_set(struct hreq *r, const char *name, size_t name_len,
@@ -283,7 +283,8 @@ int http_param_set(struct hreq *r, const char *name, size_t name_len,
     if (r->nparams >= HTTP_PARAMS_MAX)
         return -1;
     p = &r->params[r->nparams];
-    p->value = pct_decode(&r->arena, value, value_len, &p->value_len);
+    p->value = http_pct_decode(&r->arena, value, value_len, false,
+                               &p->value_len);
     if (p->value == NULL)
         return -1;
     p->name = name;

@@ -126,6 +126,13 @@ void http_server_stop(struct http_server *s);
 /* ---- reading the request (all strings borrowed until the request ends) */
 
 struct arena *http_arena(struct hreq *r);    /* the request's arena */
+
+/* Percent-decodes n bytes of s into a NUL-ended string in a (a malformed
+ * escape is copied as it is; with plus_is_space, as in a form body, '+'
+ * is a space); *outlen, when not NULL, gets its length, which counts any
+ * %00.  NULL when memory ran out. */
+char *http_pct_decode(struct arena *a, const char *s, size_t n,
+                      bool plus_is_space, size_t *outlen);
 void *http_app(const struct hreq *r);        /* http_config.app */
 const char *http_method(const struct hreq *r);
 const char *http_path(const struct hreq *r); /* raw, without the query */

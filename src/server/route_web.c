@@ -942,47 +942,6 @@ static bool web_report_allowed(const char *ip)
     return ok;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes n bytes of an application/x-www-form-urlencoded name or value
- * into the arena ('+' is a space, %XX a byte, a malformed escape kept);
- * a %00 stays a byte of the value, which core refuses as text. */
-static char *form_decode(struct arena *a, const char *s, size_t n,
-                         size_t *len)
-{
-    char *out = arena_alloc(a, n + 1);
-    size_t o = 0;
-
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n &&
-                   (hi = hexval(s[i + 1])) >= 0 &&
-                   (lo = hexval(s[i + 2])) >= 0) {
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    *len = o;
-    return out;
-}
-
 /* The form's fields, each NULL when absent; a field given twice keeps its
  * first value.  Names outside the form are ignored. */
 static int form_parse(struct hreq *r, struct report_form *f)
@@ -1008,9 +967,10 @@ static int form_parse(struct hreq *r, struct report_form *f)
         char *k, *v;
 
         if (eq != NULL) {
-            k = form_decode(http_arena(r), p, (size_t)(eq - p), &klen);
-            v = form_decode(http_arena(r), eq + 1, (size_t)(stop - eq - 1),
-                            &vlen);
+            k = http_pct_decode(http_arena(r), p, (size_t)(eq - p), true,
+                                &klen);
+            v = http_pct_decode(http_arena(r), eq + 1,
+                                (size_t)(stop - eq - 1), true, &vlen);
             if (k == NULL || v == NULL)
                 return -1;
             for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
