@@ -239,21 +239,24 @@ static int nodata_heard(struct store_conn *sc, const struct store_alert_rule *r,
 }
 
 int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
-                    int64_t t, const unsigned *metrics, const double *values,
-                    size_t n, struct arena *a, struct core_err *err)
+                    const struct tsdb_report *rep,
+                    struct core_alert_rules *rules, struct arena *a,
+                    struct core_err *err)
 {
-    struct rules l = {NULL, 0, 0, a};
+    const struct tsdb_value *vals = rep->values;
     struct store_seen seen;
     struct hrid_err he;
     double lat = NAN, lon = NAN;
+    int64_t t = rep->t;
+    size_t n = rep->n;
     int rc;
 
     /* A located report is checked against the unit's fence. */
     for (size_t i = 0; i < n; i++) {
-        if (metrics[i] == TSDB_METRIC_LAT)
-            lat = values[i];
-        else if (metrics[i] == TSDB_METRIC_LON)
-            lon = values[i];
+        if (vals[i].metric == TSDB_METRIC_LAT)
+            lat = vals[i].v;
+        else if (vals[i].metric == TSDB_METRIC_LON)
+            lon = vals[i].v;
     }
     if (!isnan(lat) && !isnan(lon) &&
         (rc = core_fence_eval(sc, u, t, lat, lon, a, err)) != CORE_OK)
@@ -266,12 +269,22 @@ int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
     if ((rc = store_seen_put(sc, &seen, &he)) != STORE_OK)
         return core_store_fail(err, rc, &he);
 
-    rc = store_rule_list(sc, u->enterprise_id, u->model_row, a, rule_each, &l,
-                         &he);
-    if (rc != STORE_OK)
-        return core_store_fail(err, rc == 1 ? STORE_EIO : rc, &he);
-    for (size_t k = 0; k < l.n; k++) {
-        const struct store_alert_rule *r = &l.r[k];
+    if (!rules->loaded || rules->enterprise_id != u->enterprise_id ||
+        rules->model_row != u->model_row) {
+        struct rules l = {NULL, 0, 0, a};
+
+        rc = store_rule_list(sc, u->enterprise_id, u->model_row, a,
+                             rule_each, &l, &he);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc == 1 ? STORE_EIO : rc, &he);
+        rules->loaded = true;
+        rules->enterprise_id = u->enterprise_id;
+        rules->model_row = u->model_row;
+        rules->r = l.r;
+        rules->n = l.n;
+    }
+    for (size_t k = 0; k < rules->n; k++) {
+        const struct store_alert_rule *r = &rules->r[k];
 
         if (strcmp(r->metric, NO_DATA) == 0) {
             if ((rc = nodata_heard(sc, r, u, t, a, err)) != CORE_OK)
@@ -283,11 +296,11 @@ int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
             struct store_alert al;
             bool beyond;
 
-            if (!rule_covers(r->metric, metrics[i]))
+            if (!rule_covers(r->metric, vals[i].metric))
                 continue;
-            beyond = r->op[0] == '>' ? values[i] > r->threshold
-                                     : values[i] < r->threshold;
-            rc = store_alert_find(sc, r->id, u->id, (int)metrics[i], a, &al,
+            beyond = r->op[0] == '>' ? vals[i].v > r->threshold
+                                     : vals[i].v < r->threshold;
+            rc = store_alert_find(sc, r->id, u->id, (int)vals[i].metric, a, &al,
                                   &he);
             if (rc != STORE_OK && rc != STORE_NOTFOUND)
                 return core_store_fail(err, rc, &he);
@@ -300,7 +313,7 @@ int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
                 memcpy(al.code, u->code, sizeof al.code);
                 al.model_row = u->model_row;
                 al.enterprise_id = u->enterprise_id;
-                al.metric = (int)metrics[i];
+                al.metric = (int)vals[i].metric;
                 al.since = t;
                 al.state = r->for_ms == 0 ? "open" : "pending";
                 al.opened_at = r->for_ms == 0 ? t : 0;
@@ -317,7 +330,7 @@ int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
                                                          : "dropped";
                 al.cleared_at = t;
             }
-            al.value = values[i];
+            al.value = vals[i].v;
             if ((rc = store_alert_put(sc, &al, &he)) != STORE_OK)
                 return core_store_fail(err, rc, &he);
         }

@@ -207,11 +207,23 @@ json_t *core_cert_list_json(struct store_conn *sc, int64_t model_row,
                             const char *code, bool valid_only,
                             struct arena *a, struct core_err *err);
 
-/* Evaluates the alert rules of unit u on the values of one report dated
- * t (alert.c), in the report's transaction. */
+/* The alert rules of one enterprise and model, read once for all the
+ * reports of a batch that share them (zero it before the first report). */
+struct core_alert_rules {
+    bool loaded;
+    int64_t enterprise_id, model_row;
+    struct store_alert_rule *r;
+    size_t n;
+};
+
+struct tsdb_report;
+
+/* Evaluates unit u's fence and alert rules on one report (alert.c), in
+ * the report's transaction; rules caches the rules between reports. */
 int core_alert_eval(struct store_conn *sc, const struct store_unit *u,
-                    int64_t t, const unsigned *metrics, const double *values,
-                    size_t n, struct arena *a, struct core_err *err);
+                    const struct tsdb_report *rep,
+                    struct core_alert_rules *rules, struct arena *a,
+                    struct core_err *err);
 /* 409 scenario_not_permitted when the unit's fence profile lists the
  * scenarios it may work in and scenario is not one of them. */
 int core_fence_scenario(struct store_conn *sc, const struct store_unit *u,

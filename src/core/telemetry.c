@@ -270,6 +270,7 @@ static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
                       struct core_err *err)
 {
     struct ingest_op *op = arg;
+    struct core_alert_rules rules = {false, 0, 0, NULL, 0};
     struct store_unit u;
     unsigned char buf[STAGED_MAX];
     struct hrid_err he;
@@ -328,19 +329,8 @@ static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
         op->accepted++;
         if ((rc = note_latest(sc, u.id, p, buf, t.len, a, err)) != CORE_OK)
             return rc;
-        {
-            unsigned metrics[TSDB_REPORT_VALUES];
-            double values[TSDB_REPORT_VALUES];
-
-            for (size_t k = 0; k < p->r.n; k++) {
-                metrics[k] = p->r.values[k].metric;
-                values[k] = p->r.values[k].v;
-            }
-            rc = core_alert_eval(sc, &u, p->r.t, metrics, values, p->r.n, a,
-                                 err);
-            if (rc != CORE_OK)
-                return rc;
-        }
+        if ((rc = core_alert_eval(sc, &u, &p->r, &rules, a, err)) != CORE_OK)
+            return rc;
     }
     reply->http_status = 200;
     reply->body = json_pack("{s:I, s:I}", "accepted",
