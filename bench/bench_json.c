@@ -31,6 +31,8 @@
 
 #include <jansson.h>
 
+#include "bench.h"
+
 #define RUNS     5
 #define JOINTS   40
 #define VALUES   (JOINTS * 2 + 5) /* wear and temp per joint, 3 battery, 2 */
@@ -113,28 +115,13 @@ static void put_report(struct buf *b, int minute)
         0.2 + rnd() * 0.05, 1000 + minute / 60.0);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* Parses text n times per run, RUNS runs; fills rates (parses/s), sorted. */
 static void time_parse(const char *text, size_t len, int n, double *rates)
 {
     json_error_t je;
 
     for (int r = 0; r < RUNS; r++) {
-        double t0 = now();
+        double t0 = bench_now();
 
         for (int i = 0; i < n; i++) {
             json_t *j = json_loadb(text, len, 0, &je);
@@ -143,9 +130,9 @@ static void time_parse(const char *text, size_t len, int n, double *rates)
                 die(je.text);
             json_decref(j);
         }
-        rates[r] = n / (now() - t0);
+        rates[r] = n / (bench_now() - t0);
     }
-    qsort(rates, RUNS, sizeof *rates, cmp_double);
+    qsort(rates, RUNS, sizeof *rates, bench_cmp_double);
 }
 
 /* Prints one line: parses/s (median, min-max), then reports/s, values/s

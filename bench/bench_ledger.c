@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "bench.h"
 #include "hrid/credential.h"
 #include "hrid/merkle.h"
 #include "hrid/note.h"
@@ -39,27 +40,6 @@
 #define PROOFS        10000
 #define HASHES        1000000
 #define SIGS          20000
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 static void die(const char *what, const struct hrid_err *err)
 {
@@ -99,7 +79,7 @@ static void bench_hashing(void)
 
     memset(buf, 'x', sizeof buf);
     for (int r = 0; r < RUNS; r++) {
-        double t = now();
+        double t = bench_now();
 
         for (int i = 0; i < HASHES; i++) {
             buf[0] = (unsigned char)i;
@@ -108,20 +88,20 @@ static void bench_hashing(void)
             EVP_DigestUpdate(ctx, buf, sizeof buf);
             EVP_DigestFinal_ex(ctx, out, NULL);
         }
-        r_evp[r] = HASHES / (now() - t);
-        t = now();
+        r_evp[r] = HASHES / (bench_now() - t);
+        t = bench_now();
         for (int i = 0; i < HASHES; i++) {
             buf[0] = (unsigned char)i;
             hrid_merkle_leaf_hash(buf, sizeof buf, out);
         }
-        r_sodium[r] = HASHES / (now() - t);
+        r_sodium[r] = HASHES / (bench_now() - t);
     }
     EVP_MD_CTX_free(ctx);
     EVP_MD_free(md);
     printf("%-44s %8.2f M/s\n", "leaf hash, 300 B, libcrypto",
-           median(r_evp, RUNS) / 1e6);
+           bench_median(r_evp, RUNS) / 1e6);
     printf("%-44s %8.2f M/s\n", "leaf hash, 300 B, libsodium",
-           median(r_sodium, RUNS) / 1e6);
+           bench_median(r_sodium, RUNS) / 1e6);
 }
 
 static void bench_signatures(void)
@@ -156,38 +136,38 @@ static void bench_signatures(void)
                            sizeof text, &err);
     hrid_vkey_format("hrid.example/log", pk, vkey, sizeof vkey, &err);
     for (int r = 0; r < RUNS; r++) {
-        double t = now();
+        double t = bench_now();
 
         for (int i = 0; i < SIGS; i++)
             if (hrid_credential_verify(&cr, sig, pk, &err) != HRID_OK)
                 die("credential verify", &err);
-        r_cred[r] = SIGS / (now() - t);
-        t = now();
+        r_cred[r] = SIGS / (bench_now() - t);
+        t = bench_now();
         for (int i = 0; i < SIGS; i++)
             if (hrid_label_verify(label, strlen(label), pk, code, &err) !=
                 HRID_OK)
                 die("label verify", &err);
-        r_label[r] = SIGS / (now() - t);
-        t = now();
+        r_label[r] = SIGS / (bench_now() - t);
+        t = bench_now();
         for (int i = 0; i < SIGS; i++)
             hrid_credential_sign(&cr, sk, sig, &err);
-        r_sign[r] = SIGS / (now() - t);
-        t = now();
+        r_sign[r] = SIGS / (bench_now() - t);
+        t = bench_now();
         for (int i = 0; i < SIGS; i++) {
             hrid_note_sign(text, strlen(text), "hrid.example/log", sk, note,
                            sizeof note, &len, &err);
             if (hrid_checkpoint_open(note, len, vkey, &cp, &err) != HRID_OK)
                 die("checkpoint open", &err);
         }
-        r_cp[r] = SIGS / (now() - t);
+        r_cp[r] = SIGS / (bench_now() - t);
     }
     printf("%-44s %8.0f /s\n", "credential verify (libhrid)",
-           median(r_cred, RUNS));
+           bench_median(r_cred, RUNS));
     printf("%-44s %8.0f /s\n", "label verify (libhrid)",
-           median(r_label, RUNS));
-    printf("%-44s %8.0f /s\n", "credential sign", median(r_sign, RUNS));
+           bench_median(r_label, RUNS));
+    printf("%-44s %8.0f /s\n", "credential sign", bench_median(r_sign, RUNS));
     printf("%-44s %8.0f /s\n", "checkpoint sign + open",
-           median(r_cp, RUNS));
+           bench_median(r_cp, RUNS));
 }
 
 int main(int argc, char **argv)
@@ -218,7 +198,7 @@ int main(int argc, char **argv)
         die("out of memory", NULL);
 
     /* Appending: one run, the whole log. */
-    t0 = now();
+    t0 = bench_now();
     while (size < leaves) {
         struct append_job j = {size, batch, APPEND_BATCH};
 
@@ -233,7 +213,7 @@ int main(int argc, char **argv)
             die("append", &err);
         size += j.n;
     }
-    append_rate = (double)leaves / (now() - t0);
+    append_rate = (double)leaves / (bench_now() - t0);
     printf("== log of %llu leaves\n", (unsigned long long)leaves);
     printf("%-44s %8.2f M leaves/s (%d per transaction, leaf hashing "
            "included)\n", "ledger_append, durable", append_rate / 1e6,
@@ -241,26 +221,26 @@ int main(int argc, char **argv)
 
     if ((c = store_conn(s, &err)) == NULL)
         die("store_conn", &err);
-    t = now();
+    t = bench_now();
     if (ledger_root(c, leaves, root, &err) != STORE_OK)
         die("root", &err);
-    printf("%-44s %8.3f ms\n", "root at the full size", (now() - t) * 1e3);
+    printf("%-44s %8.3f ms\n", "root at the full size", (bench_now() - t) * 1e3);
 
     /* Inclusion proofs, checked as they go. */
     for (int i = 0; i < PROOFS; i++) {
         uint64_t idx = rnd(&seed) % leaves, v = idx;
 
-        t = now();
+        t = bench_now();
         if (ledger_inclusion(c, idx, leaves, path_h, &len, &err) != STORE_OK)
             die("inclusion", &err);
-        lat[i] = now() - t;
+        lat[i] = bench_now() - t;
         hrid_merkle_leaf_hash(&v, sizeof v, leaf);
         if (hrid_merkle_verify_inclusion(idx, leaves, leaf,
                                          (const unsigned char (*)[32])path_h,
                                          len, root, &err) != HRID_OK)
             die("inclusion verify", &err);
     }
-    qsort(lat, PROOFS, sizeof *lat, cmp_double);
+    qsort(lat, PROOFS, sizeof *lat, bench_cmp_double);
     printf("%-44s %8.3f ms median, %.3f ms p99 (%d random leaves)\n",
            "inclusion proof at the full size", lat[PROOFS / 2] * 1e3,
            lat[PROOFS * 99 / 100] * 1e3, PROOFS);
@@ -268,12 +248,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < PROOFS / 10; i++) {
         uint64_t m = 1 + rnd(&seed) % leaves;
 
-        t = now();
+        t = bench_now();
         if (ledger_consistency(c, m, leaves, path_h, &len, &err) != STORE_OK)
             die("consistency", &err);
-        lat[i] = now() - t;
+        lat[i] = bench_now() - t;
     }
-    qsort(lat, PROOFS / 10, sizeof *lat, cmp_double);
+    qsort(lat, PROOFS / 10, sizeof *lat, bench_cmp_double);
     printf("%-44s %8.3f ms median, %.3f ms p99 (%d random sizes)\n",
            "consistency proof to the full size", lat[PROOFS / 20] * 1e3,
            lat[PROOFS / 10 * 99 / 100] * 1e3, PROOFS / 10);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "core/arena.h"
 #include "hrid/code.h"
 #include "store/store.h"
@@ -45,28 +46,13 @@
 
 static char scratch[512];
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* Prints "label  median unit (median of n; min, max)"; sorts v. */
 static double report(const char *label, const char *unit, double *v, int n,
                      const char *extra)
 {
     double m;
 
-    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    qsort(v, (size_t)n, sizeof v[0], bench_cmp_double);
     m = v[n / 2];
     printf("%-44s %8.0f %-9s (median of %d%s; min %.0f, max %.0f)\n", label,
            m, unit, n, extra, v[0], v[n - 1]);
@@ -294,13 +280,13 @@ static double single_unit_run(int nthreads, int jobs)
         t[i].jobs = jobs;
         maker_init(s, (unsigned)i, &t[i].m);
     }
-    t0 = now();
+    t0 = bench_now();
     for (int i = 0; i < nthreads; i++)
         if (pthread_create(&th[i], NULL, gc_main, &t[i]) != 0)
             die("pthread_create", NULL);
     for (int i = 0; i < nthreads; i++)
         pthread_join(th[i], NULL);
-    t1 = now();
+    t1 = bench_now();
     store_close(s);
     db_remove("gc.db");
     return (double)nthreads * jobs / (t1 - t0);
@@ -359,13 +345,13 @@ static double lookup_run(struct store *s, const char *codes, uint64_t n,
         if (pthread_create(&th[i], NULL, lookup_main, &t[i]) != 0)
             die("pthread_create", NULL);
     }
-    t0 = now();
+    t0 = bench_now();
     for (int i = 0; i < nthreads; i++) {
         pthread_join(th[i], NULL);
         if (t[i].found != LOOKUPS)
             die("lookup found too few units", NULL);
     }
-    t1 = now();
+    t1 = bench_now();
     return (double)nthreads * LOOKUPS / (t1 - t0);
 }
 
@@ -408,9 +394,9 @@ int main(int argc, char **argv)
         db_remove("bulk.db");
         s = db_open("bulk.db");
         maker_init(s, 0, &mk);
-        t0 = now();
+        t0 = bench_now();
         register_bulk(s, &mk, 0, BULK_UNITS);
-        rate[r] = BULK_UNITS / (now() - t0);
+        rate[r] = BULK_UNITS / (bench_now() - t0);
         if (r < RUNS - 1)
             store_close(s);
     }
@@ -432,11 +418,11 @@ int main(int argc, char **argv)
     /* Grow the lookup database to BIG_UNITS if that is affordable. */
     units = BULK_UNITS;
     if ((double)BIG_UNITS / m < BUILD_BUDGET_S) {
-        build = now();
+        build = bench_now();
         register_bulk(s, &mk, BULK_UNITS, BIG_UNITS - BULK_UNITS);
         units = BIG_UNITS;
         printf("(grew the lookup database to %d units in %.1f s)\n",
-               BIG_UNITS, now() - build);
+               BIG_UNITS, bench_now() - build);
     }
     codes = malloc(units * 32);
     if (codes == NULL)

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "telemetry/tsdb.h"
 
 #define RUNS         5
@@ -39,28 +40,6 @@ static const char *const kinds[KINDS] = {
     "joint.wear", "joint.temp", "battery.soh", "battery.cycles",
     "battery.temp", "precision_mm", "hours", "lat", "lon",
 };
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Sorts v and returns its median. */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 static void die(const char *what, const struct hrid_err *err)
 {
@@ -462,16 +441,16 @@ static void rates(void)
         st.n = 0;
         a.st = &st;
         a.values = 0;
-        t0 = now();
+        t0 = bench_now();
         for (int r = 0; r < RATE_ROBOTS; r++)
             for (unsigned m = 0; m < TSDB_METRIC_COUNT; m++) {
                 a.metric = m;
                 for_each_window(days[r].s[m], days[r].n[m], store_chunk, &a);
             }
-        enc[run] = a.values / (now() - t0);
+        enc[run] = a.values / (bench_now() - t0);
         values = a.values;
 
-        t0 = now();
+        t0 = bench_now();
         for (size_t c = 0; c < st.n; c++) {
             size_t n;
 
@@ -481,17 +460,17 @@ static void rates(void)
                 die("decode", &err);
             sink += out[n - 1].v;
         }
-        dec[run] = values / (now() - t0);
+        dec[run] = values / (bench_now() - t0);
     }
     printf("rates: one core, %d robots x 1 day in memory, %.0f values in "
            "%zu chunks\n", RATE_ROBOTS, values, st.n);
     {
         double emin, emax, dmin, dmax, em, dm;
 
-        em = median(enc, RUNS);
+        em = bench_median(enc, RUNS);
         emin = enc[0];
         emax = enc[RUNS - 1];
-        dm = median(dec, RUNS);
+        dm = bench_median(dec, RUNS);
         dmin = dec[0];
         dmax = dec[RUNS - 1];
         printf("  encode (append + finish)  %7.2f M values/s  (median of %d "
@@ -574,7 +553,7 @@ static void query(void)
     q.step = TSDB_HOUR_MS;
     q.digits = digits;
     for (int k = 0; k < QUERIES_ROLL; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         size_t n = 0;
 
         for (size_t c = 0; c < nroll; c++) {
@@ -593,10 +572,10 @@ static void query(void)
         if (tsdb_query_run(&q, pts, sizeof pts / sizeof pts[0], &np, &err)
             != HRID_OK)
             die("query", &err);
-        lat_roll[k] = now() - t0;
+        lat_roll[k] = bench_now() - t0;
     }
     for (int k = 0; k < QUERIES_RAW; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         size_t n = 0;
 
         for (size_t c = 0; c < nraw; c++) {
@@ -615,14 +594,14 @@ static void query(void)
         if (tsdb_query_run(&q, pts, sizeof pts / sizeof pts[0], &np, &err)
             != HRID_OK)
             die("query", &err);
-        lat_raw[k] = now() - t0;
+        lat_raw[k] = bench_now() - t0;
     }
     printf("query: %s of one robot, %d days a minute apart (%zu samples, "
            "%zu raw chunks of %.1f KB, %zu rollup chunks), step 1 h -> %zu "
            "points\n", "joint.0.wear", QUERY_DAYS, nall, nraw, rawkb, nroll,
            np);
-    median(lat_roll, QUERIES_ROLL);
-    median(lat_raw, QUERIES_RAW);
+    bench_median(lat_roll, QUERIES_ROLL);
+    bench_median(lat_raw, QUERIES_RAW);
     printf("  from rollup chunks  median %7.3f ms  p99 %7.3f ms  (%d "
            "queries, decoding included)\n", lat_roll[QUERIES_ROLL / 2] * 1e3,
            lat_roll[QUERIES_ROLL * 99 / 100] * 1e3, QUERIES_ROLL);
