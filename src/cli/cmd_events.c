@@ -103,7 +103,6 @@ static int events_list(const struct cli_global *g, int argc, char **argv)
 {
     char code[HRID_CODE_LEN + 1], path[CLIENT_PATH_MAX];
     struct cmdline cl;
-    struct client c;
     int rc;
 
     rc = cmdline_parse(&cl, g, argc, argv, list_opts, 1, 1, 0, list_usage);
@@ -113,13 +112,7 @@ static int events_list(const struct cli_global *g, int argc, char **argv)
     if (rc != CLI_OK)
         goto out;
     client_pathf(path, sizeof path, "/v1/units/%s/events", code);
-    rc = client_open(&c, &cl.g);
-    if (rc != CLI_OK)
-        goto out;
-    rc = output_list(&c, &cl.g, path, cmdline_flag(&cl, "all"),
-                     cmdline_str(&cl, "limit"), cmdline_str(&cl, "cursor"),
-                     event_columns);
-    client_close(&c);
+    rc = output_list_call(&cl, path, event_columns);
 out:
     cmdline_release(&cl);
     return rc;

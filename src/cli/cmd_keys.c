@@ -100,7 +100,6 @@ static int parties_list(const struct cli_global *g, int argc, char **argv)
 {
     char path[CLIENT_PATH_MAX] = "/v1/parties";
     struct cmdline cl;
-    struct client c;
     int rc;
 
     rc = cmdline_parse(&cl, g, argc, argv, list_opts, 0, 0, 0,
@@ -108,13 +107,7 @@ static int parties_list(const struct cli_global *g, int argc, char **argv)
     if (rc != CLI_OK || cl.help)
         goto out;
     client_query_add(path, sizeof path, "kind", cmdline_str(&cl, "kind"));
-    rc = client_open(&c, &cl.g);
-    if (rc != CLI_OK)
-        goto out;
-    rc = output_list(&c, &cl.g, path, cmdline_flag(&cl, "all"),
-                     cmdline_str(&cl, "limit"), cmdline_str(&cl, "cursor"),
-                     party_columns);
-    client_close(&c);
+    rc = output_list_call(&cl, path, party_columns);
 out:
     cmdline_release(&cl);
     return rc;

@@ -103,7 +103,6 @@ static int models_list(const struct cli_global *g, int argc, char **argv)
 {
     char path[CLIENT_PATH_MAX];
     struct cmdline cl;
-    struct client c;
     int rc;
 
     rc = cmdline_parse(&cl, g, argc, argv, list_opts, 1, 1, 0, list_usage);
@@ -114,13 +113,7 @@ static int models_list(const struct cli_global *g, int argc, char **argv)
         rc = cli_usage_error(list_usage, "enterprise id too long");
         goto out;
     }
-    rc = client_open(&c, &cl.g);
-    if (rc != CLI_OK)
-        goto out;
-    rc = output_list(&c, &cl.g, path, cmdline_flag(&cl, "all"),
-                     cmdline_str(&cl, "limit"), cmdline_str(&cl, "cursor"),
-                     model_columns);
-    client_close(&c);
+    rc = output_list_call(&cl, path, model_columns);
 out:
     cmdline_release(&cl);
     return rc;

@@ -65,7 +65,6 @@ static int units_list(const struct cli_global *g, int argc, char **argv)
 {
     char path[CLIENT_PATH_MAX] = "/v1/units";
     struct cmdline cl;
-    struct client c;
     int rc;
 
     rc = cmdline_parse(&cl, g, argc, argv, list_opts, 0, 0, 0, list_usage);
@@ -78,13 +77,7 @@ static int units_list(const struct cli_global *g, int argc, char **argv)
         rc = cli_usage_error(list_usage, "filters too long");
         goto out;
     }
-    rc = client_open(&c, &cl.g);
-    if (rc != CLI_OK)
-        goto out;
-    rc = output_list(&c, &cl.g, path, cmdline_flag(&cl, "all"),
-                     cmdline_str(&cl, "limit"), cmdline_str(&cl, "cursor"),
-                     unit_columns);
-    client_close(&c);
+    rc = output_list_call(&cl, path, unit_columns);
 out:
     cmdline_release(&cl);
     return rc;

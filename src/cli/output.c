@@ -398,6 +398,22 @@ int output_list(struct client *c, const struct cli_global *g,
     return rc;
 }
 
+int output_list_call(const struct cmdline *cl, const char *path,
+                     const struct output_column *cols)
+{
+    struct client c;
+    int rc;
+
+    rc = client_open(&c, &cl->g);
+    if (rc != CLI_OK)
+        return rc;
+    rc = output_list(&c, &cl->g, path, cmdline_flag(cl, "all"),
+                     cmdline_str(cl, "limit"), cmdline_str(cl, "cursor"),
+                     cols);
+    client_close(&c);
+    return rc;
+}
+
 int output_call(const struct cmdline *cl, const char *method,
                 const char *path, const json_t *body,
                 void (*show)(const json_t *reply))

@@ -47,6 +47,12 @@ int output_list(struct client *c, const struct cli_global *g,
                 const char *path, int all, const char *limit,
                 const char *cursor, const struct output_column *cols);
 
+/* The whole of a list subcommand once its command line (with --all,
+ * --limit and --cursor) is parsed: opens a client for cl->g and runs
+ * output_list on path with those options.  Returns a cli status. */
+int output_list_call(const struct cmdline *cl, const char *path,
+                     const struct output_column *cols);
+
 /*
  * The whole of a simple subcommand once its command line is parsed: opens
  * a client for cl->g, sends method path with body (may be NULL), and
