@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "core/codejson.h"
 #include "hrid/code.h"
 
@@ -128,20 +129,7 @@ static void put(const char *s, size_t len)
 /* Prints a decoded code as JSON, in the API's shape. */
 static int print_json(const struct hrid_code_parts *p)
 {
-    json_t *obj;
-    char *text;
-
-    obj = core_code_json(p);
-    if (obj == NULL)
-        return cli_error("out of memory");
-    text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(obj);
-    if (text == NULL)
-        return cli_error("out of memory");
-    fputs(text, stdout);
-    fputc('\n', stdout);
-    free(text);
-    return cli_flush_stdout();
+    return output_json(core_code_json(p));
 }
 
 /* ---- validate ---------------------------------------------------------- */

@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "hrid/code.h"
 #include "hrid/credential.h"
 #include "hrid/error.h"
@@ -301,24 +302,6 @@ int cmd_device(const struct cli_global *g, int argc, char **argv)
 
 enum { OPT_HELP, OPT_JSON, OPT_SECRET_KEY, OPT_SECRET_KEY_FILE };
 
-/* Prints obj as indented JSON and releases it. */
-static int print_json(json_t *obj)
-{
-    char *text;
-
-    if (obj == NULL)
-        return cli_error("out of memory");
-    text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(obj);
-    if (text == NULL)
-        return cli_error("out of memory");
-    fputs(text, stdout);
-    fputc('\n', stdout);
-    sodium_memzero(text, strlen(text));
-    free(text);
-    return cli_flush_stdout();
-}
-
 static int device_keygen(const struct cli_global *g, int argc, char **argv)
 {
     static const struct cli_option options[] = {
@@ -359,7 +342,7 @@ static int device_keygen(const struct cli_global *g, int argc, char **argv)
     sodium_memzero(sk, sizeof sk);
     obj = json_pack("{s:s, s:s}", "public_key", pk_b64, "secret_key", sk_b64);
     sodium_memzero(sk_b64, sizeof sk_b64);
-    rc = print_json(obj);
+    rc = output_json(obj);
     return rc;
 }
 
@@ -436,7 +419,7 @@ static int device_answer(const struct cli_global *g, int argc, char **argv)
     sodium_bin2base64(sig_b64, sizeof sig_b64, sig, sizeof sig,
                       sodium_base64_VARIANT_ORIGINAL);
     if (json)
-        return print_json(json_pack("{s:s}", "signature", sig_b64));
+        return output_json(json_pack("{s:s}", "signature", sig_b64));
     puts(sig_b64);
     return cli_flush_stdout();
 }

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "hrid/code.h"
 #include "hrid/credential.h"
 #include "hrid/error.h"
@@ -72,23 +73,6 @@ int cmd_label(const struct cli_global *g, int argc, char **argv)
 
 enum { OPT_HELP, OPT_JSON, OPT_KEY, OPT_KEY_FILE, OPT_SECRET_KEY_FILE,
        OPT_BASE };
-
-/* Prints obj as indented JSON and releases it. */
-static int print_json(json_t *obj)
-{
-    char *text;
-
-    if (obj == NULL)
-        return cli_error("out of memory");
-    text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(obj);
-    if (text == NULL)
-        return cli_error("out of memory");
-    fputs(text, stdout);
-    fputc('\n', stdout);
-    free(text);
-    return cli_flush_stdout();
-}
 
 /* ---- verify ------------------------------------------------------------ */
 
@@ -231,7 +215,7 @@ static int label_verify(const struct cli_global *g, int argc, char **argv)
     if (!genuine)
         reason_text(&he, reason, sizeof reason);
     if (json) {
-        rc = print_json(json_pack("{s:b, s:o, s:o}", "genuine", genuine,
+        rc = output_json(json_pack("{s:b, s:o, s:o}", "genuine", genuine,
                                   "code", code[0] != '\0' && !too_long
                                               ? json_string(code)
                                               : json_null(),
@@ -339,7 +323,7 @@ static int label_make(const struct cli_global *g, int argc, char **argv)
     cli_key_wipe(&k);
     if (list != NULL) {
         if (rc == CLI_OK)
-            return print_json(list);
+            return output_json(list);
         json_decref(list);
         return rc;
     }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cli/output.h"
 
 /* The page size of "--all" walks: the API's largest (docs/API.md,
@@ -305,6 +307,23 @@ static void print_row(const struct output_column *cols, const json_t *item)
         else
             printf("%-*s  ", col->width, item != NULL ? value : col->header);
     }
+}
+
+int output_json(json_t *obj)
+{
+    char *text;
+
+    if (obj == NULL)
+        return cli_error("out of memory");
+    text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(obj);
+    if (text == NULL)
+        return cli_error("out of memory");
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    sodium_memzero(text, strlen(text));
+    free(text);
+    return cli_flush_stdout();
 }
 
 /* ---- lists ----------------------------------------------------------- */

@@ -21,6 +21,12 @@
  * indent extra spaces.  Strings and numbers are copied byte for byte. */
 void output_pretty(FILE *f, const char *text, size_t len, int indent);
 
+/* Prints obj as JSON indented two spaces, members in order, and releases
+ * it; NULL is taken as a failed allocation.  The text is wiped before it
+ * is freed, since it may hold a secret key ("hrid device keygen").
+ * Returns cli_flush_stdout's status, or CLI_FAIL after a message. */
+int output_json(json_t *obj);
+
 /* Prints the members of obj as "name: value" lines: nested names joined
  * with '.', '_' shown as ' ', null as '-', arrays of scalars joined with
  * ", ".  A non-object is printed as one value. */
