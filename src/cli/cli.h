@@ -145,6 +145,12 @@ struct cli_key {
 int cli_key_parse(const char *text, int want_secret, struct cli_key *k,
                   const char *what);
 int cli_key_read(const char *path, int want_secret, struct cli_key *k);
+
+/* The key of a pair of options such as --key TEXT | --key-file FILE:
+ * initialises libsodium, then reads path when it is not NULL, else parses
+ * text (what names it in messages).  Returns as cli_key_parse does. */
+int cli_key_load(const char *text, const char *path, int want_secret,
+                 struct cli_key *k, const char *what);
 void cli_key_wipe(struct cli_key *k);
 
 #endif

@@ -253,6 +253,15 @@ int cli_key_read(const char *path, int want_secret, struct cli_key *k)
     return rc;
 }
 
+int cli_key_load(const char *text, const char *path, int want_secret,
+                 struct cli_key *k, const char *what)
+{
+    if (sodium_init() < 0)
+        return cli_error("cannot initialise libsodium");
+    return path != NULL ? cli_key_read(path, want_secret, k)
+                        : cli_key_parse(text, want_secret, k, what);
+}
+
 void cli_key_wipe(struct cli_key *k)
 {
     sodium_memzero(k, sizeof *k);
@@ -314,7 +323,7 @@ static int device_keygen(const struct cli_global *g, int argc, char **argv)
     struct cli_args a;
     const char *v;
     json_t *obj;
-    int id, rc;
+    int id;
 
     (void)g;
     cli_args_init(&a, argc, argv, 1, options);
@@ -342,8 +351,7 @@ static int device_keygen(const struct cli_global *g, int argc, char **argv)
     sodium_memzero(sk, sizeof sk);
     obj = json_pack("{s:s, s:s}", "public_key", pk_b64, "secret_key", sk_b64);
     sodium_memzero(sk_b64, sizeof sk_b64);
-    rc = output_json(obj);
-    return rc;
+    return output_json(obj);
 }
 
 static int device_answer(const struct cli_global *g, int argc, char **argv)
@@ -406,10 +414,7 @@ static int device_answer(const struct cli_global *g, int argc, char **argv)
     hrid_err_clear(&he);
     if (hrid_code_parse(code, strlen(code), canonical, &he) != HRID_OK)
         return cli_error("invalid code '%s': %s", code, he.msg);
-    if (sodium_init() < 0)
-        return cli_error("cannot initialise libsodium");
-    rc = key_file != NULL ? cli_key_read(key_file, 1, &k)
-                          : cli_key_parse(key_text, 1, &k, "--secret-key");
+    rc = cli_key_load(key_text, key_file, 1, &k, "--secret-key");
     if (rc != CLI_OK)
         return rc;
     rc = hrid_challenge_sign(canonical, nonce, k.sk, sig, &he);

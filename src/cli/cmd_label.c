@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <sodium.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -186,10 +185,7 @@ static int label_verify(const struct cli_global *g, int argc, char **argv)
     if (text == NULL)
         return cli_usage_error(verify_usage, "no label given");
 
-    if (sodium_init() < 0)
-        return cli_error("cannot initialise libsodium");
-    rc = key_file != NULL ? cli_key_read(key_file, 0, &k)
-                          : cli_key_parse(key_text, 0, &k, "--key");
+    rc = cli_key_load(key_text, key_file, 0, &k, "--key");
     if (rc != CLI_OK)
         return rc;
     if (strcmp(text, "-") == 0) {
@@ -291,9 +287,7 @@ static int label_make(const struct cli_global *g, int argc, char **argv)
     if (n_bad > 0)
         return CLI_FAIL;
 
-    if (sodium_init() < 0)
-        return cli_error("cannot initialise libsodium");
-    rc = cli_key_read(key_file, 1, &k);
+    rc = cli_key_load(NULL, key_file, 1, &k, NULL);
     if (rc != CLI_OK)
         return rc;
     if (json && (list = json_array()) == NULL) {
