@@ -6,12 +6,12 @@
  * One database file in write-ahead-log mode.  Every thread that reads gets
  * its own read-only connection (made on first use, found through a
  * pthread key, tracked in a list so that store_close closes them all).
- * Writes go through one writer thread that owns the only read-write
- * connection: store_write queues a job and sleeps; the writer takes every
- * queued job (up to WRITE_BATCH_MAX), runs each inside its own savepoint
- * of one BEGIN IMMEDIATE transaction, commits once, and only then wakes
- * the callers (group commit).  With synchronous=FULL one fsync then
- * covers a whole batch instead of one per caller.
+ * Writes go through one writer thread (store/writer.h) that owns the
+ * only read-write connection: store_write queues a job and sleeps; the
+ * writer takes every queued job (up to WRITE_BATCH_MAX), runs each inside
+ * its own savepoint of one BEGIN IMMEDIATE transaction, commits once, and
+ * only then wakes the callers (group commit).  With synchronous=FULL one
+ * fsync then covers a whole batch instead of one per caller.
  *
  * Invariants:
  *   - only the writer thread writes, so jobs run one at a time in arrival
@@ -37,6 +37,7 @@
 #include <sqlite3.h>
 
 #include "store/store_int.h"
+#include "store/writer.h"
 
 /* Jobs per write transaction.  Enough to amortise one fsync over many
  * callers (single-row commits with synchronous=FULL reach only 6.4k/s in
@@ -870,20 +871,6 @@ struct sq_conn {
     sqlite3_stmt *st[ST_COUNT]; /* prepared on first use */
 };
 
-/* One store_write call, on its caller's stack until done is set. */
-struct sq_job {
-    store_write_fn fn;
-    void *arg;
-    struct hrid_err *err;
-    int result;
-    bool done;                  /* under q_mu */
-    struct sq_job *next;
-    /* Each caller waits on its own condition, so that a commit wakes only
-     * the callers it carried: one shared condition woke every waiting
-     * server thread at every commit. */
-    pthread_cond_t cv;
-};
-
 struct sq_store {
     struct store base;          /* first: store.c reaches ops through it */
     char *path;
@@ -895,18 +882,11 @@ struct sq_store {
     struct sq_conn *conns;      /* every read connection */
 
     struct sq_conn *wconn;      /* owned by the writer thread once started */
-    pthread_t writer;
-    pthread_mutex_t q_mu;       /* guards the queue, stopping, job.done */
-    pthread_cond_t q_work;      /* the writer waits for jobs */
-    struct sq_job *q_head, *q_tail;
-    bool stopping;
+    struct store_writer writer;
     bool read_only;             /* "?mode=ro": no writer at all */
 
-    store_precommit_fn precommit;   /* run before every COMMIT */
-    void *precommit_arg;
-
     /* What has been set up, for the cleanup of a failed open. */
-    bool have_key, have_locks, have_writer;
+    bool have_key, have_locks;
 };
 
 static struct sq_conn *sqc(struct store_conn *c)
@@ -3634,166 +3614,73 @@ static void sq_read_end(struct store_conn *sc)
 
 /* ---- the writer -------------------------------------------------------- */
 
-static void fail_job(struct sq_job *j, const char *what, const char *msg)
+/* The writer's transaction steps (store/writer.h). */
+static int sq_step(struct store_conn *sc, enum store_tx what, char *msg,
+                   size_t cap)
 {
-    j->result = hrid_err_set(j->err, STORE_EIO, 0, 0, "%s: %s", what, msg);
+    static const enum stmt_id ids[] = {
+        [STORE_TX_BEGIN] = ST_BEGIN_IMMEDIATE,
+        [STORE_TX_SAVEPOINT] = ST_SAVEPOINT,
+        [STORE_TX_RELEASE] = ST_RELEASE,
+        [STORE_TX_ROLLBACK_TO] = ST_ROLLBACK_TO,
+        [STORE_TX_COMMIT] = ST_COMMIT,
+        [STORE_TX_ROLLBACK] = ST_ROLLBACK,
+    };
+    struct sq_conn *c = sqc(sc);
+
+    /* SQLite may have rolled the transaction back itself already. */
+    if (what == STORE_TX_ROLLBACK && sqlite3_get_autocommit(c->db))
+        return 0;
+    return run_simple(c, ids[what], msg, cap) == SQLITE_DONE ? 0 : -1;
 }
 
-/*
- * Runs jobs[0..n) in as few transactions as possible.  Normally that is
- * one: each job in its own savepoint, one COMMIT.  If SQLite abandons the
- * transaction under a job (a full disk, say), the jobs that succeeded in
- * it so far learn that they failed, and the rest go on in a new one.
- */
-static void run_batch(struct sq_store *s, struct sq_job **jobs, size_t n)
+/* Whether SQLite rolled the whole transaction back under a job. */
+static bool sq_lost(struct store_conn *sc, char *msg, size_t cap)
 {
-    struct sq_conn *c = s->wconn;
-    char msg[HRID_ERR_MSG_MAX];
-    size_t i = 0, first, k;
-    bool lost;
+    struct sq_conn *c = sqc(sc);
 
-    while (i < n) {
-        first = i;
-        if (run_simple(c, ST_BEGIN_IMMEDIATE, msg, sizeof msg) !=
-            SQLITE_DONE) {
-            for (; i < n; i++)
-                fail_job(jobs[i], "cannot begin a write transaction", msg);
-            return;
-        }
-        lost = false;
-        for (; i < n && !lost; i++) {
-            struct sq_job *j = jobs[i];
+    if (!sqlite3_get_autocommit(c->db))
+        return false;
+    snprintf(msg, cap, "%s", sqlite3_errmsg(c->db));
+    return true;
+}
 
-            if (run_simple(c, ST_SAVEPOINT, msg, sizeof msg) != SQLITE_DONE) {
-                fail_job(j, "cannot begin a savepoint", msg);
-                lost = sqlite3_get_autocommit(c->db) != 0;
-                continue;
-            }
-            j->result = j->fn(&c->base, j->arg, j->err);
-            if (sqlite3_get_autocommit(c->db)) {
-                /* SQLite rolled the whole transaction back. */
-                snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(c->db));
-                lost = true;
-            } else if (j->result != STORE_OK) {
-                if (run_simple(c, ST_ROLLBACK_TO, msg, sizeof msg) !=
-                        SQLITE_DONE ||
-                    run_simple(c, ST_RELEASE, msg, sizeof msg) != SQLITE_DONE)
-                    lost = true;
-            } else if (run_simple(c, ST_RELEASE, msg, sizeof msg) !=
-                       SQLITE_DONE) {
-                lost = true;
-            }
-        }
-        if (!lost && s->precommit != NULL) {
-            struct hrid_err pe;
+/* Passive: never waits for readers; what their snapshots still need is
+ * copied by a later checkpoint.  Run once the batch's callers are woken:
+ * their commit is durable already. */
+static void sq_after(struct store_conn *sc)
+{
+    struct sq_conn *c = sqc(sc);
 
-            hrid_err_clear(&pe);
-            if (s->precommit(&c->base, s->precommit_arg, &pe) != STORE_OK) {
-                snprintf(msg, sizeof msg, "%s", pe.msg);
-                lost = true;
-            }
-        }
-        if (!lost && run_simple(c, ST_COMMIT, msg, sizeof msg) == SQLITE_DONE)
-            continue;
-        /* Nothing of this transaction is kept: every job in it that had
-         * succeeded is told so; the ones that failed keep their own
-         * result, which they would have had anyway. */
-        if (!sqlite3_get_autocommit(c->db)) {
-            char ignored[HRID_ERR_MSG_MAX];
-
-            run_simple(c, ST_ROLLBACK, ignored, sizeof ignored);
-        }
-        for (k = first; k < i; k++)
-            if (jobs[k]->result == STORE_OK)
-                fail_job(jobs[k], "write transaction failed", msg);
+    if (c->wal_pages >= CHECKPOINT_PAGES) {
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                  NULL, NULL);
+        c->wal_pages = 0;
     }
 }
 
-static void *writer_main(void *arg)
-{
-    struct sq_store *s = arg;
-    struct sq_job *batch[WRITE_BATCH_MAX];
-    size_t n, i;
-
-    /* A write function that asks for store_conn gets the writer's own
-     * handle, so it sees the transaction's writes. */
-    pthread_setspecific(s->key, s->wconn);
-    for (;;) {
-        pthread_mutex_lock(&s->q_mu);
-        while (s->q_head == NULL && !s->stopping)
-            pthread_cond_wait(&s->q_work, &s->q_mu);
-        if (s->q_head == NULL) {
-            pthread_mutex_unlock(&s->q_mu);
-            break;
-        }
-        for (n = 0; n < WRITE_BATCH_MAX && s->q_head != NULL; n++) {
-            batch[n] = s->q_head;
-            s->q_head = s->q_head->next;
-        }
-        if (s->q_head == NULL)
-            s->q_tail = NULL;
-        pthread_mutex_unlock(&s->q_mu);
-
-        run_batch(s, batch, n);
-
-        pthread_mutex_lock(&s->q_mu);
-        for (i = 0; i < n; i++) {
-            batch[i]->done = true;
-            pthread_cond_signal(&batch[i]->cv);
-        }
-        pthread_mutex_unlock(&s->q_mu);
-
-        /* Passive: never waits for readers; what their snapshots still
-         * need is copied by a later checkpoint. */
-        if (s->wconn->wal_pages >= CHECKPOINT_PAGES) {
-            sqlite3_wal_checkpoint_v2(s->wconn->db, NULL,
-                                      SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-            s->wconn->wal_pages = 0;
-        }
-    }
-    pthread_setspecific(s->key, NULL);
-    return NULL;
-}
+static const struct store_writer_ops sq_writer_ops = {
+    sq_step, sq_lost, sq_after
+};
 
 static void sq_set_precommit(struct store *st, store_precommit_fn fn,
                              void *arg)
 {
     struct sq_store *s = sqs(st);
 
-    /* Under the queue's lock, which the writer takes before every batch. */
-    pthread_mutex_lock(&s->q_mu);
-    s->precommit = fn;
-    s->precommit_arg = arg;
-    pthread_mutex_unlock(&s->q_mu);
+    if (!s->read_only)
+        store_writer_set_precommit(&s->writer, fn, arg);
 }
 
 static int sq_write(struct store *st, store_write_fn fn, void *arg,
                     struct hrid_err *err)
 {
     struct sq_store *s = sqs(st);
-    struct sq_job job = {fn, arg, err, STORE_OK, false, NULL,
-                         PTHREAD_COND_INITIALIZER};
 
     if (s->read_only)
         return hrid_err_set(err, STORE_EIO, 0, 0,
                             "database '%s' is open read-only", s->path);
-
-    /* The writer would wait for itself. */
-    if (pthread_equal(pthread_self(), s->writer))
-        return hrid_err_set(err, STORE_EIO, 0, 0,
-                            "store_write called inside a write function");
-    pthread_mutex_lock(&s->q_mu);
-    if (s->q_tail != NULL)
-        s->q_tail->next = &job;
-    else
-        s->q_head = &job;
-    s->q_tail = &job;
-    pthread_cond_signal(&s->q_work);
-    while (!job.done)
-        pthread_cond_wait(&job.cv, &s->q_mu);
-    pthread_mutex_unlock(&s->q_mu);
-    pthread_cond_destroy(&job.cv);
-    return job.result;
+    return store_writer_run(&s->writer, fn, arg, err);
 }
 
 /* ---- open, migrate, close ---------------------------------------------- */
@@ -3973,14 +3860,7 @@ static void sq_close(struct store *st)
     struct sq_store *s = sqs(st);
     struct sq_conn *c, *next;
 
-    if (s->have_writer) {
-        /* The writer drains the queue before it sees stopping. */
-        pthread_mutex_lock(&s->q_mu);
-        s->stopping = true;
-        pthread_cond_signal(&s->q_work);
-        pthread_mutex_unlock(&s->q_mu);
-        pthread_join(s->writer, NULL);
-    }
+    store_writer_stop(&s->writer);
     /* After this no thread's exit calls conn_destroy. */
     if (s->have_key)
         pthread_key_delete(s->key);
@@ -3995,11 +3875,8 @@ static void sq_close(struct store *st)
     }
     /* Last, so that closing it checkpoints the WAL into the file. */
     conn_free(s->wconn);
-    if (s->have_locks) {
-        pthread_cond_destroy(&s->q_work);
-        pthread_mutex_destroy(&s->q_mu);
+    if (s->have_locks)
         pthread_mutex_destroy(&s->conns_mu);
-    }
     free(s->path);
     free(s);
 }
@@ -4027,9 +3904,7 @@ static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
         goto fail;
     }
     s->have_key = true;
-    if (pthread_mutex_init(&s->conns_mu, NULL) != 0 ||
-        pthread_mutex_init(&s->q_mu, NULL) != 0 ||
-        pthread_cond_init(&s->q_work, NULL) != 0) {
+    if (pthread_mutex_init(&s->conns_mu, NULL) != 0) {
         /* glibc's init of these never fails; other libcs get a leak here
          * rather than a destroy of something never initialised. */
         r = hrid_err_set(err, STORE_EIO, 0, 0, "cannot create locks");
@@ -4051,12 +3926,12 @@ static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
     r = migrate(s->wconn, s->path, err);
     if (r != STORE_OK)
         goto fail;
-    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+    if (store_writer_start(&s->writer, &sq_writer_ops, &s->wconn->base,
+                           s->key, WRITE_BATCH_MAX) != 0) {
         r = hrid_err_set(err, STORE_EIO, 0, 0,
                          "cannot start the writer thread");
         goto fail;
     }
-    s->have_writer = true;
     *out = &s->base;
     return STORE_OK;
 

@@ -1,0 +1,207 @@
+/*
+ * store/writer.c - group commit, shared by the backends (store/writer.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/writer.h"
+
+/* One store_write call, on its caller's stack until done is set. */
+struct store_job {
+    store_write_fn fn;
+    void *arg;
+    struct hrid_err *err;
+    int result;
+    bool done;                  /* under the writer's mu */
+    struct store_job *next;
+    /* Each caller waits on its own condition, so that a commit wakes only
+     * the callers it carried: one shared condition woke every waiting
+     * server thread at every commit. */
+    pthread_cond_t cv;
+};
+
+static void fail_job(struct store_job *j, const char *what, const char *msg)
+{
+    j->result = hrid_err_set(j->err, STORE_EIO, 0, 0, "%s: %s", what, msg);
+}
+
+/* Runs jobs[0..n) in as few transactions as possible: normally one. */
+static void run_batch(struct store_writer *w, struct store_job **jobs,
+                      size_t n, store_precommit_fn precommit,
+                      void *precommit_arg)
+{
+    const struct store_writer_ops *ops = w->ops;
+    struct store_conn *c = w->conn;
+    char msg[HRID_ERR_MSG_MAX];
+    size_t i = 0, first, k;
+    bool lost;
+
+    while (i < n) {
+        first = i;
+        if (ops->step(c, STORE_TX_BEGIN, msg, sizeof msg) != 0) {
+            for (; i < n; i++)
+                fail_job(jobs[i], "cannot begin a write transaction", msg);
+            return;
+        }
+        lost = false;
+        for (; i < n && !lost; i++) {
+            struct store_job *j = jobs[i];
+
+            if (ops->step(c, STORE_TX_SAVEPOINT, msg, sizeof msg) != 0) {
+                fail_job(j, "cannot begin a savepoint", msg);
+                lost = ops->lost(c, msg, sizeof msg);
+                continue;
+            }
+            j->result = j->fn(c, j->arg, j->err);
+            if (ops->lost(c, msg, sizeof msg))
+                lost = true;
+            else if (j->result != STORE_OK)
+                lost = ops->step(c, STORE_TX_ROLLBACK_TO, msg,
+                                 sizeof msg) != 0 ||
+                       ops->step(c, STORE_TX_RELEASE, msg, sizeof msg) != 0;
+            else
+                lost = ops->step(c, STORE_TX_RELEASE, msg, sizeof msg) != 0;
+        }
+        if (!lost && precommit != NULL) {
+            struct hrid_err pe;
+
+            hrid_err_clear(&pe);
+            if (precommit(c, precommit_arg, &pe) != STORE_OK) {
+                snprintf(msg, sizeof msg, "%s", pe.msg);
+                lost = true;
+            }
+        }
+        if (!lost && ops->step(c, STORE_TX_COMMIT, msg, sizeof msg) == 0)
+            continue;
+        /* Nothing of this transaction is kept: every job in it that had
+         * succeeded is told so; the ones that failed keep their own
+         * result, which they would have had anyway. */
+        {
+            char ignored[HRID_ERR_MSG_MAX];
+
+            ops->step(c, STORE_TX_ROLLBACK, ignored, sizeof ignored);
+        }
+        for (k = first; k < i; k++)
+            if (jobs[k]->result == STORE_OK)
+                fail_job(jobs[k], "write transaction failed", msg);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct store_writer *w = arg;
+    struct store_job *batch[512];
+    store_precommit_fn precommit;
+    void *precommit_arg;
+    size_t n, i, max = w->batch_max;
+
+    if (max == 0 || max > sizeof batch / sizeof batch[0])
+        max = sizeof batch / sizeof batch[0];
+    /* A write function that asks for store_conn gets the writer's own
+     * connection, so it sees the transaction's writes. */
+    pthread_setspecific(w->key, w->conn);
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->head == NULL && !w->stopping)
+            pthread_cond_wait(&w->work, &w->mu);
+        if (w->head == NULL) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        for (n = 0; n < max && w->head != NULL; n++) {
+            batch[n] = w->head;
+            w->head = w->head->next;
+        }
+        if (w->head == NULL)
+            w->tail = NULL;
+        precommit = w->precommit;
+        precommit_arg = w->precommit_arg;
+        pthread_mutex_unlock(&w->mu);
+
+        run_batch(w, batch, n, precommit, precommit_arg);
+
+        pthread_mutex_lock(&w->mu);
+        for (i = 0; i < n; i++) {
+            batch[i]->done = true;
+            pthread_cond_signal(&batch[i]->cv);
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (w->ops->after != NULL)
+            w->ops->after(w->conn);
+    }
+    pthread_setspecific(w->key, NULL);
+    return NULL;
+}
+
+int store_writer_start(struct store_writer *w,
+                       const struct store_writer_ops *ops,
+                       struct store_conn *conn, pthread_key_t key,
+                       size_t batch_max)
+{
+    memset(w, 0, sizeof *w);
+    w->ops = ops;
+    w->conn = conn;
+    w->key = key;
+    w->batch_max = batch_max;
+    if (pthread_mutex_init(&w->mu, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&w->work, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        return -1;
+    }
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_cond_destroy(&w->work);
+        pthread_mutex_destroy(&w->mu);
+        return -1;
+    }
+    w->started = true;
+    return 0;
+}
+
+void store_writer_stop(struct store_writer *w)
+{
+    if (!w->started)
+        return;
+    /* The thread drains the queue before it sees stopping. */
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->work);
+    pthread_mutex_destroy(&w->mu);
+    w->started = false;
+}
+
+int store_writer_run(struct store_writer *w, store_write_fn fn, void *arg,
+                     struct hrid_err *err)
+{
+    struct store_job job = {fn, arg, err, STORE_OK, false, NULL,
+                            PTHREAD_COND_INITIALIZER};
+
+    /* The writer would wait for itself. */
+    if (pthread_equal(pthread_self(), w->thread))
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "store_write called inside a write function");
+    pthread_mutex_lock(&w->mu);
+    if (w->tail != NULL)
+        w->tail->next = &job;
+    else
+        w->head = &job;
+    w->tail = &job;
+    pthread_cond_signal(&w->work);
+    while (!job.done)
+        pthread_cond_wait(&job.cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&job.cv);
+    return job.result;
+}
+
+void store_writer_set_precommit(struct store_writer *w,
+                                store_precommit_fn fn, void *arg)
+{
+    pthread_mutex_lock(&w->mu);
+    w->precommit = fn;
+    w->precommit_arg = arg;
+    pthread_mutex_unlock(&w->mu);
+}
