@@ -10,7 +10,7 @@
 #   make fuzz       build the libFuzzer drivers (clang) and run each briefly
 
 CC      ?= cc
-PKGS    := libsodium jansson libmicrohttpd sqlite3 libcurl libqrencode libpng libcrypto libmosquitto
+PKGS    := libsodium jansson libmicrohttpd sqlite3 libpq libcurl libqrencode libpng libcrypto libmosquitto
 VERSION := 0.1.0
 
 ifeq ($(SAN),1)

@@ -3,23 +3,30 @@
 # are missing.  Idempotent and silent when everything is present; must run
 # as root (or through sudo) on Debian 12 when something is missing.
 #
-#   scripts/install-deps.sh build   compiler and libraries
+#   scripts/install-deps.sh build   compiler and libraries (libpq for the
+#                                   PostgreSQL store)
 #   scripts/install-deps.sh test    build + test tools (cmocka, clang, python3,
 #                                   the mosquitto broker and its clients,
-#                                   and for the portal's browser tests
-#                                   chromium, nodejs, npm)
-#   scripts/install-deps.sh bench   build + load generator, and the broker
-#                                   and signing library of bench_mqtt.py
+#                                   for the portal's browser tests chromium,
+#                                   nodejs, npm, and for the PostgreSQL and
+#                                   two-node tests postgresql and nginx)
+#   scripts/install-deps.sh bench   build + load generator, the broker and
+#                                   signing library of bench_mqtt.py, and
+#                                   postgresql
 #   scripts/install-deps.sh web     what builds the portal (nodejs, npm)
+#
+# Debian's postgresql package creates and starts a cluster "main" on port
+# 5432; HRID's tests and benchmarks never use it (tests/pgcluster.py starts
+# throw-away clusters of its own), so it is left as the package set it up.
 set -eu
 
 build="build-essential pkg-config libsodium-dev libjansson-dev libmicrohttpd-dev
 libsqlite3-dev libcurl4-openssl-dev libqrencode-dev libpng-dev libssl-dev
-libmosquitto-dev"
+libmosquitto-dev libpq-dev"
 web="nodejs npm"
 test="$build libcmocka-dev clang libclang-rt-14-dev python3 sqlite3 curl zbar-tools
-mosquitto mosquitto-clients openssl $web chromium"
-bench="$build wrk mosquitto python3-cryptography"
+mosquitto mosquitto-clients openssl $web chromium postgresql nginx"
+bench="$build wrk mosquitto python3-cryptography postgresql"
 
 case "${1:-build}" in
 build) want=$build ;;

@@ -12,7 +12,7 @@
 #include "store/store_int.h"
 
 /* A PostgreSQL connection uri (libpq accepts both spellings). */
-static bool is_pg_uri(const char *uri)
+bool store_is_server_uri(const char *uri)
 {
     return strncmp(uri, "postgresql://", 13) == 0 ||
            strncmp(uri, "postgres://", 11) == 0;
@@ -24,10 +24,8 @@ int store_open(const char *uri, struct store **out, struct hrid_err *err)
     if (uri == NULL || uri[0] == '\0')
         return hrid_err_set(err, STORE_EIO, 0, 0, "no store uri given");
     /* The uri itself is not quoted: a PostgreSQL uri may hold a password. */
-    if (is_pg_uri(uri))
-        return hrid_err_set(err, STORE_EIO, 0, 0,
-                            "this build has no postgresql support: "
-                            "rebuild with 'make PG=1' or give a file path");
+    if (store_is_server_uri(uri))
+        return store_pg_ops.open(uri, out, err);
     return store_sqlite_ops.open(uri, out, err);
 }
 

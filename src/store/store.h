@@ -632,10 +632,17 @@ struct store_ops {
 
 /* The backends compiled in. */
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
+
+/* Whether uri names a database server (postgresql://, postgres://) rather
+ * than a file. */
+bool store_is_server_uri(const char *uri);
 
 /*
  * Opens the store named by uri: a file path (SQLite; created with the
- * current schema if missing, migrated forward if older).  "?mode=ro" opens
+ * current schema if missing, migrated forward if older) or a
+ * postgresql:// uri (libpq's connection uri; the database must exist, its
+ * schema is created or migrated the same way).  "?mode=ro" opens
  * an existing store for reading only (no migration, store_write fails), as
  * offline tools such as the audit do.  Returns STORE_OK and a store to
  * close with store_close, or an error.

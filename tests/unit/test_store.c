@@ -1718,11 +1718,15 @@ static void test_uri(void **state)
     char uri[256];
 
     assert_string_equal(store_backend(f->s), "sqlite");
-    assert_int_equal(store_open("postgresql://hrid:s3cret@db/hrid", &s2,
-                                &err), STORE_EIO);
+    /* A server that cannot be reached: an error that names no password. */
+    assert_int_equal(store_open("postgresql://hrid:s3cret@127.0.0.1:1/hrid",
+                                &s2, &err), STORE_EIO);
     assert_null(s2);
-    assert_non_null(strstr(err.msg, "postgresql"));
+    assert_non_null(strstr(err.msg, "cannot connect to the database"));
     assert_null(strstr(err.msg, "s3cret"));
+    assert_int_equal(store_open("postgresql://127.0.0.1:1/hrid?pool=0", &s2,
+                                &err), STORE_EIO);
+    assert_non_null(strstr(err.msg, "pool must be"));
     assert_int_equal(store_open("", &s2, &err), STORE_EIO);
     assert_null(s2);
     if (!is_sqlite(f))
