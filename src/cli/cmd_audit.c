@@ -44,10 +44,11 @@
 #define KEY_FILE_READ_MAX 1024
 
 static const char audit_usage[] =
-    "usage: hrid audit --db FILE [--log-key VKEY | --log-key-file FILE]\n"
+    "usage: hrid audit --db FILE|URI [--log-key VKEY | --log-key-file FILE]\n"
     "                  [--json] [--verbose]\n"
     "\n"
-    "   --db            the registry's database (opened read-only)\n"
+    "   --db            the registry's database file, or its postgresql://\n"
+    "                   uri (opened read-only)\n"
     "   --log-key       the log's verifier key, <name>+<key id>+<base64>\n"
     "                   (GET /v1/log/key); pin it when the database comes\n"
     "                   from a machine you do not control\n"
@@ -239,6 +240,7 @@ int cmd_audit(const struct cli_global *g, int argc, char **argv)
     struct timespec t0;
     struct cli_args a;
     int json = g->json, verbose = 0, found = 0, id, rc;
+    bool server;
     double secs;
 
     cli_args_init(&a, argc, argv, 1, options);
@@ -265,8 +267,9 @@ int cmd_audit(const struct cli_global *g, int argc, char **argv)
         return cli_usage_error(audit_usage, "give --log-key or "
                                "--log-key-file, not both");
     /* The store takes options after '?'; a file name with one would be
-     * taken apart. */
-    if (*db == '\0' || strchr(db, '?') != NULL)
+     * taken apart.  A postgresql:// uri keeps its own query. */
+    server = store_is_server_uri(db);
+    if (*db == '\0' || (!server && strchr(db, '?') != NULL))
         return cli_usage_error(audit_usage, "--db: '%s' is not a database "
                                "file name", db);
     if (sodium_init() < 0)
@@ -282,7 +285,7 @@ int cmd_audit(const struct cli_global *g, int argc, char **argv)
         rc = vkey_from_file(key_file, 1, vkey, sizeof vkey, &found);
         if (rc != CLI_OK)
             return rc;
-    } else {
+    } else if (!server) {
         if (asprintf(&default_file, "%s.log-key", db) < 0)
             return cli_error("out of memory");
         rc = vkey_from_file(default_file, 0, vkey, sizeof vkey, &found);
@@ -291,16 +294,19 @@ int cmd_audit(const struct cli_global *g, int argc, char **argv)
             return rc;
     }
 
-    if (access(db, F_OK) != 0)
+    if (!server && access(db, F_OK) != 0)
         return cli_error("cannot open database '%s': %s", db,
                          strerror(errno));
-    if (asprintf(&uri, "%s?mode=ro", db) < 0)
+    if (asprintf(&uri, "%s%smode=ro", db,
+                 server && strchr(db, '?') != NULL ? "&" : "?") < 0)
         return cli_error("out of memory");
     hrid_err_clear(&he);
     rc = store_open(uri, &s, &he);
     free(uri);
     if (rc != STORE_OK)
-        return cli_error("cannot open database '%s': %s", db, he.msg);
+        /* A server uri is not quoted: it may hold a password. */
+        return cli_error("cannot open database '%s': %s",
+                         server ? "postgresql://..." : db, he.msg);
 
     memset(&cerr, 0, sizeof cerr);
     clock_gettime(CLOCK_MONOTONIC, &t0);

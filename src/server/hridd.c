@@ -50,7 +50,13 @@ struct options {
     unsigned threads;           /* 0 = the HTTP layer's default */
     bool quiet;
     bool demo;                  /* seed demo data into an empty database */
-    const char *db;             /* store uri: a file path (SQLite) */
+    const char *db;             /* store uri: a file path (SQLite) or a
+                                   postgresql:// uri */
+    /* Where the admin, log and platform key files are kept: "<db>." for a
+     * database file (hrid.db.log-key), "<dir>/" with --keys (dir/log-key).
+     * Nodes that share one PostgreSQL database share one key directory,
+     * so whichever of them signs a checkpoint signs with the same key. */
+    char *key_prefix;
     const char *public_url;     /* NULL: the URL served */
     const char *log_name;       /* the log's origin; NULL: kept or default */
     unsigned checkpoint_ms;     /* how often a grown log is signed */
@@ -77,8 +83,13 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: hridd [options]\n"
         "\n"
-        "  -d, --db PATH           database file (default hrid.db); a generated\n"
-        "                          admin key goes to PATH.admin-key\n"
+        "  -d, --db PATH|URI       database file (default hrid.db), or a\n"
+        "                          postgresql://... uri; a generated admin key\n"
+        "                          goes to PATH.admin-key\n"
+        "      --keys DIR          keep the key files in DIR (admin-key, log-key,\n"
+        "                          platform-key) instead of next to the database\n"
+        "                          file; needed with PostgreSQL, where every node\n"
+        "                          of the registry reads the same DIR\n"
         "      --demo              seed the demo fleet into a new database and\n"
         "                          print keys to explore it\n"
         "  -l, --listen HOST:PORT  address to serve (default 127.0.0.1:8080;\n"
@@ -192,13 +203,16 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "compact-ms", required_argument, NULL, 'K' },
         { "raw-retention-days", required_argument, NULL, 'R' },
         { "mqtt",    required_argument, NULL, 'M' },
+        { "keys",    required_argument, NULL, 'k' },
         { "help",    no_argument,       NULL, 'h' },
         { "version", no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
+    const char *keys = NULL;
     int c;
 
     memcpy(o->host, "127.0.0.1", sizeof("127.0.0.1"));
+    o->key_prefix = NULL;
     o->port = 8080;
     o->threads = 0;
     o->quiet = false;
@@ -269,6 +283,13 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return 2;
             }
             break;
+        case 'k':
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "hridd: --keys: expected a directory\n");
+                return 2;
+            }
+            keys = optarg;
+            break;
         case 'M':
             if (parse_mqtt(optarg, o) != 0) {
                 fprintf(stderr, "hridd: --mqtt '%s': expected HOST:PORT\n",
@@ -300,6 +321,18 @@ static int parse_args(int argc, char **argv, struct options *o)
         usage(stderr);
         return 2;
     }
+    if (keys == NULL && store_is_server_uri(o->db)) {
+        fprintf(stderr, "hridd: --db %.*s...: a database server needs "
+                "--keys DIR, the directory of key files every node of the "
+                "registry shares\n", 13, o->db);
+        return 2;
+    }
+    if (keys != NULL ? asprintf(&o->key_prefix, "%s/", keys) < 0
+                     : asprintf(&o->key_prefix, "%s.", o->db) < 0) {
+        o->key_prefix = NULL;
+        fprintf(stderr, "hridd: out of memory\n");
+        return 1;
+    }
     return -1;                  /* go on and serve */
 }
 
@@ -309,10 +342,10 @@ static int parse_args(int argc, char **argv, struct options *o)
  * then NULL).
  */
 /*
- * Loads the key kept in <db>.<suffix>, or makes it on a first start and
+ * Loads the key kept in <key_prefix><suffix>, or makes it on a first start and
  * says where it went.  Returns 0, or -1 after a message on stderr.
  */
-static int load_key(const char *db, const char *suffix, const char *what,
+static int load_key(const char *prefix, const char *suffix, const char *what,
                     const char *name, const char *fallback,
                     struct ledger_key *k)
 {
@@ -321,7 +354,7 @@ static int load_key(const char *db, const char *suffix, const char *what,
     bool created;
     int rc;
 
-    if (asprintf(&path, "%s.%s", db, suffix) < 0) {
+    if (asprintf(&path, "%s%s", prefix, suffix) < 0) {
         fprintf(stderr, "hridd: out of memory\n");
         return -1;
     }
@@ -355,7 +388,7 @@ static int open_registry(const struct options *o, struct store **st,
                 he.msg);
         goto out;
     }
-    if (asprintf(&key_file, "%s.admin-key", o->db) < 0) {
+    if (asprintf(&key_file, "%sadmin-key", o->key_prefix) < 0) {
         key_file = NULL;
         fprintf(stderr, "hridd: out of memory\n");
         goto out;
@@ -370,10 +403,10 @@ static int open_registry(const struct options *o, struct store **st,
     cc.country = HRIDD_COUNTRY;
     /* The log key's name is the log's origin, fixed by the first start;
      * the platform key's name appears nowhere but in its file. */
-    if (load_key(o->db, "log-key", "log signing key", o->log_name,
+    if (load_key(o->key_prefix, "log-key", "log signing key", o->log_name,
                  LOG_NAME_DEFAULT, log_key) != 0)
         goto out;
-    if (load_key(o->db, "platform-key", "platform signing key", NULL,
+    if (load_key(o->key_prefix, "platform-key", "platform signing key", NULL,
                  "hrid-platform", &platform_key) != 0)
         goto out;
     cc.log_key = log_key;
@@ -424,10 +457,11 @@ static void write_demo_keys(const char *path,
 /*
  * --demo: seeds the launch-scale demo fleet (core/demo.h) into a fresh
  * database and prints the keys to explore it with; they are also kept in
- * <db>.demo-keys.  A database that has data already is served as it is.
+ * <db>.demo-keys (DIR/demo-keys with --keys DIR).  A database that has
+ * data already is served as it is.
  * Returns 0, or -1 after a message on stderr.
  */
-static int seed_demo(struct core *core, const char *db)
+static int seed_demo(struct core *core, const char *prefix)
 {
     struct core_demo_opts o;
     struct core_demo_result res;
@@ -435,7 +469,7 @@ static int seed_demo(struct core *core, const char *db)
     char *keys = NULL;
     int rc;
 
-    if (asprintf(&keys, "%s.demo-keys", db) < 0)
+    if (asprintf(&keys, "%sdemo-keys", prefix) < 0)
         return -1;
     core_demo_opts_init(&o);
     memset(&err, 0, sizeof(err));
@@ -593,7 +627,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hridd: %s\n", he.msg);
         goto out;
     }
-    if (o.demo && seed_demo(core, o.db) != 0)
+    if (o.demo && seed_demo(core, o.key_prefix) != 0)
         goto out;
     compactor.core = core;
     compactor.every_ms = o.compact_ms;
@@ -644,5 +678,6 @@ out:
     core_free(core);
     store_close(st);
     ledger_key_wipe(&log_key);
+    free(o.key_prefix);
     return rc;
 }
