@@ -64,12 +64,8 @@ struct pg_store {
     char *conninfo;             /* the uri without this backend's options */
     bool read_only;
 
-    pthread_key_t key;          /* the calling thread's read connection */
-    pthread_mutex_t mu;         /* guards readers */
-    struct pg_conn *readers;    /* every read connection */
     struct pg_conn *wconn;      /* the writer thread's */
     struct store_writer writer;
-    bool have_key, have_locks;
 };
 
 static struct pg_store *pgs(struct store *s)
@@ -2029,47 +2025,17 @@ static struct pg_conn *conn_open(struct pg_store *s, struct hrid_err *err)
     return c;
 }
 
-static void conn_destroy(void *p)
+/* A reader's connection, for store/readers.c. */
+static struct store_conn *reader_open(struct store *st, struct hrid_err *err)
 {
-    struct pg_conn *c = p;
-    struct pg_store *s;
-    struct pg_conn **pp;
+    struct pg_conn *c = conn_open(pgs(st), err);
 
-    if (c == NULL || c->writer)
-        return;
-    s = pgs(c->base.store);
-    pthread_mutex_lock(&s->mu);
-    for (pp = &s->readers; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    conn_free(c);
+    return c != NULL ? &c->base : NULL;
 }
 
-static struct store_conn *pgs_conn(struct store *st, struct hrid_err *err)
+static void reader_free(struct store_conn *c)
 {
-    struct pg_store *s = pgs(st);
-    struct pg_conn *c = pthread_getspecific(s->key);
-
-    if (c != NULL)
-        return &c->base;
-    c = conn_open(s, err);
-    if (c == NULL)
-        return NULL;
-    if (pthread_setspecific(s->key, c) != 0) {
-        conn_free(c);
-        hrid_err_set(err, STORE_EIO, 0, 0,
-                     "cannot keep a connection for this thread");
-        return NULL;
-    }
-    pthread_mutex_lock(&s->mu);
-    c->next = s->readers;
-    s->readers = c;
-    pthread_mutex_unlock(&s->mu);
-    return &c->base;
+    conn_free(pgc(c));
 }
 
 /* Inside a write function the write transaction already gives one view;
@@ -2309,24 +2275,12 @@ static int parse_uri(struct pg_store *s, const char *uri,
 static void pgs_close(struct store *st)
 {
     struct pg_store *s = pgs(st);
-    struct pg_conn *c, *next;
 
     if (s == NULL)
         return;
     store_writer_stop(&s->writer);
-    if (s->have_key) {
-        /* The calling thread's reader; other threads' readers are freed
-         * here too, since the store outlives them. */
-        pthread_setspecific(s->key, NULL);
-        pthread_key_delete(s->key);
-    }
-    for (c = s->readers; c != NULL; c = next) {
-        next = c->next;
-        conn_free(c);
-    }
+    store_readers_close(&s->base);
     conn_free(s->wconn);
-    if (s->have_locks)
-        pthread_mutex_destroy(&s->mu);
     free(s->conninfo);
     free(s);
 }
@@ -2345,16 +2299,11 @@ static int pgs_open(const char *uri, struct store **out,
     r = parse_uri(s, uri, err);
     if (r != STORE_OK)
         goto fail;
-    if (pthread_key_create(&s->key, conn_destroy) != 0) {
-        r = hrid_err_set(err, STORE_EIO, 0, 0, "cannot create a thread key");
+    if (store_readers_init(&s->base, reader_open, reader_free) != 0) {
+        r = hrid_err_set(err, STORE_EIO, 0, 0,
+                         "cannot create a thread key or lock");
         goto fail;
     }
-    s->have_key = true;
-    if (pthread_mutex_init(&s->mu, NULL) != 0) {
-        r = hrid_err_set(err, STORE_EIO, 0, 0, "cannot create locks");
-        goto fail;
-    }
-    s->have_locks = true;
     c = conn_open(s, err);
     if (c == NULL) {
         r = STORE_EIO;
@@ -2370,8 +2319,8 @@ static int pgs_open(const char *uri, struct store **out,
     }
     s->wconn = c;
     c->writer = true;
-    if (store_writer_start(&s->writer, &pgs_writer_ops, &c->base, s->key,
-                           WRITE_BATCH_MAX) != 0) {
+    if (store_writer_start(&s->writer, &pgs_writer_ops, &c->base,
+                           s->base.readers.key, WRITE_BATCH_MAX) != 0) {
         r = hrid_err_set(err, STORE_EIO, 0, 0,
                          "cannot start the writer thread");
         goto fail;
@@ -2387,7 +2336,7 @@ const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pgs_open,
     .close = pgs_close,
-    .conn = pgs_conn,
+    .conn = store_readers_get,
     .write = pgs_write,
     .set_precommit = pgs_set_precommit,
     .read_begin = pgs_read_begin,

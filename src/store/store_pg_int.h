@@ -24,7 +24,6 @@ struct pg_conn {
     PGconn *db;
     bool writer;                /* inside store_write's transaction */
     int read_depth;             /* nesting of read_begin */
-    struct pg_conn *next;       /* in the store's list or its free pool */
     bool prepared[PG_STMT_MAX];
 };
 

@@ -867,7 +867,6 @@ struct sq_conn {
     bool writer;                /* the writer thread's read-write handle */
     int read_depth;             /* nesting of read_begin on this handle */
     int wal_pages;              /* writer: pages in the WAL after commit */
-    struct sq_conn *next;       /* in sq_store.conns (readers only) */
     sqlite3_stmt *st[ST_COUNT]; /* prepared on first use */
 };
 
@@ -877,16 +876,10 @@ struct sq_store {
     bool sync_full;
     int busy_ms;                /* how long a blocked lock is retried */
 
-    pthread_key_t key;          /* the calling thread's read connection */
-    pthread_mutex_t conns_mu;   /* guards conns */
-    struct sq_conn *conns;      /* every read connection */
-
     struct sq_conn *wconn;      /* owned by the writer thread once started */
     struct store_writer writer;
     bool read_only;             /* "?mode=ro": no writer at all */
 
-    /* What has been set up, for the cleanup of a failed open. */
-    bool have_key, have_locks;
 };
 
 static struct sq_conn *sqc(struct store_conn *c)
@@ -3536,48 +3529,17 @@ fail:
     return NULL;
 }
 
-/* Called by pthreads when a thread that read through the store exits. */
-static void conn_destroy(void *p)
+/* A reader's connection, for store/readers.c. */
+static struct store_conn *reader_open(struct store *st, struct hrid_err *err)
 {
-    struct sq_conn *c = p;
-    struct sq_store *s;
-    struct sq_conn **pp;
+    struct sq_conn *c = conn_open(sqs(st), false, err);
 
-    if (c == NULL || c->writer)
-        return;
-    s = sqs(c->base.store);
-    pthread_mutex_lock(&s->conns_mu);
-    for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == c) {
-            *pp = c->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->conns_mu);
-    conn_free(c);
+    return c != NULL ? &c->base : NULL;
 }
 
-static struct store_conn *sq_conn_get(struct store *st, struct hrid_err *err)
+static void reader_free(struct store_conn *c)
 {
-    struct sq_store *s = sqs(st);
-    struct sq_conn *c = pthread_getspecific(s->key);
-
-    if (c != NULL)
-        return &c->base;
-    c = conn_open(s, false, err);
-    if (c == NULL)
-        return NULL;
-    if (pthread_setspecific(s->key, c) != 0) {
-        conn_free(c);
-        hrid_err_set(err, STORE_EIO, 0, 0,
-                     "cannot keep a connection for this thread");
-        return NULL;
-    }
-    pthread_mutex_lock(&s->conns_mu);
-    c->next = s->conns;
-    s->conns = c;
-    pthread_mutex_unlock(&s->conns_mu);
-    return &c->base;
+    conn_free(sqc(c));
 }
 
 /* Inside a write function the writer's transaction already gives one
@@ -3765,7 +3727,7 @@ out:
  */
 static int check_read_only(struct sq_store *s, struct hrid_err *err)
 {
-    struct store_conn *sc = sq_conn_get(&s->base, err);
+    struct store_conn *sc = store_readers_get(&s->base, err);
     sqlite3_stmt *st = NULL;
     int64_t version = -1;
     int rc;
@@ -3858,25 +3820,11 @@ static int parse_uri(struct sq_store *s, const char *uri,
 static void sq_close(struct store *st)
 {
     struct sq_store *s = sqs(st);
-    struct sq_conn *c, *next;
 
     store_writer_stop(&s->writer);
-    /* After this no thread's exit calls conn_destroy. */
-    if (s->have_key)
-        pthread_key_delete(s->key);
-    if (s->have_locks) {
-        pthread_mutex_lock(&s->conns_mu);
-        for (c = s->conns; c != NULL; c = next) {
-            next = c->next;
-            conn_free(c);
-        }
-        s->conns = NULL;
-        pthread_mutex_unlock(&s->conns_mu);
-    }
+    store_readers_close(&s->base);
     /* Last, so that closing it checkpoints the WAL into the file. */
     conn_free(s->wconn);
-    if (s->have_locks)
-        pthread_mutex_destroy(&s->conns_mu);
     free(s->path);
     free(s);
 }
@@ -3899,18 +3847,11 @@ static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
     r = parse_uri(s, uri, err);
     if (r != STORE_OK)
         goto fail;
-    if (pthread_key_create(&s->key, conn_destroy) != 0) {
-        r = hrid_err_set(err, STORE_EIO, 0, 0, "cannot create a thread key");
+    if (store_readers_init(&s->base, reader_open, reader_free) != 0) {
+        r = hrid_err_set(err, STORE_EIO, 0, 0,
+                         "cannot create a thread key or lock");
         goto fail;
     }
-    s->have_key = true;
-    if (pthread_mutex_init(&s->conns_mu, NULL) != 0) {
-        /* glibc's init of these never fails; other libcs get a leak here
-         * rather than a destroy of something never initialised. */
-        r = hrid_err_set(err, STORE_EIO, 0, 0, "cannot create locks");
-        goto fail;
-    }
-    s->have_locks = true;
     if (s->read_only) {
         r = check_read_only(s, err);
         if (r != STORE_OK)
@@ -3927,7 +3868,7 @@ static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
     if (r != STORE_OK)
         goto fail;
     if (store_writer_start(&s->writer, &sq_writer_ops, &s->wconn->base,
-                           s->key, WRITE_BATCH_MAX) != 0) {
+                           s->base.readers.key, WRITE_BATCH_MAX) != 0) {
         r = hrid_err_set(err, STORE_EIO, 0, 0,
                          "cannot start the writer thread");
         goto fail;
@@ -3944,7 +3885,7 @@ const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,
-    .conn = sq_conn_get,
+    .conn = store_readers_get,
     .write = sq_write,
     .set_precommit = sq_set_precommit,
     .read_begin = sq_read_begin,
