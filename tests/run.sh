@@ -5,7 +5,11 @@
 #
 #   unit  cmocka binaries, one per module (tests/unit/test_*.c)
 #   cli   black-box tests of the hrid tool (tests/cli/run.py)
-#   api   black-box tests against a real hridd (tests/api/run.py)
+#   api   black-box tests against a real hridd (tests/api/run.py), on
+#         SQLite and then again on a throw-away PostgreSQL cluster
+#         (tests/pgcluster.py)
+#   cluster  two hridd nodes on one PostgreSQL database behind nginx
+#         (tests/cluster/run.py)
 #   web   the portal: its pages over HTTP and in headless chromium
 #         (tests/web/run.py)
 #   fuzz  a short bounded run of each libFuzzer driver over its corpus
@@ -42,7 +46,7 @@ count() {
 		cat "$3"
 		echo "----"
 	fi
-	printf '%-5s %-28s %4d passed, %d failed\n' "$1" "$2" "$p" "$f"
+	printf '%-7s %-28s %4d passed, %d failed\n' "$1" "$2" "$p" "$f"
 }
 
 for t in "$B"/tests/test_*; do
@@ -57,6 +61,19 @@ for suite in cli api web; do
 	python3 "tests/$suite/run.py" >"$log/$suite" 2>&1
 	count "$suite" "run.py" "$log/$suite" $?
 done
+
+# The api suite again with every hridd on a PostgreSQL database of one
+# throw-away cluster, then the cluster suite (which starts its own).  On a
+# machine without PostgreSQL's server they are skipped, and say so;
+# "scripts/install-deps.sh test" installs it.
+if why=$(python3 tests/pgcluster.py available); then
+	python3 tests/pgcluster.py run -- python3 tests/api/run.py >"$log/api-pg" 2>&1
+	count api "run.py (postgresql)" "$log/api-pg" $?
+	python3 tests/cluster/run.py >"$log/cluster" 2>&1
+	count cluster "run.py" "$log/cluster" $?
+else
+	echo "postgresql tests skipped: $why"
+fi
 
 # Each fuzz driver runs for a bounded time over its seed corpus; a crash
 # or sanitizer report fails it.  The scratch corpus stays under build/.

@@ -85,17 +85,18 @@ class Actor:
     def __repr__(self):
         return f"<{self.role} party={self.party}>"
 
-    def req(self, method, path, body=None, headers=None):
-        return self.s.request(method, path, body=body, headers=headers, key=self.key)
+    def req(self, method, path, body=None, headers=None, timeout=10):
+        return self.s.request(method, path, body=body, headers=headers, key=self.key,
+                              timeout=timeout)
 
     def get(self, path, headers=None):
         return self.req("GET", path, headers=headers)
 
-    def post(self, path, body=None, idem=None, headers=None):
+    def post(self, path, body=None, idem=None, headers=None, timeout=10):
         h = dict(headers or {})
         if idem is not None:
             h["Idempotency-Key"] = idem
-        return self.req("POST", path, body=body, headers=h)
+        return self.req("POST", path, body=body, headers=h, timeout=timeout)
 
     def delete(self, path, headers=None):
         return self.req("DELETE", path, headers=headers)

@@ -8,13 +8,20 @@ checks that hridd exited with 0.  A sanitizer report makes hridd exit
 non-zero, so every test that uses a Server also checks for memory errors;
 the failure shows hridd's stderr.
 
-Unless the arguments name a database (--db), each Server gets a fresh one
-in a temporary directory, removed when the Server stops; pass db=PATH to
-keep a database across restarts.
+Unless the arguments name a database (--db), each Server gets a fresh one,
+removed when the Server stops: a file in a temporary directory, or, when
+the environment variable HRID_TEST_PG holds a PostgreSQL cluster's base uri
+(postgresql://hrid@127.0.0.1:PORT/, as "tests/pgcluster.py run" sets it), a
+new database on that cluster with its key files in a temporary directory
+(--keys).  s.db is the database argument either way and s.key_path(NAME)
+where key file NAME (admin-key, log-key, ...) is kept.  To keep a database
+across restarts, allocate it with persistent_db() and pass db= to each
+Server; db_args(db) gives the arguments for running hridd by hand.
 
 Python 3 standard library only.
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -22,6 +29,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -29,6 +37,74 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import pgcluster  # noqa: E402  (tests/pgcluster.py)
+
+# The key directory of each PostgreSQL database the harness made: hridd
+# needs --keys with a database server, and a restart must find the keys
+# the first start wrote.
+_key_dirs = {}
+
+
+class Skip(Exception):
+    """Raised by a test that does not apply here (tests/api/run.py prints
+    "SKIP name: reason" and counts it apart from passes and failures)."""
+
+
+def pg_base():
+    """The PostgreSQL cluster the tests run on (HRID_TEST_PG), or None for SQLite."""
+    return os.environ.get("HRID_TEST_PG") or None
+
+
+def skip_on_pg(reason):
+    """Skips the calling test when it runs on PostgreSQL."""
+    if pg_base():
+        raise Skip(reason)
+
+
+def _new_db():
+    """A fresh database: (db argument, temporary directory).  The directory
+    holds the SQLite file, or is the PostgreSQL database's key directory."""
+    tmp = tempfile.mkdtemp(prefix="hridd-test-")
+    if pg_base() is None:
+        return os.path.join(tmp, "hrid.db"), tmp
+    try:
+        uri = pgcluster.create_database(pg_base())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _key_dirs[uri] = tmp
+    return uri, tmp
+
+
+def _drop_db(db, tmp):
+    if _key_dirs.pop(db, None) is not None:
+        pgcluster.drop_database(db)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def keys_of(db):
+    """The --keys directory hridd is given for db (None: next to the file)."""
+    return _key_dirs.get(db)
+
+
+def db_args(db):
+    """hridd's arguments for database db: --db, and --keys when it needs one."""
+    keys = keys_of(db)
+    return ["--db", db] + (["--keys", keys] if keys else [])
+
+
+@contextlib.contextmanager
+def persistent_db():
+    """A database that outlives the Servers started on it (pass db= to each),
+    removed at the end of the with block: a file in a temporary directory,
+    or a PostgreSQL database and its key directory."""
+    db, tmp = _new_db()
+    try:
+        yield db
+    finally:
+        _drop_db(db, tmp)
 
 
 def hridd_path():
@@ -49,6 +125,7 @@ class Server:
         self.args = list(args)
         self.env = env
         self.db = db
+        self.keys = None
         self._tmpdir = None
         self.startup_lines = []
         self.proc = None
@@ -88,9 +165,9 @@ class Server:
         args = list(self.args)
         if "--db" not in args and not any(a.startswith("--db=") for a in args):
             if self.db is None:
-                self._tmpdir = tempfile.mkdtemp(prefix="hridd-test-")
-                self.db = os.path.join(self._tmpdir, "hrid.db")
-            args = ["--db", self.db] + args
+                self.db, self._tmpdir = _new_db()
+            args = db_args(self.db) + args
+        self.keys = keys_of(self.db)
         self.proc = subprocess.Popen(
             [binary, "--listen", "127.0.0.1:0", *args],
             stdout=subprocess.PIPE, stderr=self._stderr, env=env)
@@ -154,7 +231,7 @@ class Server:
         self.proc.stdout.close()
         self.proc = None
         if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            _drop_db(self.db, self._tmpdir)
             self._tmpdir = None
             self.db = None
         if check and code != 0:
@@ -164,6 +241,14 @@ class Server:
     def __del__(self):
         if getattr(self, "_tmpdir", None):
             shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    def key_path(self, name):
+        """Where hridd keeps key file name ("admin-key", "log-key",
+        "platform-key", "demo-keys"): DIR/name with --keys DIR, else
+        next to the database file, <db>.name."""
+        if self.keys is not None:
+            return f"{self.keys}/{name}"
+        return f"{self.db}.{name}"
 
     def stderr(self):
         """Everything hridd wrote on stderr so far."""

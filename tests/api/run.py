@@ -5,8 +5,11 @@
     python3 tests/api/run.py test_codes.py   # some files (or module names)
     python3 tests/api/run.py test_codes.test_valid_code   # one test
 
-Prints one line per test and ends with "N passed, N failed"; exits 1 if
-any test failed.  Tests run in file order, then definition order.
+Prints one line per test and ends with "N passed, N failed" (and ", N
+skipped" when a test raised harness.Skip: it does not apply here, say on
+PostgreSQL, and its line is "SKIP name: reason"); exits 1 if any test
+failed.  Tests run in file order, then definition order.  Other suites
+(tests/cluster/run.py) run their files through main().
 """
 
 import glob
@@ -34,10 +37,11 @@ def tests_of(mod):
     return sorted(fns, key=lambda f: f.__code__.co_firstlineno)
 
 
-def select(args):
-    """[(path, only-this-test-or-None)] for the command-line arguments."""
+def select(args, here=HERE):
+    """[(path, only-this-test-or-None)] for the command-line arguments, file
+    names relative to here."""
     if not args:
-        return [(p, None) for p in sorted(glob.glob(os.path.join(HERE, "test_*.py")))]
+        return [(p, None) for p in sorted(glob.glob(os.path.join(here, "test_*.py")))]
     out = []
     for a in args:
         only = None
@@ -46,7 +50,7 @@ def select(args):
             base, only = base.split(".", 1)
         if not base.endswith(".py"):
             base += ".py"
-        path = a if os.path.exists(a) and a.endswith(".py") else os.path.join(HERE, base)
+        path = a if os.path.exists(a) and a.endswith(".py") else os.path.join(here, base)
         out.append((path, only))
     return out
 
@@ -57,10 +61,11 @@ def describe(exc):
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
-def main(argv):
+def main(argv, here=HERE):
     sys.path.insert(0, HERE)
-    passed = failed = 0
-    for path, only in select(argv[1:]):
+    from harness import Skip
+    passed = failed = skipped = 0
+    for path, only in select(argv[1:], here):
         try:
             name, mod = load(path)
         except Exception as exc:   # a file that does not load is a failure
@@ -73,6 +78,9 @@ def main(argv):
             label = f"{name}.{fn.__name__}"
             try:
                 fn()
+            except Skip as exc:
+                skipped += 1
+                print(f"SKIP {label}: {exc}")
             except Exception as exc:
                 failed += 1
                 print(f"FAIL {label}: {describe(exc)}")
@@ -82,7 +90,8 @@ def main(argv):
                 passed += 1
                 print(f"ok   {label}")
             sys.stdout.flush()
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed"
+          + (f", {skipped} skipped" if skipped else ""))
     return 1 if failed else 0
 
 

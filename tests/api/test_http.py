@@ -2,15 +2,13 @@
 
 import http.client
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 
-from harness import Server, assert_error, hridd_path
+from harness import Server, assert_error, db_args, hridd_path, persistent_db
 
 BODY_MAX = 8 * 1024 * 1024   # HTTP_BODY_MAX in src/server/http.h
 
@@ -196,8 +194,8 @@ def test_version_and_help():
 
 
 def test_port_in_use_fails_clearly():
-    with Server() as s, tempfile.TemporaryDirectory() as d:
-        p = subprocess.run([hridd_path(), "--db", os.path.join(d, "hrid.db"),
+    with Server() as s, persistent_db() as db:
+        p = subprocess.run([hridd_path(), *db_args(db),
                             "--listen", f"127.0.0.1:{s.port}"],
                            capture_output=True, timeout=10)
         assert p.returncode == 1, p

@@ -11,13 +11,12 @@ checked here, their signatures by the CLI tests (hrid log verify).
 import base64
 import hashlib
 import json
-import os
-import tempfile
 import time
 
 from fixtures import (World, ok, refused, registry, server, transfer_body,
                       deploy_body, maintenance_start_body,
                       maintenance_end_body)
+from harness import persistent_db
 
 
 # ---- RFC 9162 §2.1, written from the RFC -----------------------------------
@@ -292,8 +291,7 @@ def test_refused_writes_leave_no_leaf():
 
 
 def test_restart_keeps_the_tree_and_the_key():
-    with tempfile.TemporaryDirectory() as d:
-        db = os.path.join(d, "hrid.db")
+    with persistent_db() as db:
         with server(*FAST, db=db) as s:
             w = World(s)
             for _ in range(3):
@@ -312,8 +310,7 @@ def test_restart_keeps_the_tree_and_the_key():
 
 
 def test_log_name_is_fixed_by_the_first_start():
-    with tempfile.TemporaryDirectory() as d:
-        db = os.path.join(d, "hrid.db")
+    with persistent_db() as db:
         with server("--log-name", "registry.example.cn/log", *FAST, db=db) as s:
             status, _, key = s.get("/v1/log/key")
             assert key["origin"] == "registry.example.cn/log", key

@@ -24,7 +24,7 @@ import time
 
 from fixtures import (check_char, deploy_body, iso, now, ok, registry,
                       release_body, scrap_body, server, transfer_body)
-from harness import hridd_path
+from harness import hridd_path, persistent_db
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 TAG = b"hrid-telemetry/v1\n"
@@ -232,8 +232,7 @@ def test_bad_messages_are_dropped():
 
 
 def test_messages_queued_while_hridd_is_down():
-    with broker() as port, tempfile.TemporaryDirectory() as d:
-        db = os.path.join(d, "hrid.db")
+    with broker() as port, tempfile.TemporaryDirectory() as d, persistent_db() as db:
         args = ("--mqtt", f"127.0.0.1:{port}")
         t0 = now() - datetime.timedelta(minutes=90)
         with registry(*args, db=db) as w:

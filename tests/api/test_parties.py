@@ -197,10 +197,11 @@ def test_bad_authorization_headers_are_401():
 def test_generated_admin_key_file():
     s = server(admin_key=None)
     with s:
-        path = s.db + ".admin-key"
+        path = s.key_path("admin-key")
         assert s.startup_lines == [
-            f"log signing key written to {s.db}.log-key (mode 0600): back it up",
-            f"platform signing key written to {s.db}.platform-key (mode 0600): back it up",
+            f"log signing key written to {s.key_path('log-key')} (mode 0600): back it up",
+            f"platform signing key written to {s.key_path('platform-key')} (mode 0600): "
+            "back it up",
             f"admin key written to {path} (mode 0600)"], s.startup_lines
         st = os.stat(path)
         assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
@@ -222,7 +223,7 @@ def test_generated_admin_key_file():
 def test_installed_admin_key_writes_no_file():
     with server() as s:
         assert all("admin" not in l for l in s.startup_lines), s.startup_lines
-        assert not os.path.exists(s.db + ".admin-key")
+        assert not os.path.exists(s.key_path("admin-key"))
         ok(Actor(s, ADMIN_KEY).get("/v1/parties"), 200)
 
 

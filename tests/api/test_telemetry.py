@@ -6,12 +6,11 @@ stored once; compaction and retention keep the answers."""
 
 import datetime
 import json
-import os
-import tempfile
 import time
 
 from fixtures import (World, iso, maintenance_start_body, now, ok, refused,
                       registry, server)
+from harness import persistent_db
 
 
 # Units the reports below tell of were registered this long ago.
@@ -106,8 +105,7 @@ def test_bad_reports_store_nothing():
 
 
 def test_compaction_rollups_and_retention():
-    with tempfile.TemporaryDirectory() as d:
-        db = os.path.join(d, "hrid.db")
+    with persistent_db() as db:
         with server("--compact-ms", "100", "--raw-retention-days", "2", db=db) as s:
             w = World(s)
             code = w.in_service_since(MONTH_AGO)
