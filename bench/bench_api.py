@@ -36,10 +36,15 @@ ADMIN = "bench-admin-key-0123456789abcdef"
 
 
 class Node:
-    def __init__(self, hridd, tmp, extra=()):
+    """hridd on tmp/bench.db, or on the database uri db with its key files
+    in tmp (nodes of one registry share them)."""
+
+    def __init__(self, hridd, tmp, extra=(), db=None):
+        where = ["--db", db, "--keys", tmp] if db else \
+            ["--db", os.path.join(tmp, "bench.db")]
         self.proc = subprocess.Popen(
-            [hridd, "--db", os.path.join(tmp, "bench.db"), "--listen",
-             "127.0.0.1:0", "--quiet"] + list(extra),
+            [hridd] + where + ["--listen", "127.0.0.1:0", "--quiet"]
+            + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=dict(os.environ, HRID_ADMIN_KEY=ADMIN), text=True)
         while True:

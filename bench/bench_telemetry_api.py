@@ -8,7 +8,10 @@ precision and operating hours: 86 values a report.  Each batch is
 acknowledged once durable.  Prints reports/s and values/s (median of R
 runs), then compaction of what was sent into chunks and rollups.
 
-Usage: bench/bench_telemetry_api.py BUILD_DIR [--units U] [--batches N]
+With --pg, the same ingest on a throw-away PostgreSQL cluster (durable),
+without the compaction part.
+
+Usage: bench/bench_telemetry_api.py BUILD_DIR [--units U] [--batches N] [--pg]
 """
 import argparse
 import datetime
@@ -23,7 +26,8 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import bench_api  # noqa: E402
 
 JOINTS = 40
@@ -51,10 +55,19 @@ def main():
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--pg", action="store_true",
+                    help="on a throw-away PostgreSQL cluster (durable); "
+                    "ingest only")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="hrid-bench-tel-")
+    cluster = uri = None
+    if a.pg:
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+        import pgcluster
+        cluster = pgcluster.Cluster(durable=True)
+        uri = cluster.create_db()
     node = bench_api.Node(os.path.join(a.build, "hridd"), tmp,
-                          ["--compact-ms", "3600000"])
+                          ["--compact-ms", "3600000"], db=uri)
     try:
         mk, rk, models = bench_api.setup(node, 2)
         owner, ok_ = bench_api.owner(node)
@@ -106,6 +119,8 @@ def main():
               "each, %d clients, %d values a report)"
               % (r, r * vals, a.runs, a.batches, per * len(codes),
                  size / 1024, a.clients, vals))
+        if a.pg:
+            return
         # Compaction of everything sent (its windows are long closed).
         node.stop()
         node = bench_api.Node(os.path.join(a.build, "hridd"), tmp,
@@ -131,6 +146,8 @@ def main():
     finally:
         if node is not None:
             node.stop()
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
