@@ -591,7 +591,7 @@ STMT(UNIT_COUNT, "SELECT count(*) FROM units");
 STMT(COMP_INSERT,
      "INSERT INTO components (unit_id, slot, part_no, supplier, lot,"
      " serial, installed_at, installed_seq, removed_at, removed_seq)"
-     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id");
+     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
 STMT(COMP_REMOVE, "UPDATE components SET removed_at = $2,"
                   " removed_seq = $3 WHERE id = $1 AND removed_at = 0");
 STMT(COMP_EXISTS, "SELECT 1 FROM components WHERE id = $1");
@@ -753,13 +753,136 @@ static bool prepare(struct pg_conn *c, const struct pg_stmt *s, char *msg,
     return ok;
 }
 
+/* A failed statement's status and message, from its SQLSTATE. */
+static int failed(const char *state, const char *subject, const char *msg,
+                  struct hrid_err *err)
+{
+    if (state != NULL && strcmp(state, "23505") == 0)
+        return hrid_err_set(err, STORE_CONFLICT, 0, 0, "%s already exists",
+                            subject);
+    if (state != NULL && strcmp(state, "23503") == 0)
+        return hrid_err_set(err, STORE_NOTFOUND, 0, 0,
+                            "%s refers to a party, model or unit that does "
+                            "not exist", subject);
+    return hrid_err_set(err, STORE_EIO, 0, 0, "%s: %s", subject, msg);
+}
+
+/* A result's message without its trailing newline. */
+static const char *result_msg(PGresult *res, PGconn *db, char *buf,
+                              size_t cap)
+{
+    size_t n;
+
+    if (res == NULL || PQresultErrorMessage(res)[0] == '\0')
+        return conn_msg(db, buf, cap);
+    snprintf(buf, cap, "%s", PQresultErrorMessage(res));
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    return buf;
+}
+
+/*
+ * The writer's connection runs in libpq's pipeline mode: statements are
+ * sent without waiting, and their results read at the next sync.  A write
+ * that needs no answer (a unit row's update, a component, a tile) is only
+ * sent (pg_defer); the next statement that needs its result sends a sync
+ * and reads every result before its own, so a write costs one round trip
+ * per answer it needs rather than one per statement.  After an error the
+ * server skips everything up to the sync, so a failed deferred write fails
+ * the statement that synced, and store/writer.h's finish step syncs at the
+ * end of every job so that each job learns its own failures.
+ */
+static bool send_stmt(struct pg_conn *c, const struct pg_stmt *s,
+                      const struct pg_args *a)
+{
+    char name[16];
+
+    snprintf(name, sizeof name, "h%d", s->id);
+    if (!c->prepared[s->id]) {
+        if (!PQsendPrepare(c->db, name, s->sql, 0, NULL))
+            return false;
+        c->pending++;
+        c->prepared[s->id] = true;
+    }
+    if (!PQsendQueryPrepared(c->db, name, a->n, a->v, a->len, a->fmt, 0))
+        return false;
+    c->pending++;
+    return true;
+}
+
+static bool send_sql(struct pg_conn *c, const char *sql)
+{
+    if (!PQsendQueryParams(c->db, sql, 0, NULL, NULL, NULL, NULL, 0))
+        return false;
+    c->pending++;
+    return true;
+}
+
+/*
+ * Syncs and reads the result of everything sent since the last sync.
+ * Returns STORE_OK, or the first failure (its SQLSTATE in *state, its
+ * message in msg).  *last, when given, gets the last statement's result
+ * if everything succeeded.
+ */
+static int collect(struct pg_conn *c, PGresult **last, char *state,
+                   char *msg, size_t cap)
+{
+    int r = STORE_OK, n = c->pending;
+    PGresult *res;
+
+    c->pending = 0;
+    state[0] = '\0';
+    if (!PQpipelineSync(c->db)) {
+        conn_msg(c->db, msg, cap);
+        return STORE_EIO;
+    }
+    for (int i = 0; i < n; i++) {
+        ExecStatusType rs;
+
+        res = PQgetResult(c->db);
+        rs = PQresultStatus(res);
+        if (res == NULL) {
+            if (r == STORE_OK)
+                conn_msg(c->db, msg, cap);
+            r = STORE_EIO;
+            break;
+        }
+        if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK &&
+            r == STORE_OK) {
+            const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+            snprintf(state, 6, "%s", st != NULL ? st : "");
+            result_msg(res, c->db, msg, cap);
+            r = STORE_EIO;
+        }
+        if (i == n - 1 && last != NULL && r == STORE_OK)
+            *last = res;
+        else
+            PQclear(res);
+        PQclear(PQgetResult(c->db));        /* the command's end */
+    }
+    /* Up to the sync's own result. */
+    while ((res = PQgetResult(c->db)) != NULL) {
+        ExecStatusType rs = PQresultStatus(res);
+
+        PQclear(res);
+        if (rs == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    if (r != STORE_OK && last != NULL && *last != NULL) {
+        PQclear(*last);
+        *last = NULL;
+    }
+    return r;
+}
+
 PGresult *pg_run(struct pg_conn *c, const struct pg_stmt *s,
                  const struct pg_args *a, int *status, struct hrid_err *err,
                  const char *fmt, ...)
 {
-    char subject[SUBJECT_MAX], msg[HRID_ERR_MSG_MAX], name[16];
+    char subject[SUBJECT_MAX], msg[HRID_ERR_MSG_MAX], name[16], state[6];
     static const struct pg_args none = {0};
-    const char *state = NULL;
     PGresult *res = NULL;
     ExecStatusType rs;
     va_list ap;
@@ -767,6 +890,7 @@ PGresult *pg_run(struct pg_conn *c, const struct pg_stmt *s,
     if (a == NULL)
         a = &none;
     msg[0] = '\0';
+    state[0] = '\0';
     /* A reader whose connection the server dropped connects again: there
      * is no transaction on it to lose. */
     if (PQstatus(c->db) == CONNECTION_BAD && !c->writer &&
@@ -777,6 +901,13 @@ PGresult *pg_run(struct pg_conn *c, const struct pg_stmt *s,
     if (a->overflow) {
         snprintf(msg, sizeof msg, "more than %d values for one statement",
                  PG_ARGS_MAX);
+    } else if (c->pipeline) {
+        if (!send_stmt(c, s, a))
+            conn_msg(c->db, msg, sizeof msg);
+        else if (collect(c, &res, state, msg, sizeof msg) == STORE_OK) {
+            *status = STORE_OK;
+            return res;
+        }
     } else if (c->prepared[s->id] || prepare(c, s, msg, sizeof msg)) {
         snprintf(name, sizeof name, "h%d", s->id);
         res = PQexecPrepared(c->db, name, a->n, a->v, a->len, a->fmt, 0);
@@ -785,23 +916,45 @@ PGresult *pg_run(struct pg_conn *c, const struct pg_stmt *s,
             *status = STORE_OK;
             return res;
         }
-        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        conn_msg(c->db, msg, sizeof msg);
+        if (PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL)
+            snprintf(state, sizeof state, "%s",
+                     PQresultErrorField(res, PG_DIAG_SQLSTATE));
+        result_msg(res, c->db, msg, sizeof msg);
+        PQclear(res);
     }
     va_start(ap, fmt);
     vsnprintf(subject, sizeof subject, fmt, ap);
     va_end(ap);
-    if (state != NULL && strcmp(state, "23505") == 0)
-        *status = hrid_err_set(err, STORE_CONFLICT, 0, 0, "%s already exists",
-                               subject);
-    else if (state != NULL && strcmp(state, "23503") == 0)
-        *status = hrid_err_set(err, STORE_NOTFOUND, 0, 0,
-                               "%s refers to a party, model or unit that "
-                               "does not exist", subject);
-    else
-        *status = hrid_err_set(err, STORE_EIO, 0, 0, "%s: %s", subject, msg);
-    PQclear(res);
+    *status = failed(state, subject, msg, err);
     return NULL;
+}
+
+/* Deferred statements between syncs, at most: a bulk body's components
+ * are sent in runs of this many. */
+#define PENDING_MAX 256
+
+int pg_defer(struct pg_conn *c, const struct pg_stmt *s,
+             const struct pg_args *a, struct hrid_err *err, const char *what)
+{
+    char msg[HRID_ERR_MSG_MAX], state[6];
+    PGresult *res;
+    int r;
+
+    if (!c->pipeline) {
+        res = pg_run(c, s, a, &r, err, "%s", what);
+        PQclear(res);
+        return r;
+    }
+    if (a->overflow)
+        return hrid_err_set(err, STORE_EIO, 0, 0, "%s: more than %d values "
+                            "for one statement", what, PG_ARGS_MAX);
+    if (!send_stmt(c, s, a))
+        return hrid_err_set(err, STORE_EIO, 0, 0, "%s: %s", what,
+                            conn_msg(c->db, msg, sizeof msg));
+    if (c->pending < PENDING_MAX)
+        return STORE_OK;
+    r = collect(c, NULL, state, msg, sizeof msg);
+    return r == STORE_OK ? r : failed(state, what, msg, err);
 }
 
 int64_t pg_changes(PGresult *res)
@@ -1522,8 +1675,6 @@ static int pg_unit_update(struct store_conn *sc, const struct store_unit *u,
                           struct hrid_err *err)
 {
     struct pg_args b;
-    PGresult *res;
-    int r;
 
     pg_args_init(&b);
     pg_i64(&b, u->id);
@@ -1547,14 +1698,10 @@ static int pg_unit_update(struct store_conn *sc, const struct store_unit *u,
     pg_i64(&b, u->last_event_at);
     pg_i64(&b, u->last_event_seq);
     pg_i64(&b, u->event_count);
-    res = pg_run(pgc(sc), &S_UNIT_UPDATE, &b, &r, err, "unit '%s'", u->code);
-    if (res == NULL)
-        return r;
-    if (pg_changes(res) == 0)
-        r = hrid_err_set(err, STORE_NOTFOUND, 0, 0,
-                         "unit row %lld not found", (long long)u->id);
-    PQclear(res);
-    return r;
+    /* Sent without waiting: core updates the row it has just read in the
+     * same transaction, so a missing row is a bug, and the update fails
+     * the job at its end if the row is gone. */
+    return pg_defer(pgc(sc), &S_UNIT_UPDATE, &b, err, "updating a unit");
 }
 
 /* The most selective filter given leads (custodian, then enterprise, then
@@ -1623,8 +1770,6 @@ static int pg_component_insert(struct store_conn *sc,
                                struct hrid_err *err)
 {
     struct pg_args b;
-    PGresult *res;
-    int r;
 
     pg_args_init(&b);
     pg_i64(&b, k->unit_id);
@@ -1637,12 +1782,10 @@ static int pg_component_insert(struct store_conn *sc,
     pg_i64(&b, k->installed_seq);
     pg_i64(&b, k->removed_at);
     pg_i64(&b, k->removed_seq);
-    res = pg_run(pgc(sc), &S_COMP_INSERT, &b, &r, err,
-                 "component '%s' of unit row %lld", or_empty(k->slot),
-                 (long long)k->unit_id);
-    if (res == NULL)
-        return r;
-    return returned_id(res, &k->id, err, "component");
+    /* Sent without waiting (a bulk body's components are most of its
+     * statements): the id stays 0, which no caller reads. */
+    k->id = 0;
+    return pg_defer(pgc(sc), &S_COMP_INSERT, &b, err, "adding a component");
 }
 
 static int pg_component_remove(struct store_conn *sc, int64_t id, int64_t at,
@@ -1792,8 +1935,6 @@ static int pg_tile_put(struct store_conn *sc, int level, int64_t index,
                        struct hrid_err *err)
 {
     struct pg_args b;
-    PGresult *res;
-    int r;
 
     if (width < 1 || width > STORE_TILE_WIDTH)
         return hrid_err_set(err, STORE_EIO, 0, 0,
@@ -1803,10 +1944,7 @@ static int pg_tile_put(struct store_conn *sc, int level, int64_t index,
     pg_i64(&b, level);
     pg_i64(&b, index);
     pg_blob(&b, hashes, (size_t)width * 32);
-    res = pg_run(pgc(sc), &S_TILE_PUT, &b, &r, err, "log tile %d/%lld",
-                 level, (long long)index);
-    PQclear(res);
-    return r;
+    return pg_defer(pgc(sc), &S_TILE_PUT, &b, err, "writing a log tile");
 }
 
 static int pg_tile_last(struct store_conn *sc, int level, int64_t *index,
@@ -1867,18 +2005,14 @@ static int pg_checkpoint_put(struct store_conn *sc,
                              struct hrid_err *err)
 {
     struct pg_args b;
-    PGresult *res;
-    int r;
 
     pg_args_init(&b);
     pg_i64(&b, cp->size);
     pg_blob(&b, cp->root, sizeof cp->root);
     pg_str(&b, cp->note);
     pg_i64(&b, cp->signed_at);
-    res = pg_run(pgc(sc), &S_CHECKPOINT_PUT, &b, &r, err,
-                 "the checkpoint of size %lld", (long long)cp->size);
-    PQclear(res);
-    return r;
+    return pg_defer(pgc(sc), &S_CHECKPOINT_PUT, &b, err,
+                    "storing the checkpoint");
 }
 
 static int pg_grant_insert(struct store_conn *sc, struct store_grant *g,
@@ -2067,14 +2201,29 @@ static void pgs_read_end(struct store_conn *sc)
 
 /* ---- writes ------------------------------------------------------------ */
 
-/* The writer's transaction steps (store/writer.h).  BEGIN takes the
- * sequencer; a dropped connection is opened again first. */
+/* Opens the writer's connection again after the server dropped it, in
+ * pipeline mode like the first. */
+static void writer_reset(struct pg_conn *c)
+{
+    PQreset(c->db);
+    memset(c->prepared, 0, sizeof c->prepared);
+    c->pending = 0;
+    if (PQstatus(c->db) == CONNECTION_OK)
+        PQenterPipelineMode(c->db);
+}
+
+/*
+ * The writer's transaction steps (store/writer.h), in pipeline mode.
+ * BEGIN takes the sequencer and waits for it; a savepoint and its release
+ * are only sent, and travel with the job's first statement that waits;
+ * ROLLBACK TO, COMMIT and ROLLBACK are sent after a sync (the server
+ * skips what follows an error up to the next sync) and waited for.
+ */
 static int pgs_step(struct store_conn *sc, enum store_tx what, char *msg,
                     size_t cap)
 {
     static const char *const sql[] = {
-        [STORE_TX_BEGIN] = "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                           "SELECT pg_advisory_xact_lock(" SEQUENCER_LOCK ")",
+        [STORE_TX_BEGIN] = "BEGIN ISOLATION LEVEL READ COMMITTED",
         [STORE_TX_SAVEPOINT] = "SAVEPOINT job",
         [STORE_TX_RELEASE] = "RELEASE job",
         [STORE_TX_ROLLBACK_TO] = "ROLLBACK TO job",
@@ -2082,36 +2231,68 @@ static int pgs_step(struct store_conn *sc, enum store_tx what, char *msg,
         [STORE_TX_ROLLBACK] = "ROLLBACK",
     };
     struct pg_conn *c = pgc(sc);
-    char buf[HRID_ERR_MSG_MAX];
-    PGresult *res;
-    ExecStatusType rs;
+    char state[6];
+    int r;
 
-    if (what == STORE_TX_ROLLBACK &&
-        PQtransactionStatus(c->db) == PQTRANS_IDLE)
+    switch (what) {
+    case STORE_TX_BEGIN:
+        if (PQstatus(c->db) != CONNECTION_OK)
+            writer_reset(c);
+        if (!send_sql(c, sql[what]) ||
+            !send_sql(c, "SELECT pg_advisory_xact_lock(" SEQUENCER_LOCK ")"))
+            break;
+        return collect(c, NULL, state, msg, cap) == STORE_OK ? 0 : -1;
+    case STORE_TX_SAVEPOINT:
+    case STORE_TX_RELEASE:
+        if (!send_sql(c, sql[what]))
+            break;
         return 0;
-    if (what == STORE_TX_BEGIN && PQstatus(c->db) != CONNECTION_OK) {
-        PQreset(c->db);
-        memset(c->prepared, 0, sizeof c->prepared);
+    case STORE_TX_COMMIT:
+        r = collect(c, NULL, state, msg, cap);
+        if (r != STORE_OK || !send_sql(c, sql[what]))
+            return -1;
+        return collect(c, NULL, state, msg, cap) == STORE_OK ? 0 : -1;
+    case STORE_TX_ROLLBACK_TO:
+    case STORE_TX_ROLLBACK:
+        if (c->pending > 0)
+            collect(c, NULL, state, msg, cap);
+        if (what == STORE_TX_ROLLBACK &&
+            PQtransactionStatus(c->db) == PQTRANS_IDLE)
+            return 0;
+        if (!send_sql(c, sql[what]))
+            break;
+        return collect(c, NULL, state, msg, cap) == STORE_OK ? 0 : -1;
     }
-    res = PQexec(c->db, sql[what]);
-    rs = PQresultStatus(res);
-    PQclear(res);
-    if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)
-        return 0;
-    snprintf(msg, cap, "%s", conn_msg(c->db, buf, sizeof buf));
+    conn_msg(c->db, msg, cap);
     return -1;
+}
+
+/* The end of a job: its deferred writes' results, so that a failed one
+ * fails this job and no other. */
+static int pgs_finish(struct store_conn *sc, struct hrid_err *err)
+{
+    struct pg_conn *c = pgc(sc);
+    char msg[HRID_ERR_MSG_MAX], state[6];
+    int r;
+
+    if (c->pending == 0)
+        return STORE_OK;
+    r = collect(c, NULL, state, msg, sizeof msg);
+    return r == STORE_OK ? r : failed(state, "a write", msg, err);
 }
 
 /* Whether the transaction is gone (a COMMIT or ROLLBACK inside a job, or
  * a broken connection).  A failed statement only marks it failed, which
- * the job's ROLLBACK TO repairs. */
+ * the job's ROLLBACK TO repairs.  Asked after finish, with nothing in
+ * flight. */
 static bool pgs_lost(struct store_conn *sc, char *msg, size_t cap)
 {
     struct pg_conn *c = pgc(sc);
     PGTransactionStatusType ts = PQtransactionStatus(c->db);
     char buf[HRID_ERR_MSG_MAX];
 
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR ||
+        ts == PQTRANS_ACTIVE)
         return false;
     conn_msg(c->db, buf, sizeof buf);
     snprintf(msg, cap, "%s", buf[0] != '\0' ? buf : "the transaction ended "
@@ -2120,7 +2301,7 @@ static bool pgs_lost(struct store_conn *sc, char *msg, size_t cap)
 }
 
 static const struct store_writer_ops pgs_writer_ops = {
-    pgs_step, pgs_lost, NULL
+    pgs_step, pgs_lost, pgs_finish, NULL
 };
 
 static void pgs_set_precommit(struct store *st, store_precommit_fn fn,
@@ -2319,6 +2500,7 @@ static int pgs_open(const char *uri, struct store **out,
     }
     s->wconn = c;
     c->writer = true;
+    c->pipeline = PQenterPipelineMode(c->db) == 1;
     if (store_writer_start(&s->writer, &pgs_writer_ops, &c->base,
                            s->base.readers.key, WRITE_BATCH_MAX) != 0) {
         r = hrid_err_set(err, STORE_EIO, 0, 0,

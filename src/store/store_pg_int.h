@@ -22,7 +22,9 @@
 struct pg_conn {
     struct store_conn base;     /* first: store.c reaches ops through it */
     PGconn *db;
-    bool writer;                /* inside store_write's transaction */
+    bool writer;                /* the writer thread's */
+    bool pipeline;              /* in libpq's pipeline mode (the writer) */
+    int pending;                /* statements sent, results not yet read */
     int read_depth;             /* nesting of read_begin */
     bool prepared[PG_STMT_MAX];
 };
@@ -66,6 +68,16 @@ PGresult *pg_run(struct pg_conn *c, const struct pg_stmt *s,
                  const struct pg_args *a, int *status, struct hrid_err *err,
                  const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/*
+ * Sends a write whose result the caller does not need (no id, no count)
+ * and returns without waiting when the connection is the writer's; its
+ * failure fails the next statement that waits, or the job's end.  Runs it
+ * at once elsewhere.  what names it in a message.
+ */
+int pg_defer(struct pg_conn *c, const struct pg_stmt *s,
+             const struct pg_args *a, struct hrid_err *err,
+             const char *what);
 
 /* The rows a statement changed or returned. */
 int64_t pg_changes(PGresult *res);

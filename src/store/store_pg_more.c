@@ -875,6 +875,10 @@ int pg_tel_put(struct store_conn *sc, int kind, const struct store_tel *t,
     pg_i64(&args, t->a);
     pg_i64(&args, t->b);
     pg_blob(&args, t->data, t->len);
+    /* Nobody asks whether it was new: sent without waiting. */
+    if (inserted == NULL)
+        return pg_defer(pgc(sc), replace ? &S_TEL_REPLACE : &S_TEL_INSERT,
+                        &args, err, "storing telemetry");
     res = pg_run(pgc(sc), replace ? &S_TEL_REPLACE : &S_TEL_INSERT, &args,
                  &r, err, "telemetry of unit %lld", (long long)t->unit_id);
     if (res == NULL)
@@ -1126,20 +1130,14 @@ int pg_seen_put(struct store_conn *sc, const struct store_seen *s,
                 struct hrid_err *err)
 {
     struct pg_args args;
-    PGresult *res;
-    int r;
 
     pg_args_init(&args);
     pg_i64(&args, s->unit_id);
     pg_i64(&args, s->enterprise_id);
     pg_i64(&args, s->model_row);
     pg_i64(&args, s->t);
-    res = pg_run(pgc(sc), &S_SEEN_PUT, &args, &r, err,
-                 "last report of unit %lld", (long long)s->unit_id);
-    if (res == NULL)
-        return r;
-    PQclear(res);
-    return STORE_OK;
+    return pg_defer(pgc(sc), &S_SEEN_PUT, &args, err,
+                    "noting a unit's last report");
 }
 
 int pg_seen_silent(struct store_conn *sc, int64_t enterprise_id,
@@ -1215,8 +1213,6 @@ int pg_fence_put(struct store_conn *sc, const struct store_fence *f,
                  struct hrid_err *err)
 {
     struct pg_args args;
-    PGresult *res;
-    int r;
 
     pg_args_init(&args);
     pg_i64(&args, f->unit_id);
@@ -1225,12 +1221,7 @@ int pg_fence_put(struct store_conn *sc, const struct store_fence *f,
     pg_f64(&args, f->speed_limit);
     pg_id(&args, f->set_by);
     pg_i64(&args, f->set_at);
-    res = pg_run(pgc(sc), &S_FENCE_PUT, &args, &r, err, "fence of unit %lld",
-                 (long long)f->unit_id);
-    if (res == NULL)
-        return r;
-    PQclear(res);
-    return STORE_OK;
+    return pg_defer(pgc(sc), &S_FENCE_PUT, &args, err, "setting a fence");
 }
 
 int pg_fence_get(struct store_conn *sc, int64_t unit_id, struct arena *a,
@@ -1318,20 +1309,14 @@ int pg_snapshot_put(struct store_conn *sc, int64_t unit_id, int64_t seq,
                     int64_t at, const char *state, struct hrid_err *err)
 {
     struct pg_args args;
-    PGresult *res;
-    int r;
 
     pg_args_init(&args);
     pg_i64(&args, unit_id);
     pg_i64(&args, seq);
     pg_i64(&args, at);
     pg_str(&args, state);
-    res = pg_run(pgc(sc), &S_SNAP_PUT, &args, &r, err,
-                 "snapshot of unit %lld", (long long)unit_id);
-    if (res == NULL)
-        return r;
-    PQclear(res);
-    return STORE_OK;
+    return pg_defer(pgc(sc), &S_SNAP_PUT, &args, err,
+                    "storing a unit's snapshot");
 }
 
 /* STORE_NOTFOUND when the unit has no snapshot dated at or before t:

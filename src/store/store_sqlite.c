@@ -3622,7 +3622,7 @@ static void sq_after(struct store_conn *sc)
 }
 
 static const struct store_writer_ops sq_writer_ops = {
-    sq_step, sq_lost, sq_after
+    sq_step, sq_lost, NULL, sq_after
 };
 
 static void sq_set_precommit(struct store *st, store_precommit_fn fn,

@@ -53,6 +53,17 @@ static void run_batch(struct store_writer *w, struct store_job **jobs,
                 continue;
             }
             j->result = j->fn(c, j->arg, j->err);
+            if (ops->finish != NULL) {
+                struct hrid_err fe;
+                int f;
+
+                hrid_err_clear(&fe);
+                f = ops->finish(c, &fe);
+                if (f != STORE_OK && j->result == STORE_OK) {
+                    *j->err = fe;
+                    j->result = f;
+                }
+            }
             if (ops->lost(c, msg, sizeof msg))
                 lost = true;
             else if (j->result != STORE_OK)

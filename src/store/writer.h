@@ -37,6 +37,9 @@ struct store_writer_ops {
                 size_t cap);
     /* Whether the backend gave up the open transaction (msg: why). */
     bool (*lost)(struct store_conn *conn, char *msg, size_t cap);
+    /* After each job's function (may be NULL): the job's failure that the
+     * backend learns only now (a write it sent without waiting). */
+    int (*finish)(struct store_conn *conn, struct hrid_err *err);
     /* After a batch's callers were woken (may be NULL). */
     void (*after)(struct store_conn *conn);
 };
