@@ -319,9 +319,14 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX incidents_model ON incidents (model_row, id);"
     "CREATE INDEX incidents_enterprise ON incidents (enterprise_id, id);"
 
-    /* Counts for market statistics, kept by triggers as units are
-     * written (stat_units per state and region, stat_months per month of
-     * registration and of release). */
+    /* Counts for market statistics (stat_units per state and region,
+     * stat_months per month of registration and of release).  The
+     * triggers on units only append +1/-1 rows to the *_delta tables, and
+     * hrid_fold_stats(), run by the writer before every COMMIT, adds them
+     * into the counts once per transaction and empties them: a bulk
+     * registration of 10,000 units updating one count row 10,000 times in
+     * one transaction would leave a chain of 10,000 row versions for each
+     * next update to walk. */
     "CREATE TABLE stat_units ("
     "  enterprise_id BIGINT NOT NULL,"
     "  model_row     BIGINT NOT NULL,"
@@ -338,6 +343,20 @@ static const char *const MIGRATIONS[] = {
     "  released      BIGINT NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (enterprise_id, model_row, month)"
     ");"
+    "CREATE TABLE stat_units_delta ("
+    "  enterprise_id BIGINT NOT NULL,"
+    "  model_row     BIGINT NOT NULL,"
+    "  state         TEXT NOT NULL,"
+    "  region        TEXT NOT NULL,"
+    "  n             BIGINT NOT NULL"
+    ");"
+    "CREATE TABLE stat_months_delta ("
+    "  enterprise_id BIGINT NOT NULL,"
+    "  model_row     BIGINT NOT NULL,"
+    "  month         TEXT NOT NULL,"
+    "  registered    BIGINT NOT NULL,"
+    "  released      BIGINT NOT NULL"
+    ");"
     "CREATE FUNCTION hrid_month(ms BIGINT) RETURNS TEXT"
     "  LANGUAGE sql IMMUTABLE AS"
     "  $$ SELECT to_char(to_timestamp(ms / 1000) AT TIME ZONE 'UTC',"
@@ -349,34 +368,43 @@ static const char *const MIGRATIONS[] = {
     "       old.region IS NOT DISTINCT FROM new.region THEN"
     "      RETURN NULL;"
     "    END IF;"
-    "    UPDATE stat_units SET n = n - 1"
-    "      WHERE enterprise_id = old.enterprise_id"
-    "      AND model_row = old.model_row AND state = old.state"
-    "      AND region = coalesce(old.region, '');"
+    "    INSERT INTO stat_units_delta VALUES (old.enterprise_id,"
+    "      old.model_row, old.state, coalesce(old.region, ''), -1);"
     "    IF old.state = 'registered' AND new.state = 'released' THEN"
-    "      INSERT INTO stat_months (enterprise_id, model_row, month,"
-    "        released) VALUES (new.enterprise_id, new.model_row,"
-    "        hrid_month(new.last_event_at), 1)"
-    "        ON CONFLICT (enterprise_id, model_row, month)"
-    "        DO UPDATE SET released = stat_months.released + 1;"
+    "      INSERT INTO stat_months_delta VALUES (new.enterprise_id,"
+    "        new.model_row, hrid_month(new.last_event_at), 0, 1);"
     "    END IF;"
     "  ELSE"
-    "    INSERT INTO stat_months (enterprise_id, model_row, month,"
-    "      registered) VALUES (new.enterprise_id, new.model_row,"
-    "      hrid_month(new.registered_at), 1)"
-    "      ON CONFLICT (enterprise_id, model_row, month)"
-    "      DO UPDATE SET registered = stat_months.registered + 1;"
+    "    INSERT INTO stat_months_delta VALUES (new.enterprise_id,"
+    "      new.model_row, hrid_month(new.registered_at), 1, 0);"
     "  END IF;"
-    "  INSERT INTO stat_units VALUES (new.enterprise_id, new.model_row,"
-    "    new.state, coalesce(new.region, ''), 1)"
-    "    ON CONFLICT (enterprise_id, model_row, state, region)"
-    "    DO UPDATE SET n = stat_units.n + 1;"
+    "  INSERT INTO stat_units_delta VALUES (new.enterprise_id,"
+    "    new.model_row, new.state, coalesce(new.region, ''), 1);"
     "  RETURN NULL;"
     "  END $$;"
     "CREATE TRIGGER stat_units_insert AFTER INSERT ON units"
     "  FOR EACH ROW EXECUTE FUNCTION stat_units_count();"
     "CREATE TRIGGER stat_units_update AFTER UPDATE OF state, region ON units"
     "  FOR EACH ROW EXECUTE FUNCTION stat_units_count();"
+    "CREATE FUNCTION hrid_fold_stats() RETURNS void"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF EXISTS (SELECT 1 FROM stat_units_delta) THEN"
+    "    INSERT INTO stat_units SELECT enterprise_id, model_row, state,"
+    "      region, sum(n) FROM stat_units_delta GROUP BY 1, 2, 3, 4"
+    "      ON CONFLICT (enterprise_id, model_row, state, region)"
+    "      DO UPDATE SET n = stat_units.n + excluded.n;"
+    "    DELETE FROM stat_units_delta;"
+    "  END IF;"
+    "  IF EXISTS (SELECT 1 FROM stat_months_delta) THEN"
+    "    INSERT INTO stat_months SELECT enterprise_id, model_row, month,"
+    "      sum(registered), sum(released) FROM stat_months_delta"
+    "      GROUP BY 1, 2, 3"
+    "      ON CONFLICT (enterprise_id, model_row, month) DO UPDATE"
+    "      SET registered = stat_months.registered + excluded.registered,"
+    "      released = stat_months.released + excluded.released;"
+    "    DELETE FROM stat_months_delta;"
+    "  END IF;"
+    "  END $$;"
 
     "CREATE TABLE telemetry ("
     "  kind    BIGINT NOT NULL,"
@@ -2248,8 +2276,11 @@ static int pgs_step(struct store_conn *sc, enum store_tx what, char *msg,
             break;
         return 0;
     case STORE_TX_COMMIT:
+        /* The statistics' deltas of the transaction, added into the
+         * counts once (see MIGRATIONS), then COMMIT. */
         r = collect(c, NULL, state, msg, cap);
-        if (r != STORE_OK || !send_sql(c, sql[what]))
+        if (r != STORE_OK || !send_sql(c, "SELECT hrid_fold_stats()") ||
+            !send_sql(c, sql[what]))
             return -1;
         return collect(c, NULL, state, msg, cap) == STORE_OK ? 0 : -1;
     case STORE_TX_ROLLBACK_TO:
