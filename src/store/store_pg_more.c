@@ -23,26 +23,10 @@
  */
 #include <string.h>
 
+#include "store/store_cols.h"
 #include "store/store_pg_int.h"
 
 /* ---- statements -------------------------------------------------------- */
-
-#define CERT_COLS  "id, model_row, unit_id, scheme, tier, scenarios, "      \
-                   "conditions, limits, valid_from, valid_until, "         \
-                   "issuer_id, created_at, revoked_at"
-#define RECALL_COLS "id, enterprise_id, created_by, ordered, defect, "     \
-                    "hazard, remedy, target, status, created_at, closed_at"
-#define RU_COLS    "recall_id, unit_id, code, state, notified_seq, "       \
-                   "remedied_seq, remedied_at"
-#define INCIDENT_COLS "id, unit_id, code, model_row, enterprise_id, at, " \
-                      "recorded_at, severity, kind, place, description, " \
-                      "reporter_id, verified, contact, event_seq, snapshot"
-#define RULE_COLS  "id, enterprise_id, model_row, metric, op, threshold, " \
-                   "for_ms, created_by, created_at"
-#define ALERT_COLS "id, rule_id, unit_id, code, model_row, enterprise_id, " \
-                   "metric, state, since, opened_at, cleared_at, value"
-#define VIOL_COLS  "id, unit_id, code, enterprise_id, state, first_t, "    \
-                   "last_t, lat, lon, closed_at"
 
 enum {
     M_CERT_INSERT = PG_BASE_MORE, M_CERT_GET, M_CERT_REVOKE, M_CERT_LIST,

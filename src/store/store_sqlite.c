@@ -36,6 +36,7 @@
 
 #include <sqlite3.h>
 
+#include "store/store_cols.h"
 #include "store/store_int.h"
 #include "store/writer.h"
 
@@ -479,39 +480,6 @@ static const char *const MIGRATIONS[] = {
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
 /* ---- cached statements ------------------------------------------------- */
-
-#define PARTY_COLS "id, kind, name, public_name, country, ent_code, info, " \
-                   "created_at"
-#define KEY_COLS   "id, key_id, hash, party_id, role, label, created_at, " \
-                   "revoked_at"
-#define MODEL_COLS "id, model_id, enterprise_id, level, filing_year, name, " \
-                   "status, params, filing, filed_at, approved_at, "       \
-                   "approved_by, withdrawn_at"
-#define UNIT_COLS  "id, code, model_row, enterprise_id, state, prev_state, " \
-                   "custodian_id, owner_id, operator_id, serial, batch, "   \
-                   "production_date, factory, firmware, device_key, site, " \
-                   "scenario, region, market_filing_no, jurisdiction, "    \
-                   "extra, registered_at, updated_at, last_event_at, "     \
-                   "last_event_seq, event_count"
-#define COMP_COLS  "id, unit_id, slot, part_no, supplier, lot, serial, "   \
-                   "installed_at, installed_seq, removed_at, removed_seq"
-#define EVENT_COLS "seq, unit_id, code, type, at, recorded_at, actor_id, " \
-                   "actor_role, body"
-#define GRANT_COLS "id, unit_id, grantee_id, granted_by, scope, "          \
-                   "valid_from, valid_until, revoked_at, created_at"
-#define IDEM_COLS  "party_id, key, req_hash, status, response, created_at"
-#define CERT_COLS  "id, model_row, unit_id, scheme, tier, scenarios, "      \
-                   "conditions, limits, valid_from, valid_until, "         \
-                   "issuer_id, created_at, revoked_at"
-#define RECALL_COLS "id, enterprise_id, created_by, ordered, defect, "     \
-                    "hazard, remedy, target, status, created_at, closed_at"
-#define INCIDENT_COLS "id, unit_id, code, model_row, enterprise_id, at, " \
-                      "recorded_at, severity, kind, place, description, " \
-                      "reporter_id, verified, contact, event_seq, snapshot"
-#define ALERT_COLS "id, rule_id, unit_id, code, model_row, enterprise_id, " \
-                   "metric, state, since, opened_at, cleared_at, value"
-#define RU_COLS    "recall_id, unit_id, code, state, notified_seq, "       \
-                   "remedied_seq, remedied_at"
 
 /* unit_list: ?1 the leading filter (absent from the unfiltered walk),
  * ?2 the last code seen, ?3-?5 the other filters (0 or NULL: none), ?6 the
