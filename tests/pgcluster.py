@@ -140,9 +140,10 @@ class Cluster:
             raise RuntimeError(f"{tool} failed ({p.returncode}): {p.stderr.strip()}")
         return p.stdout
 
-    def _start(self, durable):
+    def _start(self, durable, port=None):
         sync = "on" if durable else "off"
-        self.port = free_port()
+        self.durable = durable
+        self.port = port or free_port()
         settings = {"listen_addresses": "127.0.0.1", "port": str(self.port),
                     "unix_socket_directories": self.dir,
                     "fsync": sync, "synchronous_commit": sync,
@@ -166,6 +167,17 @@ class Cluster:
                 raise RuntimeError(f"postgres did not start (exit {self.proc.poll()}):\n"
                                    + self.server_log())
             time.sleep(0.1)
+
+    def restart(self, down=0.0):
+        """Stops the server (fast shutdown: clients are disconnected) and
+        starts it again on the same port after down seconds, as an
+        operator's restart or a failover does to hridd."""
+        subprocess.run([*self._as, os.path.join(self.bin, "pg_ctl"), "stop",
+                        "-D", self.data, "-m", "fast", "-w", "-t", "30"],
+                       capture_output=True, timeout=60)
+        self.proc.wait(30)
+        time.sleep(down)
+        self._start(self.durable, self.port)
 
     def server_log(self):
         """The server's log so far (for failure messages)."""

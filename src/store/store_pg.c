@@ -920,6 +920,19 @@ PGresult *pg_run(struct pg_conn *c, const struct pg_stmt *s,
         snprintf(name, sizeof name, "h%d", s->id);
         res = PQexecPrepared(c->db, name, a->n, a->v, a->len, a->fmt, 0);
         rs = PQresultStatus(res);
+        /* The server restarted since this reader's last statement: once
+         * more on a new connection, outside a transaction only. */
+        if (rs == PGRES_FATAL_ERROR && PQstatus(c->db) == CONNECTION_BAD &&
+            !c->writer && c->read_depth == 0) {
+            PQclear(res);
+            PQreset(c->db);
+            memset(c->prepared, 0, sizeof c->prepared);
+            res = prepare(c, s, msg, sizeof msg)
+                      ? PQexecPrepared(c->db, name, a->n, a->v, a->len,
+                                       a->fmt, 0)
+                      : NULL;
+            rs = PQresultStatus(res);
+        }
         if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
             *status = STORE_OK;
             return res;
@@ -2186,14 +2199,25 @@ static int pgs_read_begin(struct store_conn *sc, struct hrid_err *err)
 {
     struct pg_conn *c = pgc(sc);
 
+    static const char begin[] =
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
     if (c->writer || c->read_depth++ > 0)
         return STORE_OK;
-    if (exec_sql(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                 "cannot begin a read transaction", err) != STORE_OK) {
-        c->read_depth = 0;
-        return STORE_EIO;
+    if (exec_sql(c, begin, "cannot begin a read transaction", err) ==
+        STORE_OK)
+        return STORE_OK;
+    /* Dropped by the server since the last read: once more on a new
+     * connection. */
+    if (PQstatus(c->db) == CONNECTION_BAD) {
+        PQreset(c->db);
+        memset(c->prepared, 0, sizeof c->prepared);
+        if (exec_sql(c, begin, "cannot begin a read transaction", err) ==
+            STORE_OK)
+            return STORE_OK;
     }
-    return STORE_OK;
+    c->read_depth = 0;
+    return STORE_EIO;
 }
 
 static void pgs_read_end(struct store_conn *sc)
@@ -2244,12 +2268,24 @@ static int pgs_step(struct store_conn *sc, enum store_tx what, char *msg,
 
     switch (what) {
     case STORE_TX_BEGIN:
-        if (PQstatus(c->db) != CONNECTION_OK)
-            writer_reset(c);
-        if (!send_sql(c, sql[what]) ||
-            !send_sql(c, "SELECT pg_advisory_xact_lock(" SEQUENCER_LOCK ")"))
-            break;
-        return collect(c, NULL, state, msg, cap) == STORE_OK ? 0 : -1;
+        /* A connection the server dropped (a restart, a failover) shows
+         * at the first statement after it: nothing has run yet, so that
+         * BEGIN is tried once more on a new connection. */
+        for (int attempt = 0; attempt < 2; attempt++) {
+            if (PQstatus(c->db) != CONNECTION_OK)
+                writer_reset(c);
+            if (!send_sql(c, sql[what]) ||
+                !send_sql(c, "SELECT pg_advisory_xact_lock(" SEQUENCER_LOCK
+                          ")")) {
+                conn_msg(c->db, msg, cap);
+                c->pending = 0;
+            } else if (collect(c, NULL, state, msg, cap) == STORE_OK) {
+                return 0;
+            }
+            if (PQstatus(c->db) == CONNECTION_OK)
+                break;
+        }
+        return -1;
     case STORE_TX_SAVEPOINT:
     case STORE_TX_RELEASE:
         if (!send_sql(c, sql[what]))
