@@ -736,6 +736,9 @@ int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,
                     struct arena *a, store_each_unit_fn each, void *ctx,
                     struct hrid_err *err);
 int store_unit_count(struct store_conn *c, int64_t *n, struct hrid_err *err);
+/* component_insert may leave k->id 0: the PostgreSQL writer sends the
+ * insert without waiting for it (a bulk body is mostly components), and
+ * no caller needs the id, which component_list returns. */
 int store_component_insert(struct store_conn *c, struct store_component *k,
                            struct hrid_err *err);
 int store_component_remove(struct store_conn *c, int64_t id, int64_t at,
