@@ -404,6 +404,12 @@ int core_model_health(struct core *c, const struct core_principal *who,
 int core_telemetry_compact(struct core *c, int64_t now, int64_t retention_ms,
                            int64_t *reports, struct core_err *err);
 
+/* Forgets the replies kept for Idempotency-Keys of requests older than
+ * before (write.c): a retry after that runs as a new request.  *deleted
+ * counts them.  hridd calls it from its telemetry thread. */
+int core_idem_expire(struct core *c, int64_t before, int64_t *deleted,
+                     struct core_err *err);
+
 /* Opens an alert for every unit in service silent for longer than a
  * "no data for N minutes" rule allows (alert.c); *opened counts them.
  * hridd calls it from its telemetry thread. */

@@ -107,6 +107,42 @@ int core_write(struct core *c, const struct core_principal *who,
     return core_store_fail(err, rc == STORE_ABORT ? STORE_EIO : rc, &he);
 }
 
+/* Records deleted a transaction: the sweep never holds the writer (and,
+ * on PostgreSQL, the log sequencer) for long. */
+#define IDEM_EXPIRE_BATCH 5000
+
+struct idem_expire {
+    int64_t before;
+    int64_t deleted;
+};
+
+static int idem_expire_run(struct store_conn *sc, void *arg,
+                           struct hrid_err *he)
+{
+    struct idem_expire *x = arg;
+
+    return store_idem_expire(sc, x->before, IDEM_EXPIRE_BATCH, &x->deleted,
+                             he);
+}
+
+int core_idem_expire(struct core *c, int64_t before, int64_t *deleted,
+                     struct core_err *err)
+{
+    struct idem_expire x = {before, 0};
+    struct hrid_err he;
+    int rc;
+
+    *deleted = 0;
+    do {
+        hrid_err_clear(&he);
+        rc = store_write(c->store, idem_expire_run, &x, &he);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
+        *deleted += x.deleted;
+    } while (x.deleted == IDEM_EXPIRE_BATCH);
+    return CORE_OK;
+}
+
 int core_require(const struct core_principal *who, unsigned mask,
                  const char *what, struct core_err *err)
 {

@@ -62,6 +62,7 @@ struct options {
     unsigned checkpoint_ms;     /* how often a grown log is signed */
     unsigned compact_ms;        /* how often telemetry is compacted */
     unsigned retention_days;    /* raw telemetry kept this long */
+    unsigned idem_ttl_s;        /* replies kept for Idempotency-Keys */
     char mqtt_host[256];        /* --mqtt: the broker; "" when none */
     unsigned mqtt_port;
 };
@@ -70,6 +71,12 @@ struct options {
  * by default; raw samples are kept 90 days (docs/telemetry.md). */
 #define COMPACT_MS_DEFAULT 60000u
 #define RETENTION_DAYS_DEFAULT 90u
+
+/* A reply kept for an Idempotency-Key is forgotten after a week (a retry
+ * comes within minutes; a week covers a client that was down over a
+ * weekend), so that the table does not grow with every write. */
+#define IDEM_TTL_DEFAULT (7u * 86400u)
+#define IDEM_TTL_MAX (3650u * 86400u)
 
 /* The log's origin when none is given at the first start. */
 #define LOG_NAME_DEFAULT "hrid.local/log"
@@ -103,8 +110,12 @@ static void usage(FILE *f)
         "                          PATH.platform-key (mode 0600: back them up)\n"
         "      --checkpoint-ms MS  sign a checkpoint this often while the log\n"
         "                          grows (default 1000)\n"
-        "      --compact-ms MS     compact telemetry, check silence rules this often\n"
+        "      --compact-ms MS     compact telemetry, check silence rules and\n"
+        "                          expire idempotency records this often\n"
         "                          (default 60000)\n"
+        "      --idempotency-ttl S keep the replies of Idempotency-Keys S seconds\n"
+        "                          (default 604800, a week); a retry after that\n"
+        "                          runs as a new request\n"
         "      --raw-retention-days N  keep raw telemetry N days (default 90;\n"
         "                          hourly rollups are kept for the unit's life)\n"
         "      --mqtt HOST:PORT    take telemetry signed by units from this MQTT\n"
@@ -202,6 +213,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "checkpoint-ms", required_argument, NULL, 'C' },
         { "compact-ms", required_argument, NULL, 'K' },
         { "raw-retention-days", required_argument, NULL, 'R' },
+        { "idempotency-ttl", required_argument, NULL, 'I' },
         { "mqtt",    required_argument, NULL, 'M' },
         { "keys",    required_argument, NULL, 'k' },
         { "help",    no_argument,       NULL, 'h' },
@@ -223,6 +235,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->checkpoint_ms = CHECKPOINT_MS_DEFAULT;
     o->compact_ms = COMPACT_MS_DEFAULT;
     o->retention_days = RETENTION_DAYS_DEFAULT;
+    o->idem_ttl_s = IDEM_TTL_DEFAULT;
     o->mqtt_host[0] = '\0';
     o->mqtt_port = 0;
     while ((c = getopt_long(argc, argv, "d:l:t:qhV", longopts, NULL)) != -1) {
@@ -289,6 +302,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return 2;
             }
             keys = optarg;
+            break;
+        case 'I':
+            if (parse_uint(optarg, IDEM_TTL_MAX, &o->idem_ttl_s) != 0 ||
+                o->idem_ttl_s == 0) {
+                fprintf(stderr, "hridd: --idempotency-ttl '%s': expected "
+                        "1-%u seconds\n", optarg, IDEM_TTL_MAX);
+                return 2;
+            }
             break;
         case 'M':
             if (parse_mqtt(optarg, o) != 0) {
@@ -508,6 +529,7 @@ struct compactor {
     struct core *core;
     unsigned every_ms;
     int64_t retention_ms;
+    int64_t idem_ttl_ms;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -550,6 +572,13 @@ static void *compactor_main(void *arg)
             fprintf(stderr, "hridd: silence alerts: %s\n", err.msg);
             snprintf(last, sizeof last, "%s", err.msg);
         }
+        memset(&err, 0, sizeof err);
+        if (core_idem_expire(k->core, core_now_ms() - k->idem_ttl_ms, &moved,
+                             &err) != CORE_OK &&
+            strcmp(err.msg, last) != 0) {
+            fprintf(stderr, "hridd: idempotency expiry: %s\n", err.msg);
+            snprintf(last, sizeof last, "%s", err.msg);
+        }
         pthread_mutex_lock(&k->mu);
     }
     pthread_mutex_unlock(&k->mu);
@@ -577,7 +606,8 @@ int main(int argc, char **argv)
     struct core *core = NULL;
     struct ledger_key log_key;
     struct ledger_signer *signer = NULL;
-    struct compactor compactor = {NULL, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER,
+    struct compactor compactor = {NULL, 0, 0, 0, 0,
+                                  PTHREAD_MUTEX_INITIALIZER,
                                   PTHREAD_COND_INITIALIZER, false, false};
     struct hrid_err he;
     uint64_t cp_size;
@@ -632,6 +662,7 @@ int main(int argc, char **argv)
     compactor.core = core;
     compactor.every_ms = o.compact_ms;
     compactor.retention_ms = (int64_t)o.retention_days * 86400000;
+    compactor.idem_ttl_ms = (int64_t)o.idem_ttl_s * 1000;
     if (pthread_create(&compactor.thread, NULL, compactor_main,
                        &compactor) != 0) {
         fprintf(stderr, "hridd: cannot start the telemetry compactor\n");

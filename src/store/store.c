@@ -295,6 +295,12 @@ int store_idem_put(struct store_conn *c, const struct store_idem *r,
     return c->store->ops->idem_put(c, r, err);
 }
 
+int store_idem_expire(struct store_conn *c, int64_t before, int limit,
+                      int64_t *deleted, struct hrid_err *err)
+{
+    return c->store->ops->idem_expire(c, before, limit, deleted, err);
+}
+
 int store_cert_insert(struct store_conn *c, struct store_cert *k,
                       struct hrid_err *err)
 {

@@ -530,6 +530,8 @@ struct store_ops {
                     struct hrid_err *err);
     int (*idem_put)(struct store_conn *c, const struct store_idem *r,
                     struct hrid_err *err);
+    int (*idem_expire)(struct store_conn *c, int64_t before, int limit,
+                       int64_t *deleted, struct hrid_err *err);
 
     int (*cert_insert)(struct store_conn *c, struct store_cert *k,
                        struct hrid_err *err);
@@ -790,6 +792,10 @@ int store_idem_get(struct store_conn *c, int64_t party_id, const char *key,
                    struct hrid_err *err);
 int store_idem_put(struct store_conn *c, const struct store_idem *r,
                    struct hrid_err *err);
+/* Deletes up to limit idempotency records created before before, oldest
+ * first; how many in *deleted.  For a write function. */
+int store_idem_expire(struct store_conn *c, int64_t before, int limit,
+                      int64_t *deleted, struct hrid_err *err);
 
 /* Certifications: cert_list gives those of the model model_row and those
  * of the unit unit_id (either may be 0), revoked ones included, in id

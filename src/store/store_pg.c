@@ -226,6 +226,7 @@ static const char *const MIGRATIONS[] = {
     "  created_at BIGINT NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (party_id, key)"
     ");"
+    "CREATE INDEX idempotency_age ON idempotency (created_at);"
 
     "CREATE TABLE counters ("
     "  name  TEXT PRIMARY KEY,"
@@ -508,9 +509,10 @@ enum {
     P_COMP_LIST_INSTALLED,
     P_EVENT_APPEND, P_EVENT_LIST, P_EVENT_SCAN, P_EVENT_SCAN_UNIT,
     P_TILE_GET, P_TILE_PUT, P_TILE_LAST, P_CHECKPOINT_GET, P_CHECKPOINT_PUT,
-    P_GRANT_INSERT, P_GRANT_LIST, P_IDEM_GET, P_IDEM_PUT,
+    P_GRANT_INSERT, P_GRANT_LIST, P_IDEM_GET, P_IDEM_PUT, P_IDEM_EXPIRE,
     P_COUNT
 };
+_Static_assert(P_COUNT <= PG_BASE_MORE, "statement ids overlap");
 
 #define STMT(ID, SQL) static const struct pg_stmt S_##ID = { P_##ID, SQL }
 
@@ -651,6 +653,10 @@ STMT(IDEM_PUT,
      "INSERT INTO idempotency (party_id, key, req_hash, status, response,"
      " created_at) VALUES ($1, $2, $3, $4, $5, $6)"
      " ON CONFLICT DO NOTHING");
+STMT(IDEM_EXPIRE,
+     "DELETE FROM idempotency WHERE (party_id, key) IN (SELECT party_id,"
+     " key FROM idempotency WHERE created_at < $1 ORDER BY created_at"
+     " LIMIT $2)");
 
 /* ---- values in, rows out ----------------------------------------------- */
 
@@ -2122,6 +2128,26 @@ static int pg_idem_put(struct store_conn *sc, const struct store_idem *d,
     return r;
 }
 
+static int pg_idem_expire(struct store_conn *sc, int64_t before, int limit,
+                          int64_t *deleted, struct hrid_err *err)
+{
+    struct pg_args b;
+    PGresult *res;
+    int r;
+
+    *deleted = 0;
+    pg_args_init(&b);
+    pg_i64(&b, before);
+    pg_limit(&b, limit);
+    res = pg_run(pgc(sc), &S_IDEM_EXPIRE, &b, &r, err,
+                 "expiring idempotency records");
+    if (res == NULL)
+        return r;
+    *deleted = pg_changes(res);
+    PQclear(res);
+    return STORE_OK;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 /* Runs SQL that takes no values (BEGIN, COMMIT, a migration). */
@@ -2604,6 +2630,7 @@ const struct store_ops store_pg_ops = {
     .grant_list = pg_grant_list,
     .idem_get = pg_idem_get,
     .idem_put = pg_idem_put,
+    .idem_expire = pg_idem_expire,
     .cert_insert = pg_cert_insert,
     .cert_get = pg_cert_get,
     .cert_revoke = pg_cert_revoke,

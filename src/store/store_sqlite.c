@@ -475,6 +475,9 @@ static const char *const MIGRATIONS[] = {
 
     /* 11: components by part number and lot, for recalls. */
     "CREATE INDEX components_part ON components (part_no, lot);",
+
+    /* 12: idempotency records by age, for their expiry. */
+    "CREATE INDEX idempotency_age ON idempotency (created_at);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -521,7 +524,7 @@ enum stmt_id {
     ST_ZONE_INSERT, ST_ZONE_GET, ST_FENCE_PUT, ST_FENCE_GET, ST_VIOL_INSERT,
     ST_VIOL_UPDATE, ST_VIOL_LIST,
     ST_GRANT_INSERT, ST_GRANT_LIST,
-    ST_IDEM_GET, ST_IDEM_PUT,
+    ST_IDEM_GET, ST_IDEM_PUT, ST_IDEM_EXPIRE,
     ST_COUNT
 };
 
@@ -825,6 +828,10 @@ static const char *const SQL[ST_COUNT] = {
     [ST_IDEM_PUT] =
         "INSERT INTO idempotency (party_id, key, req_hash, status, response,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    [ST_IDEM_EXPIRE] =
+        "DELETE FROM idempotency WHERE (party_id, key) IN (SELECT party_id,"
+        " key FROM idempotency WHERE created_at < ?1 ORDER BY created_at"
+        " LIMIT ?2)",
 };
 
 /* ---- handles ----------------------------------------------------------- */
@@ -2292,6 +2299,29 @@ static int sq_idem_put(struct store_conn *sc, const struct store_idem *d,
     if (rc != SQLITE_DONE)
         r = sq_error(c, rc, err, "idempotency key '%s' of party %lld",
                      or_empty(d->key), (long long)d->party_id);
+    stmt_done(st);
+    return r;
+}
+
+static int sq_idem_expire(struct store_conn *sc, int64_t before, int limit,
+                          int64_t *deleted, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_IDEM_EXPIRE, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    *deleted = 0;
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, before);
+    bind_i64(&b, limit_of(limit));
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "expiring idempotency records");
+    else
+        *deleted = sqlite3_changes(c->db);
     stmt_done(st);
     return r;
 }
@@ -3892,6 +3922,7 @@ const struct store_ops store_sqlite_ops = {
     .grant_list = sq_grant_list,
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,
+    .idem_expire = sq_idem_expire,
     .cert_insert = sq_cert_insert,
     .cert_get = sq_cert_get,
     .cert_revoke = sq_cert_revoke,

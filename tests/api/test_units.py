@@ -2,11 +2,13 @@
 (docs/API.md, "Units" and "Conventions")."""
 
 import datetime
+import subprocess
+import time
 
-from fixtures import (ALLOC_ALPHABET, Actor, World, check_char, deploy_body, ok,
-                      refused, registry, release_body, server, today,
-                      transfer_body, unit_count)
-from harness import assert_error, persistent_db, quote
+from fixtures import (ALLOC_ALPHABET, Actor, World, check_char, deploy_body,
+                      inspection_body, ok, refused, registry, release_body,
+                      server, today, transfer_body, unit_count)
+from harness import assert_error, hridd_path, persistent_db, quote
 
 # What each view shows (docs/API.md, the table under GET /v1/units/{code}).
 PUBLIC = {"code", "display", "country", "enterprise", "model", "production_date",
@@ -199,6 +201,29 @@ def test_idempotent_events_and_bulk():
         b2 = ok(w.maker.post("/v1/units", units, idem="bulk-1"))
         assert b1 == b2
         assert unit_count(w.maker) == 4
+
+
+def test_idempotency_keys_expire():
+    # Replies are kept --idempotency-ttl seconds, swept every --compact-ms.
+    with registry("--idempotency-ttl", "1", "--compact-ms", "100") as w:
+        code = w.released()
+        body = inspection_body()
+        r1 = w.regulator.post(f"/v1/units/{code}/events", body, idem="insp-1")
+        r2 = w.regulator.post(f"/v1/units/{code}/events", body, idem="insp-1")
+        assert r1[2] == r2[2] and r2[1].get("idempotent-replay") == "true", (r1, r2)
+        assert len(w.history(code)) == 3
+        deadline = time.monotonic() + 10
+        while True:
+            time.sleep(0.3)
+            r3 = ok(w.regulator.post(f"/v1/units/{code}/events", body, idem="insp-1"))
+            if r3 != r1[2]:
+                break           # expired: a new event, a new leaf
+            assert time.monotonic() < deadline, "the key never expired"
+        assert r3["seq"] > r1[2]["seq"], (r1, r3)
+        assert len(w.history(code)) == 4
+    p = subprocess.run([hridd_path(), "--idempotency-ttl", "0"],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2 and "--idempotency-ttl '0'" in p.stderr, p.stderr
 
 
 def test_idempotency_key_syntax():
