@@ -352,6 +352,15 @@ int core_stats_recalls(struct core *c, const struct core_principal *who,
 int core_telemetry_ingest(struct core *c, const struct core_principal *who,
                           json_t *reports, struct arena *a,
                           struct core_reply *out, struct core_err *err);
+/* The same from the body's bytes (JSON Lines when lines), without a JSON
+ * tree when the body is a well-formed batch; *handled is false when it
+ * was not, and nothing was done: then parse the body and call
+ * core_telemetry_ingest, which names what is wrong. */
+int core_telemetry_ingest_text(struct core *c,
+                               const struct core_principal *who,
+                               const char *body, size_t len, bool lines,
+                               struct arena *a, struct core_reply *out,
+                               struct core_err *err, bool *handled);
 /* Reports a unit sent itself (MQTT, docs/telemetry.md "MQTT"): code is the
  * unit named by the message's topic (forgiving input), msg its len bytes,
  * "<base64 Ed25519 signature>\n<JSON array of reports>", signed by the

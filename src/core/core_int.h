@@ -13,6 +13,7 @@
 #include "core/core.h"
 #include "core/schema.h"
 #include "ledger/checkpoint.h"
+#include "telemetry/tsdb.h"
 
 /*
  * The read cache (cache.c): direct-mapped slots of the records replies and
@@ -353,5 +354,34 @@ int core_event_record(struct store_conn *sc, struct store_unit *u,
 
 /* The reply form of an event. */
 json_t *core_event_json(const struct store_event *e, const char *state);
+
+/* ---- telemetry reports (telemetry.c, tel_scan.c) ---------------------- */
+
+/* One report of a batch, read. */
+struct tel_parsed {
+    char code[HRID_CODE_LEN + 1];
+    struct tsdb_report r;
+};
+
+/* The schema of a report (docs/telemetry.md). */
+extern const struct schema_field tel_report_fields[];
+extern const struct schema_field tel_joint_fields[];
+extern const struct schema_field tel_battery_fields[];
+extern const struct schema_field tel_location_fields[];
+
+/*
+ * Reads a telemetry body (a JSON array of reports, {"reports": [...]}, one
+ * report, or JSON Lines when lines) straight into reports, without a JSON
+ * tree.  Returns how many (into *out, to free), or 0 when it declines: then
+ * the body is for jansson and the schema, which read it or say why not.
+ */
+size_t tel_scan(const char *body, size_t len, bool lines,
+                struct tel_parsed **out);
+
+/* The reports of a JSON array (the elements of reports) into *out (to
+ * free), checked against the schema; an error names the report and the
+ * field. */
+int tel_parse_json(json_t *reports, struct tel_parsed **out,
+                   struct core_err *err);
 
 #endif

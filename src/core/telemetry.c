@@ -38,38 +38,33 @@
 #define WEAR_LIMIT 0.8
 #define SOH_LIMIT 0.7
 
-static const struct schema_field joint_fields[] = {
+const struct schema_field tel_joint_fields[] = {
     {"id", S_INT, SF_REQUIRED, 0, 0, TSDB_JOINTS - 1, NULL, NULL},
     {"wear", S_NUM, 0, 0, 0, 1, NULL, NULL},
     {"temp", S_NUM, 0, 0, -50, 200, NULL, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
-static const struct schema_field battery_fields[] = {
+const struct schema_field tel_battery_fields[] = {
     {"soh", S_NUM, 0, 0, 0, 1, NULL, NULL},
     {"cycles", S_INT, 0, 0, 0, 1e6, NULL, NULL},
     {"temp", S_NUM, 0, 0, -50, 150, NULL, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
-static const struct schema_field location_fields[] = {
+const struct schema_field tel_location_fields[] = {
     {"lat", S_NUM, SF_REQUIRED, 0, -90, 90, NULL, NULL},
     {"lon", S_NUM, SF_REQUIRED, 0, -180, 180, NULL, NULL},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
-static const struct schema_field report_fields[] = {
+const struct schema_field tel_report_fields[] = {
     {"unit", S_STR, SF_REQUIRED, 64, 0, 0, NULL, NULL},
     {"t", S_TIME, SF_REQUIRED, 0, 0, 0, NULL, NULL},
     {"firmware", S_STR, 0, TSDB_FIRMWARE_MAX, 0, 0, NULL, NULL},
-    {"joints", S_ARR, 0, TSDB_JOINTS, 0, 0, NULL, joint_fields},
-    {"battery", S_OBJ, 0, 0, 0, 0, NULL, battery_fields},
+    {"joints", S_ARR, 0, TSDB_JOINTS, 0, 0, NULL, tel_joint_fields},
+    {"battery", S_OBJ, 0, 0, 0, 0, NULL, tel_battery_fields},
     {"precision_mm", S_NUM, 0, 0, 0, 1000, NULL, NULL},
     {"hours", S_NUM, 0, 0, 0, 1e6, NULL, NULL},
-    {"location", S_OBJ, 0, 0, 0, 0, NULL, location_fields},
+    {"location", S_OBJ, 0, 0, 0, 0, NULL, tel_location_fields},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
-};
-
-struct parsed {
-    char code[HRID_CODE_LEN + 1];
-    struct tsdb_report r;
 };
 
 static void add_value(struct tsdb_report *r, unsigned metric, json_t *v)
@@ -82,7 +77,7 @@ static void add_value(struct tsdb_report *r, unsigned metric, json_t *v)
 }
 
 /* One report of a batch into p; errors name "reports[i]..." fields. */
-static int parse_report(json_t *o, size_t i, struct parsed *p,
+static int parse_report(json_t *o, size_t i, struct tel_parsed *p,
                         struct core_err *err)
 {
     char path[32];
@@ -93,7 +88,7 @@ static int parse_report(json_t *o, size_t i, struct parsed *p,
     int rc;
 
     snprintf(path, sizeof path, "reports[%zu]", i);
-    if ((rc = schema_check(o, report_fields, path, err)) != CORE_OK)
+    if ((rc = schema_check(o, tel_report_fields, path, err)) != CORE_OK)
         return rc;
     code = schema_str(o, "unit");
     if ((rc = core_code_arg(code, strlen(code), p->code, err)) != CORE_OK) {
@@ -202,7 +197,7 @@ static bool stage_decode(const unsigned char *p, size_t len,
 
 struct ingest_op {
     const struct core_principal *who;
-    struct parsed *reports;
+    struct tel_parsed *reports;
     size_t n;
     int64_t accepted, duplicates;
 };
@@ -238,7 +233,7 @@ static int latest_each(void *ctx, const struct store_tel *t)
 }
 
 static int note_latest(struct store_conn *sc, int64_t unit_id,
-                       const struct parsed *p, const unsigned char *staged,
+                       const struct tel_parsed *p, const unsigned char *staged,
                        size_t len, struct arena *a, struct core_err *err)
 {
     struct latest_find f = {0, false};
@@ -281,7 +276,7 @@ static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
     (void)c;
     u.code[0] = '\0';
     for (size_t i = 0; i < op->n; i++) {
-        struct parsed *p = &op->reports[i];
+        struct tel_parsed *p = &op->reports[i];
         struct store_tel t;
         bool inserted;
 
@@ -339,13 +334,39 @@ static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
     return CORE_OK;
 }
 
+int tel_parse_json(json_t *reports, struct tel_parsed **out,
+                   struct core_err *err)
+{
+    struct tel_parsed *v;
+    json_t *o;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    v = malloc((json_array_size(reports) + 1) * sizeof *v);
+    if (v == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    json_array_foreach(reports, i, o) {
+        if (!json_is_object(o)) {
+            free(v);
+            return core_fail(err, CORE_EINVALID, "invalid_field", "reports",
+                             "reports[%zu]: not an object", i);
+        }
+        if ((rc = parse_report(o, i, &v[i], err)) != CORE_OK) {
+            free(v);
+            return rc;
+        }
+    }
+    *out = v;
+    return CORE_OK;
+}
+
 int core_telemetry_ingest(struct core *c, const struct core_principal *who,
                           json_t *reports, struct arena *a,
                           struct core_reply *out, struct core_err *err)
 {
     struct ingest_op op;
-    json_t *o;
-    size_t i;
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -364,23 +385,37 @@ int core_telemetry_ingest(struct core *c, const struct core_principal *who,
                          json_array_size(reports), CORE_TELEMETRY_BATCH_MAX);
     memset(&op, 0, sizeof op);
     op.who = who;
+    if ((rc = tel_parse_json(reports, &op.reports, err)) != CORE_OK)
+        return rc;
     op.n = json_array_size(reports);
-    op.reports = malloc(op.n * sizeof *op.reports);
-    if (op.reports == NULL)
-        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
-                         "out of memory");
-    json_array_foreach(reports, i, o) {
-        if (!json_is_object(o)) {
-            free(op.reports);
-            return core_fail(err, CORE_EINVALID, "invalid_field", "reports",
-                             "reports[%zu]: not an object", i);
-        }
-        if ((rc = parse_report(o, i, &op.reports[i], err)) != CORE_OK) {
-            free(op.reports);
-            return rc;
-        }
-    }
     rc = core_write(c, who, NULL, ingest_run, &op, a, out, err);
+    free(op.reports);
+    return rc;
+}
+
+int core_telemetry_ingest_text(struct core *c,
+                               const struct core_principal *who,
+                               const char *body, size_t len, bool lines,
+                               struct arena *a, struct core_reply *out,
+                               struct core_err *err, bool *handled)
+{
+    struct ingest_op op;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    memset(&op, 0, sizeof op);
+    op.who = who;
+    op.n = tel_scan(body, len, lines, &op.reports);
+    *handled = op.n > 0;
+    if (op.n == 0)
+        return CORE_OK;
+    /* A body the scanner read is a valid batch: what is left is what
+     * core_telemetry_ingest checks after the parse, in its order. */
+    rc = core_require(who, ROLE_OWNER | ROLE_SELLER | ROLE_MANUFACTURER |
+                               ROLE_RECYCLER,
+                      "report telemetry", err);
+    if (rc == CORE_OK)
+        rc = core_write(c, who, NULL, ingest_run, &op, a, out, err);
     free(op.reports);
     return rc;
 }

@@ -58,10 +58,19 @@ int route_telemetry_post(struct hreq *r, const struct route_call *call)
     json_t *body, *reports;
     size_t len;
     const void *raw = http_body(r, &len);
+    bool lines = ct != NULL &&
+                 (strncmp(ct, "application/x-ndjson", 20) == 0 ||
+                  strncmp(ct, "application/jsonl", 17) == 0);
+    bool handled;
     int rc;
 
-    if (ct != NULL && (strncmp(ct, "application/x-ndjson", 20) == 0 ||
-                       strncmp(ct, "application/jsonl", 17) == 0)) {
+    /* A well-formed batch is read without a JSON tree; any other body is
+     * parsed below, which names what is wrong with it. */
+    rc = core_telemetry_ingest_text(call->core, &call->who, raw, len, lines,
+                                    http_arena(r), &reply, &err, &handled);
+    if (handled)
+        return route_reply(r, rc, &reply, &err);
+    if (lines) {
         if ((body = json_lines(r, raw ? raw : "", len)) == NULL)
             return 0;
     } else if ((body = http_body_json(r)) == NULL) {
