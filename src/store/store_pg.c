@@ -767,6 +767,17 @@ static bool prepare(struct pg_conn *c, const struct pg_stmt *s, char *msg,
     return ok;
 }
 
+/* Whether a failure means the connection is gone: libpq saw it close, or
+ * the server said it is shutting down or restarting (SQLSTATE class 57P,
+ * operator intervention; 08, connection exception), which can arrive
+ * before libpq sees the close. */
+static bool conn_lost(PGconn *db, const char *state)
+{
+    return PQstatus(db) == CONNECTION_BAD ||
+           (state != NULL && (strncmp(state, "57P", 3) == 0 ||
+                              strncmp(state, "08", 2) == 0));
+}
+
 /* A failed statement's status and message, from its SQLSTATE. */
 static int failed(const char *state, const char *subject, const char *msg,
                   struct hrid_err *err)
@@ -922,32 +933,34 @@ PGresult *pg_run(struct pg_conn *c, const struct pg_stmt *s,
             *status = STORE_OK;
             return res;
         }
-    } else if (c->prepared[s->id] || prepare(c, s, msg, sizeof msg)) {
+    } else {
         snprintf(name, sizeof name, "h%d", s->id);
-        res = PQexecPrepared(c->db, name, a->n, a->v, a->len, a->fmt, 0);
-        rs = PQresultStatus(res);
-        /* The server restarted since this reader's last statement: once
-         * more on a new connection, outside a transaction only. */
-        if (rs == PGRES_FATAL_ERROR && PQstatus(c->db) == CONNECTION_BAD &&
-            !c->writer && c->read_depth == 0) {
-            PQclear(res);
+        for (int attempt = 0;; attempt++) {
+            if (c->prepared[s->id] || prepare(c, s, msg, sizeof msg)) {
+                res = PQexecPrepared(c->db, name, a->n, a->v, a->len,
+                                     a->fmt, 0);
+                rs = PQresultStatus(res);
+                if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+                    *status = STORE_OK;
+                    return res;
+                }
+                if (PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL)
+                    snprintf(state, sizeof state, "%s",
+                             PQresultErrorField(res, PG_DIAG_SQLSTATE));
+                result_msg(res, c->db, msg, sizeof msg);
+                PQclear(res);
+                res = NULL;
+            }
+            /* The server restarted since this reader's last statement
+             * (its prepare or its execution says so): once more on a new
+             * connection, outside a transaction only. */
+            if (attempt > 0 || c->writer || c->read_depth > 0 ||
+                !conn_lost(c->db, state))
+                break;
             PQreset(c->db);
             memset(c->prepared, 0, sizeof c->prepared);
-            res = prepare(c, s, msg, sizeof msg)
-                      ? PQexecPrepared(c->db, name, a->n, a->v, a->len,
-                                       a->fmt, 0)
-                      : NULL;
-            rs = PQresultStatus(res);
+            state[0] = '\0';
         }
-        if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
-            *status = STORE_OK;
-            return res;
-        }
-        if (PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL)
-            snprintf(state, sizeof state, "%s",
-                     PQresultErrorField(res, PG_DIAG_SQLSTATE));
-        result_msg(res, c->db, msg, sizeof msg);
-        PQclear(res);
     }
     va_start(ap, fmt);
     vsnprintf(subject, sizeof subject, fmt, ap);
@@ -2233,15 +2246,14 @@ static int pgs_read_begin(struct store_conn *sc, struct hrid_err *err)
     if (exec_sql(c, begin, "cannot begin a read transaction", err) ==
         STORE_OK)
         return STORE_OK;
-    /* Dropped by the server since the last read: once more on a new
+    /* Dropped by the server since the last read (or being dropped: the
+     * server's notice can come before the close): once more on a new
      * connection. */
-    if (PQstatus(c->db) == CONNECTION_BAD) {
-        PQreset(c->db);
-        memset(c->prepared, 0, sizeof c->prepared);
-        if (exec_sql(c, begin, "cannot begin a read transaction", err) ==
-            STORE_OK)
-            return STORE_OK;
-    }
+    PQreset(c->db);
+    memset(c->prepared, 0, sizeof c->prepared);
+    if (exec_sql(c, begin, "cannot begin a read transaction", err) ==
+        STORE_OK)
+        return STORE_OK;
     c->read_depth = 0;
     return STORE_EIO;
 }
@@ -2263,6 +2275,7 @@ static void pgs_read_end(struct store_conn *sc)
  * pipeline mode like the first. */
 static void writer_reset(struct pg_conn *c)
 {
+    c->db_lost = false;
     PQreset(c->db);
     memset(c->prepared, 0, sizeof c->prepared);
     c->pending = 0;
@@ -2298,7 +2311,7 @@ static int pgs_step(struct store_conn *sc, enum store_tx what, char *msg,
          * at the first statement after it: nothing has run yet, so that
          * BEGIN is tried once more on a new connection. */
         for (int attempt = 0; attempt < 2; attempt++) {
-            if (PQstatus(c->db) != CONNECTION_OK)
+            if (PQstatus(c->db) != CONNECTION_OK || c->db_lost)
                 writer_reset(c);
             if (!send_sql(c, sql[what]) ||
                 !send_sql(c, "SELECT pg_advisory_xact_lock(" SEQUENCER_LOCK
@@ -2308,8 +2321,10 @@ static int pgs_step(struct store_conn *sc, enum store_tx what, char *msg,
             } else if (collect(c, NULL, state, msg, cap) == STORE_OK) {
                 return 0;
             }
-            if (PQstatus(c->db) == CONNECTION_OK)
+            if (!conn_lost(c->db, state))
                 break;
+            /* A server going down may say so before it closes. */
+            c->db_lost = true;
         }
         return -1;
     case STORE_TX_SAVEPOINT:

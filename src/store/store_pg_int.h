@@ -24,6 +24,7 @@ struct pg_conn {
     PGconn *db;
     bool writer;                /* the writer thread's */
     bool pipeline;              /* in libpq's pipeline mode (the writer) */
+    bool db_lost;               /* the server said it is going away */
     int pending;                /* statements sent, results not yet read */
     int read_depth;             /* nesting of read_begin */
     bool prepared[PG_STMT_MAX];
