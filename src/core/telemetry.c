@@ -334,6 +334,15 @@ static int ingest_run(struct core *c, struct store_conn *sc, void *arg,
     return CORE_OK;
 }
 
+/* Who may send reports over HTTP: a unit's custodian or operator role. */
+static int ingest_allowed(const struct core_principal *who,
+                          struct core_err *err)
+{
+    return core_require(who, ROLE_OWNER | ROLE_SELLER | ROLE_MANUFACTURER |
+                                 ROLE_RECYCLER,
+                        "report telemetry", err);
+}
+
 int tel_parse_json(json_t *reports, struct tel_parsed **out,
                    struct core_err *err)
 {
@@ -370,9 +379,7 @@ int core_telemetry_ingest(struct core *c, const struct core_principal *who,
     int rc;
 
     memset(out, 0, sizeof *out);
-    rc = core_require(who, ROLE_OWNER | ROLE_SELLER | ROLE_MANUFACTURER |
-                               ROLE_RECYCLER,
-                      "report telemetry", err);
+    rc = ingest_allowed(who, err);
     if (rc != CORE_OK)
         return rc;
     if (!json_is_array(reports) || json_array_size(reports) == 0)
@@ -411,9 +418,7 @@ int core_telemetry_ingest_text(struct core *c,
         return CORE_OK;
     /* A body the scanner read is a valid batch: what is left is what
      * core_telemetry_ingest checks after the parse, in its order. */
-    rc = core_require(who, ROLE_OWNER | ROLE_SELLER | ROLE_MANUFACTURER |
-                               ROLE_RECYCLER,
-                      "report telemetry", err);
+    rc = ingest_allowed(who, err);
     if (rc == CORE_OK)
         rc = core_write(c, who, NULL, ingest_run, &op, a, out, err);
     free(op.reports);

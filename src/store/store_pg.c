@@ -767,6 +767,19 @@ static bool prepare(struct pg_conn *c, const struct pg_stmt *s, char *msg,
     return ok;
 }
 
+/* Opens a connection again after the server dropped it: nothing is
+ * prepared on the new one, and the writer's is in pipeline mode like the
+ * first. */
+static void conn_reset(struct pg_conn *c)
+{
+    PQreset(c->db);
+    memset(c->prepared, 0, sizeof c->prepared);
+    c->pending = 0;
+    c->db_lost = false;
+    if (c->pipeline && PQstatus(c->db) == CONNECTION_OK)
+        PQenterPipelineMode(c->db);
+}
+
 /* Whether a failure means the connection is gone: libpq saw it close, or
  * the server said it is shutting down or restarting (SQLSTATE class 57P,
  * operator intervention; 08, connection exception), which can arrive
@@ -916,13 +929,6 @@ PGresult *pg_run(struct pg_conn *c, const struct pg_stmt *s,
         a = &none;
     msg[0] = '\0';
     state[0] = '\0';
-    /* A reader whose connection the server dropped connects again: there
-     * is no transaction on it to lose. */
-    if (PQstatus(c->db) == CONNECTION_BAD && !c->writer &&
-        c->read_depth == 0) {
-        PQreset(c->db);
-        memset(c->prepared, 0, sizeof c->prepared);
-    }
     if (a->overflow) {
         snprintf(msg, sizeof msg, "more than %d values for one statement",
                  PG_ARGS_MAX);
@@ -957,8 +963,7 @@ PGresult *pg_run(struct pg_conn *c, const struct pg_stmt *s,
             if (attempt > 0 || c->writer || c->read_depth > 0 ||
                 !conn_lost(c->db, state))
                 break;
-            PQreset(c->db);
-            memset(c->prepared, 0, sizeof c->prepared);
+            conn_reset(c);
             state[0] = '\0';
         }
     }
@@ -2249,8 +2254,7 @@ static int pgs_read_begin(struct store_conn *sc, struct hrid_err *err)
     /* Dropped by the server since the last read (or being dropped: the
      * server's notice can come before the close): once more on a new
      * connection. */
-    PQreset(c->db);
-    memset(c->prepared, 0, sizeof c->prepared);
+    conn_reset(c);
     if (exec_sql(c, begin, "cannot begin a read transaction", err) ==
         STORE_OK)
         return STORE_OK;
@@ -2270,18 +2274,6 @@ static void pgs_read_end(struct store_conn *sc)
 }
 
 /* ---- writes ------------------------------------------------------------ */
-
-/* Opens the writer's connection again after the server dropped it, in
- * pipeline mode like the first. */
-static void writer_reset(struct pg_conn *c)
-{
-    c->db_lost = false;
-    PQreset(c->db);
-    memset(c->prepared, 0, sizeof c->prepared);
-    c->pending = 0;
-    if (PQstatus(c->db) == CONNECTION_OK)
-        PQenterPipelineMode(c->db);
-}
 
 /*
  * The writer's transaction steps (store/writer.h), in pipeline mode.
@@ -2312,7 +2304,7 @@ static int pgs_step(struct store_conn *sc, enum store_tx what, char *msg,
          * BEGIN is tried once more on a new connection. */
         for (int attempt = 0; attempt < 2; attempt++) {
             if (PQstatus(c->db) != CONNECTION_OK || c->db_lost)
-                writer_reset(c);
+                conn_reset(c);
             if (!send_sql(c, sql[what]) ||
                 !send_sql(c, "SELECT pg_advisory_xact_lock(" SEQUENCER_LOCK
                           ")")) {
