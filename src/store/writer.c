@@ -25,7 +25,14 @@ static void fail_job(struct store_job *j, const char *what, const char *msg)
     j->result = hrid_err_set(j->err, STORE_EIO, 0, 0, "%s: %s", what, msg);
 }
 
-/* Runs jobs[0..n) in as few transactions as possible: normally one. */
+/*
+ * Runs jobs[0..n) in as few transactions as possible: normally one.  The
+ * first job of a transaction runs without a savepoint, since rolling back
+ * the transaction undoes it alone; the rest of the batch then goes on in
+ * a new one.  A savepoint makes SQLite copy every page a job changes to a
+ * journal of its own first, which for a lone large job (a bulk
+ * registration, a recall) doubled what it wrote.
+ */
 static void run_batch(struct store_writer *w, struct store_job **jobs,
                       size_t n, store_precommit_fn precommit,
                       void *precommit_arg)
@@ -34,7 +41,7 @@ static void run_batch(struct store_writer *w, struct store_job **jobs,
     struct store_conn *c = w->conn;
     char msg[HRID_ERR_MSG_MAX];
     size_t i = 0, first, k;
-    bool lost;
+    bool lost, over;
 
     while (i < n) {
         first = i;
@@ -43,11 +50,12 @@ static void run_batch(struct store_writer *w, struct store_job **jobs,
                 fail_job(jobs[i], "cannot begin a write transaction", msg);
             return;
         }
-        lost = false;
-        for (; i < n && !lost; i++) {
+        lost = over = false;
+        for (; i < n && !lost && !over; i++) {
             struct store_job *j = jobs[i];
+            bool sp = i > first;
 
-            if (ops->step(c, STORE_TX_SAVEPOINT, msg, sizeof msg) != 0) {
+            if (sp && ops->step(c, STORE_TX_SAVEPOINT, msg, sizeof msg) != 0) {
                 fail_job(j, "cannot begin a savepoint", msg);
                 lost = ops->lost(c, msg, sizeof msg);
                 continue;
@@ -66,14 +74,16 @@ static void run_batch(struct store_writer *w, struct store_job **jobs,
             }
             if (ops->lost(c, msg, sizeof msg))
                 lost = true;
+            else if (j->result != STORE_OK && !sp)
+                over = true;        /* rolled back below, alone */
             else if (j->result != STORE_OK)
                 lost = ops->step(c, STORE_TX_ROLLBACK_TO, msg,
                                  sizeof msg) != 0 ||
                        ops->step(c, STORE_TX_RELEASE, msg, sizeof msg) != 0;
-            else
+            else if (sp)
                 lost = ops->step(c, STORE_TX_RELEASE, msg, sizeof msg) != 0;
         }
-        if (!lost && precommit != NULL) {
+        if (!lost && !over && precommit != NULL) {
             struct hrid_err pe;
 
             hrid_err_clear(&pe);
@@ -82,7 +92,8 @@ static void run_batch(struct store_writer *w, struct store_job **jobs,
                 lost = true;
             }
         }
-        if (!lost && ops->step(c, STORE_TX_COMMIT, msg, sizeof msg) == 0)
+        if (!lost && !over &&
+            ops->step(c, STORE_TX_COMMIT, msg, sizeof msg) == 0)
             continue;
         /* Nothing of this transaction is kept: every job in it that had
          * succeeded is told so; the ones that failed keep their own

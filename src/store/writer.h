@@ -3,9 +3,9 @@
  *
  * Layer: src/store.  A backend owns one write connection and hands it to
  * a struct store_writer, whose thread runs every store_write function on
- * it: it takes every queued job (up to batch_max), runs each inside its
- * own savepoint of one transaction, runs the precommit hook, commits once
- * and only then wakes the callers.  One commit (one fsync, and with
+ * it: it takes every queued job (up to batch_max), runs them in one
+ * transaction (each after the first inside its own savepoint), runs the
+ * precommit hook, commits once and only then wakes the callers.  One commit (one fsync, and with
  * PostgreSQL one turn of the log sequencer) then covers a whole batch.
  * Jobs run one at a time in arrival order, so each sees the writes of the
  * ones before it.  If the backend abandons the transaction under a job
