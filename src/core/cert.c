@@ -194,7 +194,7 @@ static int cert_op_run(struct core *c, struct store_conn *sc, void *arg,
     struct cert_op *op = arg;
     struct store_cert k;
     struct store_model m;
-    struct store_unit u;
+    struct store_unit u, was;
     struct store_event e;
     struct hrid_err he;
     json_t *b = op->body, *ev;
@@ -207,6 +207,7 @@ static int cert_op_run(struct core *c, struct store_conn *sc, void *arg,
         rc = core_unit_load(sc, op->code, a, &u, err);
         if (rc != CORE_OK)
             return rc;
+        was = u;
         if (strcmp(u.state, "scrapped") == 0 ||
             strcmp(u.state, "recycled") == 0 || strcmp(u.state, "voided") == 0)
             return core_fail(err, CORE_ECONFLICT, "unit_scrapped", "unit",
@@ -247,7 +248,7 @@ static int cert_op_run(struct core *c, struct store_conn *sc, void *arg,
         json_decref(ev);
         if (rc != CORE_OK)
             return rc;
-        if ((rc = store_unit_update(sc, &u, &he)) != STORE_OK)
+        if ((rc = store_unit_update(sc, &was, &u, &he)) != STORE_OK)
             return core_store_fail(err, rc, &he);
     }
     reply->http_status = 201;

@@ -759,6 +759,7 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     struct event_op *op = arg;
     const struct event_rule *r = op->rule;
     struct ev_ctx x;
+    struct store_unit was;
     struct store_event e;
     struct hrid_err he;
     unsigned st, rel;
@@ -774,6 +775,7 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     rc = core_unit_load(sc, op->code, a, &x.u, err);
     if (rc != CORE_OK)
         return rc;
+    was = x.u;
     x.at = schema_time(op->body, "at", now);
 
     rc = relations(&x, &rel);
@@ -844,7 +846,7 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     }
     /* The unit row's new strings point into x.body: free it only once
      * the row is written. */
-    rc = store_unit_update(sc, &x.u, &he);
+    rc = store_unit_update(sc, &was, &x.u, &he);
     json_decref(x.body);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
@@ -1026,7 +1028,7 @@ static int grant_op_run(struct core *c, struct store_conn *sc, void *arg,
                         struct core_err *err)
 {
     struct grant_op *op = arg;
-    struct store_unit u;
+    struct store_unit u, was;
     struct store_party p;
     struct store_grant g;
     struct store_event e;
@@ -1040,6 +1042,7 @@ static int grant_op_run(struct core *c, struct store_conn *sc, void *arg,
     rc = core_unit_load(sc, op->code, a, &u, err);
     if (rc != CORE_OK)
         return rc;
+    was = u;
     if (op->who->party_id != u.custodian_id)
         return core_fail(err, CORE_EFORBIDDEN, "not_custodian", NULL,
                          "only the custodian of unit '%s' grants access",
@@ -1088,7 +1091,7 @@ static int grant_op_run(struct core *c, struct store_conn *sc, void *arg,
     json_decref(body);
     if (rc != CORE_OK)
         return rc;
-    rc = store_unit_update(sc, &u, &he);
+    rc = store_unit_update(sc, &was, &u, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
     reply->http_status = 201;

@@ -282,7 +282,7 @@ static int walk_unit(struct walk *w, const struct store_unit *u0)
                            w->who, w->notice, w->a, &e, w->err);
     if (rc != CORE_OK)
         return -1;
-    if ((rc = store_unit_update(w->sc, &u, &he)) != STORE_OK)
+    if ((rc = store_unit_update(w->sc, u0, &u, &he)) != STORE_OK)
         return core_store_fail(w->err, rc, &he), -1;
     memset(&ru, 0, sizeof ru);
     ru.recall_id = w->r->id;
@@ -661,7 +661,7 @@ static int suspend_collect(void *ctx, const struct store_recall_unit *k)
 
 static int suspend_one(struct suspend_ctx *s, const char *code)
 {
-    struct store_unit u;
+    struct store_unit u, was;
     struct store_event e;
     struct hrid_err he;
     json_t *body;
@@ -669,6 +669,7 @@ static int suspend_one(struct suspend_ctx *s, const char *code)
 
     if (core_unit_load(s->sc, code, s->a, &u, s->err) != CORE_OK)
         return -1;
+    was = u;
     if (strcmp(u.state, "released") != 0 &&
         strcmp(u.state, "in_service") != 0 &&
         strcmp(u.state, "maintenance") != 0)
@@ -684,7 +685,7 @@ static int suspend_one(struct suspend_ctx *s, const char *code)
         return -1;
     u.prev_state = u.state;
     u.state = "suspended";
-    if ((rc = store_unit_update(s->sc, &u, &he)) != STORE_OK)
+    if ((rc = store_unit_update(s->sc, &was, &u, &he)) != STORE_OK)
         return core_store_fail(s->err, rc, &he), -1;
     s->done++;
     return 0;

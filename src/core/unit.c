@@ -153,7 +153,7 @@ static int register_one(struct core *c, struct store_conn *sc,
                         struct store_model *model, struct arena *a,
                         json_t **reply, struct core_err *err)
 {
-    struct store_unit u;
+    struct store_unit u, was;
     struct store_event e;
     struct hrid_err he;
     const char *model_id = schema_str(in, "model");
@@ -291,12 +291,14 @@ static int register_one(struct core *c, struct store_conn *sc,
         json_decref(body);
         return core_store_fail(err, rc, &he);
     }
+    was = u;
     rc = core_event_record(sc, &u, "register", at, op->who, body, a, &e,
                            err);
     json_decref(body);
     if (rc != CORE_OK)
         return rc;
-    rc = store_unit_update(sc, &u, &he);
+    /* As inserted but for the counts of its history. */
+    rc = store_unit_update(sc, &was, &u, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
     json_array_foreach(components, k, comp) {

@@ -176,10 +176,10 @@ int store_unit_get(struct store_conn *c, const char *code, struct arena *a,
     return c->store->ops->unit_get(c, code, a, out, err);
 }
 
-int store_unit_update(struct store_conn *c, const struct store_unit *u,
-                      struct hrid_err *err)
+int store_unit_update(struct store_conn *c, const struct store_unit *was,
+                      const struct store_unit *u, struct hrid_err *err)
 {
-    return c->store->ops->unit_update(c, u, err);
+    return c->store->ops->unit_update(c, was, u, err);
 }
 
 int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,

@@ -480,8 +480,8 @@ struct store_ops {
                        struct hrid_err *err);
     int (*unit_get)(struct store_conn *c, const char *code, struct arena *a,
                     struct store_unit *out, struct hrid_err *err);
-    int (*unit_update)(struct store_conn *c, const struct store_unit *u,
-                       struct hrid_err *err);
+    int (*unit_update)(struct store_conn *c, const struct store_unit *was,
+                       const struct store_unit *u, struct hrid_err *err);
     int (*unit_list)(struct store_conn *c, const struct store_unit_filter *f,
                      struct arena *a, store_each_unit_fn each, void *ctx,
                      struct hrid_err *err);
@@ -732,8 +732,11 @@ int store_unit_insert(struct store_conn *c, struct store_unit *u,
                       struct hrid_err *err);
 int store_unit_get(struct store_conn *c, const char *code, struct arena *a,
                    struct store_unit *out, struct hrid_err *err);
-int store_unit_update(struct store_conn *c, const struct store_unit *u,
-                      struct hrid_err *err);
+/* was is the row as read in this transaction, or NULL: a backend may skip
+ * rewriting the state and party columns (and their indexes) when they are
+ * as they were. */
+int store_unit_update(struct store_conn *c, const struct store_unit *was,
+                      const struct store_unit *u, struct hrid_err *err);
 int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,
                     struct arena *a, store_each_unit_fn each, void *ctx,
                     struct hrid_err *err);

@@ -504,7 +504,7 @@ enum {
     P_MODEL_INSERT, P_MODEL_GET, P_MODEL_GET_ROW, P_MODEL_UPDATE,
     P_MODEL_LIST, P_MODEL_LIST_ENT,
     P_UNIT_INSERT, P_UNIT_GET, P_UNIT_UPDATE, P_UNIT_LIST, P_UNIT_LIST_ENT,
-    P_UNIT_LIST_CUST, P_UNIT_LIST_STATE, P_UNIT_LIST_COMP, P_UNIT_COUNT,
+    P_UNIT_LIST_CUST, P_UNIT_LIST_MODEL, P_UNIT_LIST_STATE, P_UNIT_LIST_COMP, P_UNIT_COUNT,
     P_COMP_INSERT, P_COMP_REMOVE, P_COMP_EXISTS, P_COMP_LIST,
     P_COMP_LIST_INSTALLED,
     P_EVENT_APPEND, P_EVENT_LIST, P_EVENT_SCAN, P_EVENT_SCAN_UNIT,
@@ -588,6 +588,8 @@ STMT(UNIT_LIST_ENT, "SELECT " UNIT_COLS " FROM units"
                     " WHERE enterprise_id = $1" UNIT_LIST_REST);
 STMT(UNIT_LIST_CUST, "SELECT " UNIT_COLS " FROM units"
                      " WHERE custodian_id = $1" UNIT_LIST_REST);
+STMT(UNIT_LIST_MODEL, "SELECT " UNIT_COLS " FROM units"
+                      " WHERE model_row = $1" UNIT_LIST_REST);
 STMT(UNIT_LIST_STATE, "SELECT " UNIT_COLS " FROM units"
                       " WHERE state = $1" UNIT_LIST_REST);
 STMT(UNIT_LIST_COMP,
@@ -1716,11 +1718,14 @@ static int pg_unit_get(struct store_conn *sc, const char *code,
     return r;
 }
 
-static int pg_unit_update(struct store_conn *sc, const struct store_unit *u,
-                          struct hrid_err *err)
+/* One statement rewrites the whole row: PostgreSQL writes a new row
+ * version whatever changed, so was is not needed. */
+static int pg_unit_update(struct store_conn *sc, const struct store_unit *was,
+                          const struct store_unit *u, struct hrid_err *err)
 {
     struct pg_args b;
 
+    (void)was;
     pg_args_init(&b);
     pg_i64(&b, u->id);
     pg_str(&b, u->state);
@@ -1749,8 +1754,8 @@ static int pg_unit_update(struct store_conn *sc, const struct store_unit *u,
     return pg_defer(pgc(sc), &S_UNIT_UPDATE, &b, err, "updating a unit");
 }
 
-/* The most selective filter given leads (custodian, then enterprise, then
- * state); the others are checked on the rows it finds. */
+/* The most selective filter given leads (custodian, then model, then
+ * enterprise, then state); the others are checked on the rows it finds. */
 static int pg_unit_list(struct store_conn *sc,
                         const struct store_unit_filter *f, struct arena *a,
                         store_each_unit_fn each, void *ctx,
@@ -1769,6 +1774,9 @@ static int pg_unit_list(struct store_conn *sc,
     } else if (f->custodian_id != 0) {
         s = &S_UNIT_LIST_CUST;
         pg_i64(&b, f->custodian_id);
+    } else if (f->model_row != 0) {
+        s = &S_UNIT_LIST_MODEL;
+        pg_i64(&b, f->model_row);
     } else if (f->enterprise_id != 0) {
         s = &S_UNIT_LIST_ENT;
         pg_i64(&b, f->enterprise_id);

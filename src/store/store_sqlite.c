@@ -478,6 +478,9 @@ static const char *const MIGRATIONS[] = {
 
     /* 12: idempotency records by age, for their expiry. */
     "CREATE INDEX idempotency_age ON idempotency (created_at);",
+
+    /* 13: units by model, for model listings and recalls of a model. */
+    "CREATE INDEX units_model ON units (model_row, code);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -504,14 +507,15 @@ enum stmt_id {
     ST_MODEL_LIST, ST_MODEL_LIST_ENT,
     ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_UPDATE, ST_UNIT_SET_STATE,
     ST_UNIT_SET_PARTIES, ST_UNIT_LIST,
-    ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_STATE, ST_UNIT_LIST_COMP, ST_UNIT_COUNT,
+    ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_MODEL, ST_UNIT_LIST_STATE, ST_UNIT_LIST_COMP, ST_UNIT_COUNT,
     ST_COMP_INSERT, ST_COMP_REMOVE, ST_COMP_EXISTS, ST_COMP_LIST,
     ST_COMP_LIST_INSTALLED,
     ST_EVENT_APPEND, ST_EVENT_LIST, ST_EVENT_SCAN, ST_EVENT_SCAN_UNIT,
     ST_TILE_GET, ST_TILE_PUT, ST_TILE_LAST, ST_CHECKPOINT_GET,
     ST_CHECKPOINT_PUT,
     ST_CERT_INSERT, ST_CERT_GET, ST_CERT_REVOKE, ST_CERT_EXISTS, ST_CERT_LIST,
-    ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RU_PUT,
+    ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RU_INSERT,
+    ST_RU_UPDATE,
     ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS, ST_SNAP_PUT, ST_SNAP_BEFORE,
     ST_INCIDENT_INSERT, ST_INCIDENT_LIST,
     ST_STATS_UNITS, ST_STATS_MONTHS, ST_STATS_INCIDENTS, ST_STATS_RECALLS,
@@ -601,12 +605,15 @@ static const char *const SQL[ST_COUNT] = {
     [ST_UNIT_UPDATE] =
         "UPDATE units SET prev_state = ?2, batch = ?3, production_date = ?4,"
         " factory = ?5, firmware = ?6, device_key = ?7, site = ?8,"
-        " scenario = ?9, region = ?10, market_filing_no = ?11,"
-        " jurisdiction = ?12, extra = ?13, updated_at = ?14,"
-        " last_event_at = ?15, last_event_seq = ?16, event_count = ?17"
+        " scenario = ?9, market_filing_no = ?10,"
+        " jurisdiction = ?11, extra = ?12, updated_at = ?13,"
+        " last_event_at = ?14, last_event_seq = ?15, event_count = ?16"
         " WHERE id = ?1",
+    /* The columns the statistics triggers count by: a statement that
+     * fires a trigger keeps a statement journal, so only when they move. */
     [ST_UNIT_SET_STATE] =
-        "UPDATE units SET state = ?2 WHERE id = ?1 AND state IS NOT ?2",
+        "UPDATE units SET state = ?2, region = ?3 WHERE id = ?1"
+        " AND (state IS NOT ?2 OR region IS NOT ?3)",
     [ST_UNIT_SET_PARTIES] =
         "UPDATE units SET custodian_id = ?2, owner_id = ?3, operator_id = ?4"
         " WHERE id = ?1 AND (custodian_id IS NOT ?2 OR owner_id IS NOT ?3"
@@ -617,6 +624,8 @@ static const char *const SQL[ST_COUNT] = {
                          " WHERE enterprise_id = ?1" UNIT_LIST_REST,
     [ST_UNIT_LIST_CUST] = "SELECT " UNIT_COLS " FROM units"
                           " WHERE custodian_id = ?1" UNIT_LIST_REST,
+    [ST_UNIT_LIST_MODEL] = "SELECT " UNIT_COLS " FROM units"
+                           " WHERE model_row = ?1" UNIT_LIST_REST,
     [ST_UNIT_LIST_STATE] = "SELECT " UNIT_COLS " FROM units"
                            " WHERE state = ?1" UNIT_LIST_REST,
     [ST_UNIT_LIST_COMP] =
@@ -679,12 +688,15 @@ static const char *const SQL[ST_COUNT] = {
     [ST_RECALL_GET] = "SELECT " RECALL_COLS " FROM recalls WHERE id = ?1",
     [ST_RECALL_CLOSE] = "UPDATE recalls SET status = 'closed', closed_at = ?2"
                         " WHERE id = ?1",
-    [ST_RU_PUT] =
+    /* Two plain statements, not an upsert: an upsert keeps a statement
+     * journal, and a recall inserts a row for each unit it reaches. */
+    [ST_RU_INSERT] =
         "INSERT INTO recall_units (recall_id, unit_id, code, state,"
-        " notified_seq, remedied_seq, remedied_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (recall_id, unit_id) DO UPDATE SET state ="
-        " excluded.state, notified_seq = excluded.notified_seq, remedied_seq ="
-        " excluded.remedied_seq, remedied_at = excluded.remedied_at",
+        " notified_seq, remedied_seq, remedied_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_RU_UPDATE] =
+        "UPDATE recall_units SET code = ?3, state = ?4, notified_seq = ?5,"
+        " remedied_seq = ?6, remedied_at = ?7"
+        " WHERE recall_id = ?1 AND unit_id = ?2",
     [ST_RU_LIST] = "SELECT " RU_COLS " FROM recall_units"
                    " WHERE recall_id = ?1 AND unit_id > ?3"
                    " AND (?2 IS NULL OR state = ?2) ORDER BY unit_id LIMIT ?4",
@@ -1734,8 +1746,63 @@ static int sq_unit_get(struct store_conn *sc, const char *code,
     return r;
 }
 
-static int sq_unit_update(struct store_conn *sc, const struct store_unit *u,
+static bool same_str(const char *x, const char *y)
+{
+    return x == y || (x != NULL && y != NULL && strcmp(x, y) == 0);
+}
+
+/* The indexed and counted columns, each statement a no-op when they are
+ * unchanged. */
+static int unit_set_state(struct sq_conn *c, const struct store_unit *u,
                           struct hrid_err *err)
+{
+    sqlite3_stmt *st = stmt_get(c, ST_UNIT_SET_STATE, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, u->id);
+    bind_str(&b, u->state);
+    bind_str(&b, u->region);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "unit '%s'", u->code);
+    stmt_done(st);
+    return r;
+}
+
+static int unit_set_parties(struct sq_conn *c, const struct store_unit *u,
+                            struct hrid_err *err)
+{
+    sqlite3_stmt *st = stmt_get(c, ST_UNIT_SET_PARTIES, err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, u->id);
+    bind_id(&b, u->custodian_id);
+    bind_id(&b, u->owner_id);
+    bind_id(&b, u->operator_id);
+    rc = bind_step(&b);
+    if (rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "unit '%s'", u->code);
+    stmt_done(st);
+    return r;
+}
+
+/*
+ * The columns no index or trigger watches are rewritten in one statement;
+ * state, region and the parties only when they changed: known from was
+ * when the caller gives it, else left to the guarded statements.  A
+ * recall notice or an inspection then costs one row rewrite, not three
+ * lookups of the row.
+ */
+static int sq_unit_update(struct store_conn *sc, const struct store_unit *was,
+                          const struct store_unit *u, struct hrid_err *err)
 {
     struct sq_conn *c = sqc(sc);
     sqlite3_stmt *st = stmt_get(c, ST_UNIT_UPDATE, err);
@@ -1754,7 +1821,6 @@ static int sq_unit_update(struct store_conn *sc, const struct store_unit *u,
     bind_str(&b, u->device_key);
     bind_str(&b, u->site);
     bind_str(&b, u->scenario);
-    bind_str(&b, u->region);
     bind_str(&b, u->market_filing_no);
     bind_str(&b, u->jurisdiction);
     bind_str(&b, u->extra);
@@ -1769,40 +1835,22 @@ static int sq_unit_update(struct store_conn *sc, const struct store_unit *u,
         r = hrid_err_set(err, STORE_NOTFOUND, 0, 0,
                          "unit row %lld not found", (long long)u->id);
     stmt_done(st);
-    if (r != STORE_OK)
-        return r;
 
-    if ((st = stmt_get(c, ST_UNIT_SET_STATE, err)) == NULL)
-        return STORE_EIO;
-    bind_init(&b, st);
-    bind_i64(&b, u->id);
-    bind_str(&b, u->state);
-    rc = bind_step(&b);
-    if (rc != SQLITE_DONE)
-        r = sq_error(c, rc, err, "unit '%s'", u->code);
-    stmt_done(st);
-    if (r != STORE_OK)
-        return r;
-
-    if ((st = stmt_get(c, ST_UNIT_SET_PARTIES, err)) == NULL)
-        return STORE_EIO;
-    bind_init(&b, st);
-    bind_i64(&b, u->id);
-    bind_id(&b, u->custodian_id);
-    bind_id(&b, u->owner_id);
-    bind_id(&b, u->operator_id);
-    rc = bind_step(&b);
-    if (rc != SQLITE_DONE)
-        r = sq_error(c, rc, err, "unit '%s'", u->code);
-    stmt_done(st);
+    if (r == STORE_OK && (was == NULL || !same_str(was->state, u->state) ||
+                          !same_str(was->region, u->region)))
+        r = unit_set_state(c, u, err);
+    if (r == STORE_OK && (was == NULL || was->custodian_id != u->custodian_id
+                          || was->owner_id != u->owner_id ||
+                          was->operator_id != u->operator_id))
+        r = unit_set_parties(c, u, err);
     return r;
 }
 
 /*
  * The statement walks the index of the most selective filter given:
  * custodian (a seller or owner holds a small share of all units), then
- * enterprise, then state (few values, many units each), else the code
- * index.  The remaining filters are checked on the rows walked.
+ * model (a maker's tenth, say), then enterprise, then state (few values,
+ * many units each), else the code index.  The remaining filters are checked on the rows walked.
  */
 static int sq_unit_list(struct store_conn *sc,
                         const struct store_unit_filter *f, struct arena *a,
@@ -1820,6 +1868,8 @@ static int sq_unit_list(struct store_conn *sc,
         id = ST_UNIT_LIST_COMP;
     else if (f->custodian_id != 0)
         id = ST_UNIT_LIST_CUST;
+    else if (f->model_row != 0)
+        id = ST_UNIT_LIST_MODEL;
     else if (f->enterprise_id != 0)
         id = ST_UNIT_LIST_ENT;
     else if (f->state != NULL)
@@ -1836,6 +1886,9 @@ static int sq_unit_list(struct store_conn *sc,
         break;
     case ST_UNIT_LIST_ENT:
         bind_i64(&b, f->enterprise_id);
+        break;
+    case ST_UNIT_LIST_MODEL:
+        bind_i64(&b, f->model_row);
         break;
     case ST_UNIT_LIST_STATE:
         bind_str(&b, f->state);
@@ -2553,17 +2606,15 @@ static int sq_recall_close(struct store_conn *sc, int64_t id, int64_t at,
     return r;
 }
 
-static int sq_recall_unit_put(struct store_conn *sc,
-                              const struct store_recall_unit *k,
-                              struct hrid_err *err)
+static int ru_write(struct sq_conn *c, enum stmt_id id,
+                    const struct store_recall_unit *k, int *rc,
+                    struct hrid_err *err)
 {
-    struct sq_conn *c = sqc(sc);
-    sqlite3_stmt *st = stmt_get(c, ST_RU_PUT, err);
+    sqlite3_stmt *st = stmt_get(c, id, err);
     struct bind b;
-    int rc, r = STORE_OK;
 
     if (st == NULL)
-        return STORE_EIO;
+        return -1;
     bind_init(&b, st);
     bind_i64(&b, k->recall_id);
     bind_i64(&b, k->unit_id);
@@ -2572,12 +2623,29 @@ static int sq_recall_unit_put(struct store_conn *sc,
     bind_i64(&b, k->notified_seq);
     bind_i64(&b, k->remedied_seq);
     bind_i64(&b, k->remedied_at);
-    rc = bind_step(&b);
-    if (rc != SQLITE_DONE)
-        r = sq_error(c, rc, err, "unit '%s' of recall %lld", k->code,
-                     (long long)k->recall_id);
+    *rc = bind_step(&b);
     stmt_done(st);
-    return r;
+    return 0;
+}
+
+/* A new row is the common case (a recall reaching its units); an existing
+ * one (a remedy) is found by the primary key's refusal. */
+static int sq_recall_unit_put(struct store_conn *sc,
+                              const struct store_recall_unit *k,
+                              struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    int rc;
+
+    if (ru_write(c, ST_RU_INSERT, k, &rc, err) != 0)
+        return STORE_EIO;
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY &&
+        ru_write(c, ST_RU_UPDATE, k, &rc, err) != 0)
+        return STORE_EIO;
+    if (rc != SQLITE_DONE)
+        return sq_error(c, rc, err, "unit '%s' of recall %lld", k->code,
+                        (long long)k->recall_id);
+    return STORE_OK;
 }
 
 static int sq_recall_unit_list(struct store_conn *sc, int64_t recall_id,

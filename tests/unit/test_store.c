@@ -145,7 +145,7 @@ static int w_unit(struct store_conn *c, void *arg, struct hrid_err *err)
 
 static int w_unit_update(struct store_conn *c, void *arg, struct hrid_err *err)
 {
-    return store_unit_update(c, arg, err);
+    return store_unit_update(c, NULL, arg, err);
 }
 
 static int w_component(struct store_conn *c, void *arg, struct hrid_err *err)
