@@ -232,7 +232,7 @@ struct recall_op {
 struct walk {
     struct core *c;
     struct store_conn *sc;
-    struct arena *a;
+    struct arena *a;            /* the page's: released after each page */
     const struct core_principal *who;
     const struct target *t;
     struct store_recall *r;
@@ -337,6 +337,7 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
                       struct core_err *err)
 {
     struct recall_op *op = arg;
+    struct arena page_a;
     struct store_party ent;
     struct store_recall r;
     struct store_unit_filter f;
@@ -381,9 +382,13 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
     if ((w = calloc(1, sizeof *w)) == NULL)
         return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                          "out of memory");
+    /* A recall may reach a million units in one transaction: what each
+     * page of them makes is freed before the next, so memory stays at one
+     * page's worth. */
+    arena_init(&page_a);
     w->c = c;
     w->sc = sc;
-    w->a = a;
+    w->a = &page_a;
     w->who = op->who;
     w->t = &t;
     w->r = &r;
@@ -411,7 +416,7 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
         f.after_code = w->last;
         f.limit = CORE_PAGE_MAX;
         w->rows = 0;
-        rc = store_unit_list(sc, &f, a, collect_unit, w, &he);
+        rc = store_unit_list(sc, &f, w->a, collect_unit, w, &he);
         if (rc != STORE_OK) {
             rc = core_store_fail(err, rc, &he);
             break;
@@ -419,7 +424,9 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
         for (int i = 0; i < w->rows && rc == CORE_OK; i++)
             if (walk_unit(w, &w->page[i]) != 0)
                 rc = err->status;
+        arena_release(w->a);
     } while (rc == CORE_OK && w->rows == CORE_PAGE_MAX);
+    arena_release(w->a);
     json_decref(w->notice);
     if (rc == CORE_OK) {
         reply->http_status = 201;
@@ -691,6 +698,35 @@ static int suspend_one(struct suspend_ctx *s, const char *code)
     return 0;
 }
 
+/* Suspends the recall's notified units, a page at a time, each page's
+ * allocations freed before the next. */
+static int suspend_all(struct suspend_ctx *s, int64_t recall_id)
+{
+    struct arena page_a;
+    struct hrid_err he;
+    int rc = CORE_OK;
+
+    arena_init(&page_a);
+    s->a = &page_a;
+    do {
+        s->n = 0;
+        rc = store_recall_unit_list(s->sc, recall_id, 0, "notified", s->last,
+                                    CORE_PAGE_MAX, s->a, suspend_collect, s,
+                                    &he);
+        if (rc != STORE_OK) {
+            rc = core_store_fail(s->err, rc, &he);
+            break;
+        }
+        for (int i = 0; i < s->n && rc == CORE_OK; i++)
+            if (suspend_one(s, s->codes[i]) != 0)
+                rc = s->err->status;
+        arena_release(s->a);
+    } while (rc == CORE_OK && s->n == CORE_PAGE_MAX);
+    arena_release(s->a);
+    s->a = NULL;
+    return rc;
+}
+
 static int act_run(struct core *c, struct store_conn *sc, void *arg,
                    struct arena *a, struct core_reply *reply,
                    struct core_err *err)
@@ -721,7 +757,6 @@ static int act_run(struct core *c, struct store_conn *sc, void *arg,
     } else {
         memset(&s, 0, sizeof s);
         s.sc = sc;
-        s.a = a;
         s.who = op->who;
         s.recall = op->id;
         s.now = core_now_ms();
@@ -730,17 +765,9 @@ static int act_run(struct core *c, struct store_conn *sc, void *arg,
         if (s.codes == NULL)
             return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                              "out of memory");
-        do {
-            s.n = 0;
-            rc = store_recall_unit_list(sc, op->id, 0, "notified", s.last,
-                                        CORE_PAGE_MAX, a, suspend_collect,
-                                        &s, &he);
-            if (rc != STORE_OK)
-                return core_store_fail(err, rc, &he);
-            for (int i = 0; i < s.n; i++)
-                if (suspend_one(&s, s.codes[i]) != 0)
-                    return err->status;
-        } while (s.n == CORE_PAGE_MAX);
+        rc = suspend_all(&s, op->id);
+        if (rc != CORE_OK)
+            return rc;
     }
     if ((rc = store_recall_counts(sc, op->id, &n, &m, &he)) != STORE_OK)
         return core_store_fail(err, rc, &he);

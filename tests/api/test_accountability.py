@@ -238,6 +238,33 @@ def test_regulator_suspends_a_recall_and_market_access():
         assert ok(w.public.get(f"/v1/market-access/{a}"), 200)["allowed"] is True
 
 
+def test_recall_and_suspension_of_more_units_than_a_page():
+    # Recalls and suspensions walk their units a page (1,000) at a time;
+    # every unit of the model is reached, in one transaction, and only it.
+    with registry() as w:
+        codes = []
+        for _ in range(3):
+            bulk = ok(w.maker.post("/v1/units", {"units": [
+                w.unit_body(w.model) for _ in range(850)]}))
+            codes += [u["code"] for u in bulk["units"]]
+        other = w.register(maker=w.maker2)
+        picks = [codes[0], codes[999], codes[1000], codes[-1]]
+        for code in picks:
+            w.event(w.maker, code, release_body())
+        r = ok(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r",
+                                            "target": {"models": [w.model]}}))
+        assert r["units"]["affected"] == 2550, r
+        listed = w.maker.items(f"/v1/recalls/{r['id']}/units")
+        assert sorted(u["code"] for u in listed) == sorted(codes), len(listed)
+        for code in (codes[0], codes[1000], codes[2000], codes[-1]):
+            assert w.history(code)[-1]["type"] == "recall_notice", code
+        assert w.history(other)[-1]["type"] == "register"
+        res = ok(w.regulator.post(f"/v1/recalls/{r['id']}/suspend"), 200)
+        assert res["suspended"] == len(picks), res
+        assert all(w.state(c) == "suspended" for c in picks)
+        assert w.state(codes[1]) == "registered"
+
+
 def test_market_access_reasons():
     with registry() as w:
         code = w.register()
