@@ -27,7 +27,7 @@
 #include "core/core_int.h"
 
 /* Events between snapshots: an as-of query replays at most this many. */
-#define ASOF_SNAPSHOT_EVERY 64
+#define ASOF_SNAPSHOT_EVERY 32
 
 static json_t *ref_or_null(int64_t id)
 {

@@ -1,7 +1,7 @@
 """As-of state (DESIGN §3, docs/API.md "As of"), black-box: the unit as it
 stood at any time equals the unit as the registry showed it right after
 the events up to that time, on randomised histories long enough to cross
-the stored snapshots (every 64 events)."""
+the stored snapshots (every 32 events)."""
 
 import datetime
 import random
@@ -90,7 +90,7 @@ def test_asof_equals_replay_on_random_histories():
                 assert summary(got) == want, \
                     f"unit {code} after event {k} at {at}: as-of {summary(got)} != {want}"
                 # Replays from a snapshot: never the whole history.
-                assert got["replayed_events"] <= 64 + 2, got["replayed_events"]
+                assert got["replayed_events"] <= 32 + 2, got["replayed_events"]
             # Now equals the current view; a time before registration is refused.
             assert summary(asof(w, code, iso(now() + datetime.timedelta(minutes=6)))) == \
                 summary(w.unit(code))
