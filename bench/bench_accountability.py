@@ -120,6 +120,9 @@ def main():
             print("POST /v1/recalls, %s: %d units targeted and notified in "
                   "%.2f s (%.0f units/s, fleet of %d)" % (name, n, dt,
                                                            n / dt, len(codes)))
+        rss, hwm = node.rss()
+        print("hridd memory after the recalls: VmRSS %s, peak VmHWM %s"
+              % (rss, hwm))
     finally:
         node.stop()
         shutil.rmtree(tmp, ignore_errors=True)
