@@ -1751,12 +1751,12 @@ static bool same_str(const char *x, const char *y)
     return x == y || (x != NULL && y != NULL && strcmp(x, y) == 0);
 }
 
-/* The indexed and counted columns, each statement a no-op when they are
- * unchanged. */
-static int unit_set_state(struct sq_conn *c, const struct store_unit *u,
-                          struct hrid_err *err)
+/* The indexed and counted columns: ST_UNIT_SET_STATE (state, region) or
+ * ST_UNIT_SET_PARTIES, each a no-op when they are unchanged. */
+static int unit_set(struct sq_conn *c, enum stmt_id id,
+                    const struct store_unit *u, struct hrid_err *err)
 {
-    sqlite3_stmt *st = stmt_get(c, ST_UNIT_SET_STATE, err);
+    sqlite3_stmt *st = stmt_get(c, id, err);
     struct bind b;
     int rc, r = STORE_OK;
 
@@ -1764,29 +1764,14 @@ static int unit_set_state(struct sq_conn *c, const struct store_unit *u,
         return STORE_EIO;
     bind_init(&b, st);
     bind_i64(&b, u->id);
-    bind_str(&b, u->state);
-    bind_str(&b, u->region);
-    rc = bind_step(&b);
-    if (rc != SQLITE_DONE)
-        r = sq_error(c, rc, err, "unit '%s'", u->code);
-    stmt_done(st);
-    return r;
-}
-
-static int unit_set_parties(struct sq_conn *c, const struct store_unit *u,
-                            struct hrid_err *err)
-{
-    sqlite3_stmt *st = stmt_get(c, ST_UNIT_SET_PARTIES, err);
-    struct bind b;
-    int rc, r = STORE_OK;
-
-    if (st == NULL)
-        return STORE_EIO;
-    bind_init(&b, st);
-    bind_i64(&b, u->id);
-    bind_id(&b, u->custodian_id);
-    bind_id(&b, u->owner_id);
-    bind_id(&b, u->operator_id);
+    if (id == ST_UNIT_SET_STATE) {
+        bind_str(&b, u->state);
+        bind_str(&b, u->region);
+    } else {
+        bind_id(&b, u->custodian_id);
+        bind_id(&b, u->owner_id);
+        bind_id(&b, u->operator_id);
+    }
     rc = bind_step(&b);
     if (rc != SQLITE_DONE)
         r = sq_error(c, rc, err, "unit '%s'", u->code);
@@ -1838,11 +1823,11 @@ static int sq_unit_update(struct store_conn *sc, const struct store_unit *was,
 
     if (r == STORE_OK && (was == NULL || !same_str(was->state, u->state) ||
                           !same_str(was->region, u->region)))
-        r = unit_set_state(c, u, err);
+        r = unit_set(c, ST_UNIT_SET_STATE, u, err);
     if (r == STORE_OK && (was == NULL || was->custodian_id != u->custodian_id
                           || was->owner_id != u->owner_id ||
                           was->operator_id != u->operator_id))
-        r = unit_set_parties(c, u, err);
+        r = unit_set(c, ST_UNIT_SET_PARTIES, u, err);
     return r;
 }
 
