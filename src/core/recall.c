@@ -332,6 +332,97 @@ static int64_t model_row_of(struct walk *w, const char *model_id)
     return m.id;
 }
 
+/* The maker's units (of the target's model when it names only one), a
+ * page at a time. */
+static int walk_listed(struct walk *w, int64_t enterprise_id)
+{
+    const struct target *t = w->t;
+    struct store_unit_filter f;
+    struct hrid_err he;
+    int rc = CORE_OK;
+
+    do {
+        memset(&f, 0, sizeof f);
+        f.enterprise_id = enterprise_id;
+        if (t->models != NULL && json_array_size(t->models) == 1)
+            f.model_row = model_row_of(w, json_string_value(
+                                              json_array_get(t->models, 0)));
+        f.after_code = w->last;
+        f.limit = CORE_PAGE_MAX;
+        w->rows = 0;
+        rc = store_unit_list(w->sc, &f, w->a, collect_unit, w, &he);
+        if (rc != STORE_OK)
+            return core_store_fail(w->err, rc, &he);
+        for (int i = 0; i < w->rows && rc == CORE_OK; i++)
+            if (walk_unit(w, &w->page[i]) != 0)
+                rc = w->err->status;
+        arena_release(w->a);
+    } while (rc == CORE_OK && w->rows == CORE_PAGE_MAX);
+    return rc;
+}
+
+struct codes {
+    char (*v)[HRID_CODE_LEN + 1];
+    size_t n, cap;
+    bool oom;
+};
+
+static int add_code(void *ctx, const char *code)
+{
+    struct codes *k = ctx;
+
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 1024;
+        void *v = realloc(k->v, cap * sizeof *k->v);
+
+        if (v == NULL) {
+            k->oom = true;
+            return 1;
+        }
+        k->v = v;
+        k->cap = cap;
+    }
+    snprintf(k->v[k->n++], sizeof *k->v, "%s", code);
+    return 0;
+}
+
+/* A component criterion: only the units holding such a part, found by the
+ * part number index in one statement and read one by one after it; every
+ * criterion is still checked on each.  Listing them a page at a time
+ * instead ran the part's whole index range once per page. */
+static int walk_holders(struct walk *w, int64_t enterprise_id)
+{
+    const struct target *t = w->t;
+    struct store_comp_match m = {t->part_no, t->supplier, t->lot_from,
+                                 t->lot_to, !t->ever};
+    struct codes k = {NULL, 0, 0, false};
+    struct store_unit u;
+    struct hrid_err he;
+    int rc;
+
+    rc = store_unit_codes_holding(w->sc, enterprise_id, &m, add_code, &k,
+                                  &he);
+    if (rc != STORE_OK) {
+        free(k.v);
+        return k.oom ? core_fail(w->err, CORE_EINTERNAL, "internal", NULL,
+                                 "out of memory")
+                     : core_store_fail(w->err, rc, &he);
+    }
+    rc = CORE_OK;
+    for (size_t i = 0; i < k.n && rc == CORE_OK; i++) {
+        int s = store_unit_get(w->sc, k.v[i], w->a, &u, &he);
+
+        if (s != STORE_OK)
+            rc = core_store_fail(w->err, s, &he);
+        else if (walk_unit(w, &u) != 0)
+            rc = w->err->status;
+        if (i % CORE_PAGE_MAX == CORE_PAGE_MAX - 1)
+            arena_release(w->a);
+    }
+    free(k.v);
+    return rc;
+}
+
 static int recall_run(struct core *c, struct store_conn *sc, void *arg,
                       struct arena *a, struct core_reply *reply,
                       struct core_err *err)
@@ -340,8 +431,6 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
     struct arena page_a;
     struct store_party ent;
     struct store_recall r;
-    struct store_unit_filter f;
-    struct store_comp_match cm;
     struct target t;
     struct walk *w;
     struct hrid_err he;
@@ -397,35 +486,8 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
     w->notice = json_pack("{s:I, s:s, s:s?, s:s}", "recall",
                           (json_int_t)r.id, "defect", r.defect, "hazard",
                           r.hazard, "remedy", r.remedy);
-    /* A component criterion walks only the units that hold such a part
-     * (by the part number index); every criterion is still checked. */
-    cm.part_no = t.part_no;
-    cm.supplier = t.supplier;
-    cm.lot_from = t.lot_from;
-    cm.lot_to = t.lot_to;
-    cm.current_only = !t.ever;
-    rc = STORE_OK;
-    do {
-        memset(&f, 0, sizeof f);
-        f.enterprise_id = ent.id;
-        if (t.part_no != NULL)
-            f.component = &cm;
-        if (t.models != NULL && json_array_size(t.models) == 1)
-            f.model_row = model_row_of(w, json_string_value(
-                                              json_array_get(t.models, 0)));
-        f.after_code = w->last;
-        f.limit = CORE_PAGE_MAX;
-        w->rows = 0;
-        rc = store_unit_list(sc, &f, w->a, collect_unit, w, &he);
-        if (rc != STORE_OK) {
-            rc = core_store_fail(err, rc, &he);
-            break;
-        }
-        for (int i = 0; i < w->rows && rc == CORE_OK; i++)
-            if (walk_unit(w, &w->page[i]) != 0)
-                rc = err->status;
-        arena_release(w->a);
-    } while (rc == CORE_OK && w->rows == CORE_PAGE_MAX);
+    rc = t.part_no != NULL ? walk_holders(w, ent.id)
+                           : walk_listed(w, ent.id);
     arena_release(w->a);
     json_decref(w->notice);
     if (rc == CORE_OK) {

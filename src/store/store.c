@@ -182,6 +182,15 @@ int store_unit_update(struct store_conn *c, const struct store_unit *was,
     return c->store->ops->unit_update(c, was, u, err);
 }
 
+int store_unit_codes_holding(struct store_conn *c, int64_t enterprise_id,
+                             const struct store_comp_match *m,
+                             store_each_code_fn each, void *ctx,
+                             struct hrid_err *err)
+{
+    return c->store->ops->unit_codes_holding(c, enterprise_id, m, each, ctx,
+                                             err);
+}
+
 int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,
                     struct arena *a, store_each_unit_fn each, void *ctx,
                     struct hrid_err *err)

@@ -384,7 +384,6 @@ struct store_unit_filter {
     int64_t custodian_id;
     int64_t model_row;
     const char *state;
-    const struct store_comp_match *component;   /* NULL: any */
     const char *after_code;  /* keyset pagination: codes greater than this */
     int limit;
 };
@@ -394,6 +393,7 @@ struct store_conn;
 
 /* Called for each row of a listing; a non-zero return stops the listing
  * and becomes its result. */
+typedef int (*store_each_code_fn)(void *ctx, const char *code);
 typedef int (*store_each_party_fn)(void *ctx, const struct store_party *p);
 typedef int (*store_each_model_fn)(void *ctx, const struct store_model *m);
 typedef int (*store_each_unit_fn)(void *ctx, const struct store_unit *u);
@@ -486,6 +486,10 @@ struct store_ops {
                      struct arena *a, store_each_unit_fn each, void *ctx,
                      struct hrid_err *err);
     int (*unit_count)(struct store_conn *c, int64_t *n, struct hrid_err *err);
+    int (*unit_codes_holding)(struct store_conn *c, int64_t enterprise_id,
+                              const struct store_comp_match *m,
+                              store_each_code_fn each, void *ctx,
+                              struct hrid_err *err);
 
     int (*component_insert)(struct store_conn *c, struct store_component *k,
                             struct hrid_err *err);
@@ -741,6 +745,14 @@ int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,
                     struct arena *a, store_each_unit_fn each, void *ctx,
                     struct hrid_err *err);
 int store_unit_count(struct store_conn *c, int64_t *n, struct hrid_err *err);
+/* The codes of enterprise_id's units holding a component that matches m,
+ * in code order and each once, read by one statement that has ended when
+ * this returns (the caller may then write to those units).  A lot range
+ * leaves out components without a lot. */
+int store_unit_codes_holding(struct store_conn *c, int64_t enterprise_id,
+                             const struct store_comp_match *m,
+                             store_each_code_fn each, void *ctx,
+                             struct hrid_err *err);
 /* component_insert may leave k->id 0: the PostgreSQL writer sends the
  * insert without waiting for it (a bulk body is mostly components), and
  * no caller needs the id, which component_list returns. */

@@ -504,7 +504,9 @@ enum {
     P_MODEL_INSERT, P_MODEL_GET, P_MODEL_GET_ROW, P_MODEL_UPDATE,
     P_MODEL_LIST, P_MODEL_LIST_ENT,
     P_UNIT_INSERT, P_UNIT_GET, P_UNIT_UPDATE, P_UNIT_LIST, P_UNIT_LIST_ENT,
-    P_UNIT_LIST_CUST, P_UNIT_LIST_MODEL, P_UNIT_LIST_STATE, P_UNIT_LIST_COMP, P_UNIT_COUNT,
+    P_UNIT_LIST_CUST, P_UNIT_LIST_MODEL, P_UNIT_LIST_STATE,
+    P_UNIT_CODES_HOLDING,
+    P_UNIT_COUNT,
     P_COMP_INSERT, P_COMP_REMOVE, P_COMP_EXISTS, P_COMP_LIST,
     P_COMP_LIST_INSTALLED,
     P_EVENT_APPEND, P_EVENT_LIST, P_EVENT_SCAN, P_EVENT_SCAN_UNIT,
@@ -592,12 +594,14 @@ STMT(UNIT_LIST_MODEL, "SELECT " UNIT_COLS " FROM units"
                       " WHERE model_row = $1" UNIT_LIST_REST);
 STMT(UNIT_LIST_STATE, "SELECT " UNIT_COLS " FROM units"
                       " WHERE state = $1" UNIT_LIST_REST);
-STMT(UNIT_LIST_COMP,
-     "SELECT " UNIT_COLS " FROM units WHERE id IN (SELECT unit_id"
-     " FROM components WHERE part_no = $1"
-     " AND ($7::text IS NULL OR supplier = $7)"
-     " AND ($8::text IS NULL OR lot >= $8) AND ($9::text IS NULL OR lot <= $9)"
-     " AND ($10::bigint = 0 OR removed_at = 0))" UNIT_LIST_REST);
+STMT(UNIT_CODES_HOLDING,
+     "SELECT DISTINCT u.code FROM components k JOIN units u"
+     " ON u.id = k.unit_id WHERE k.part_no = $1"
+     " AND ($2::text IS NULL OR k.supplier = $2)"
+     " AND ($3::bigint = 0 OR k.removed_at = 0) AND u.enterprise_id = $4"
+     " AND ($5::text IS NULL OR k.lot >= $5)"
+     " AND ($6::text IS NULL OR k.lot <= $6)"
+     " ORDER BY u.code");
 STMT(UNIT_COUNT, "SELECT count(*) FROM units");
 
 STMT(COMP_INSERT,
@@ -1768,10 +1772,7 @@ static int pg_unit_list(struct store_conn *sc,
     int r;
 
     pg_args_init(&b);
-    if (f->component != NULL) {
-        s = &S_UNIT_LIST_COMP;
-        pg_str(&b, f->component->part_no);
-    } else if (f->custodian_id != 0) {
+    if (f->custodian_id != 0) {
         s = &S_UNIT_LIST_CUST;
         pg_i64(&b, f->custodian_id);
     } else if (f->model_row != 0) {
@@ -1792,14 +1793,34 @@ static int pg_unit_list(struct store_conn *sc,
     pg_i64(&b, f->model_row);
     pg_str(&b, f->state);
     pg_limit(&b, f->limit);
-    if (f->component != NULL) {
-        pg_str(&b, f->component->supplier);
-        pg_str(&b, f->component->lot_from);
-        pg_str(&b, f->component->lot_to);
-        pg_i64(&b, f->component->current_only);
-    }
     res = pg_run(pgc(sc), s, &b, &r, err, "listing units");
     LIST_ROWS(read_unit, u, each);
+    return r;
+}
+
+static int pg_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
+                                 const struct store_comp_match *m,
+                                 store_each_code_fn each, void *ctx,
+                                 struct hrid_err *err)
+{
+    struct pg_args b;
+    PGresult *res;
+    int r;
+
+    pg_args_init(&b);
+    pg_str(&b, m->part_no);
+    pg_str(&b, m->supplier);
+    pg_i64(&b, m->current_only);
+    pg_i64(&b, enterprise_id);
+    pg_str(&b, m->lot_from);
+    pg_str(&b, m->lot_to);
+    res = pg_run(pgc(sc), &S_UNIT_CODES_HOLDING, &b, &r, err,
+                 "listing the holders of part '%s'", m->part_no);
+    if (res == NULL)
+        return r;
+    for (int i = 0; i < PQntuples(res) && r == STORE_OK; i++)
+        r = each(ctx, PQgetvalue(res, i, 0));
+    PQclear(res);
     return r;
 }
 
@@ -2630,6 +2651,7 @@ const struct store_ops store_pg_ops = {
     .unit_update = pg_unit_update,
     .unit_list = pg_unit_list,
     .unit_count = pg_unit_count,
+    .unit_codes_holding = pg_unit_codes_holding,
     .component_insert = pg_component_insert,
     .component_remove = pg_component_remove,
     .component_list = pg_component_list,

@@ -507,7 +507,9 @@ enum stmt_id {
     ST_MODEL_LIST, ST_MODEL_LIST_ENT,
     ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_UPDATE, ST_UNIT_SET_STATE,
     ST_UNIT_SET_PARTIES, ST_UNIT_LIST,
-    ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_MODEL, ST_UNIT_LIST_STATE, ST_UNIT_LIST_COMP, ST_UNIT_COUNT,
+    ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_MODEL, ST_UNIT_LIST_STATE,
+    ST_UNIT_COUNT,
+    ST_UNIT_CODES_PART, ST_UNIT_CODES_LOTS,
     ST_COMP_INSERT, ST_COMP_REMOVE, ST_COMP_EXISTS, ST_COMP_LIST,
     ST_COMP_LIST_INSTALLED,
     ST_EVENT_APPEND, ST_EVENT_LIST, ST_EVENT_SCAN, ST_EVENT_SCAN_UNIT,
@@ -628,11 +630,19 @@ static const char *const SQL[ST_COUNT] = {
                            " WHERE model_row = ?1" UNIT_LIST_REST,
     [ST_UNIT_LIST_STATE] = "SELECT " UNIT_COLS " FROM units"
                            " WHERE state = ?1" UNIT_LIST_REST,
-    [ST_UNIT_LIST_COMP] =
-        "SELECT " UNIT_COLS " FROM units WHERE id IN (SELECT unit_id"
-        " FROM components WHERE part_no = ?1 AND (?7 IS NULL OR supplier = ?7)"
-        " AND (?8 IS NULL OR lot >= ?8) AND (?9 IS NULL OR lot <= ?9)"
-        " AND (?10 = 0 OR removed_at = 0))" UNIT_LIST_REST,
+    /* Holders of a part, with and without a lot range: the range is
+     * written plainly so that components_part (part_no, lot) serves it. */
+    [ST_UNIT_CODES_PART] =
+        "SELECT DISTINCT u.code FROM components k JOIN units u"
+        " ON u.id = k.unit_id WHERE k.part_no = ?1"
+        " AND (?2 IS NULL OR k.supplier = ?2) AND (?3 = 0 OR k.removed_at = 0)"
+        " AND u.enterprise_id = ?4 ORDER BY u.code",
+    [ST_UNIT_CODES_LOTS] =
+        "SELECT DISTINCT u.code FROM components k JOIN units u"
+        " ON u.id = k.unit_id WHERE k.part_no = ?1"
+        " AND (?2 IS NULL OR k.supplier = ?2) AND (?3 = 0 OR k.removed_at = 0)"
+        " AND u.enterprise_id = ?4 AND k.lot >= ?5 AND k.lot <= ?6"
+        " ORDER BY u.code",
     [ST_UNIT_COUNT] = "SELECT count(*) FROM units",
 
     [ST_COMP_INSERT] =
@@ -1835,7 +1845,8 @@ static int sq_unit_update(struct store_conn *sc, const struct store_unit *was,
  * The statement walks the index of the most selective filter given:
  * custodian (a seller or owner holds a small share of all units), then
  * model (a maker's tenth, say), then enterprise, then state (few values,
- * many units each), else the code index.  The remaining filters are checked on the rows walked.
+ * many units each), else the code index.  The remaining filters are
+ * checked on the rows walked.
  */
 static int sq_unit_list(struct store_conn *sc,
                         const struct store_unit_filter *f, struct arena *a,
@@ -1849,9 +1860,7 @@ static int sq_unit_list(struct store_conn *sc,
     struct bind b;
     int rc, r;
 
-    if (f->component != NULL)
-        id = ST_UNIT_LIST_COMP;
-    else if (f->custodian_id != 0)
+    if (f->custodian_id != 0)
         id = ST_UNIT_LIST_CUST;
     else if (f->model_row != 0)
         id = ST_UNIT_LIST_MODEL;
@@ -1878,9 +1887,6 @@ static int sq_unit_list(struct store_conn *sc,
     case ST_UNIT_LIST_STATE:
         bind_str(&b, f->state);
         break;
-    case ST_UNIT_LIST_COMP:
-        bind_str(&b, f->component->part_no);
-        break;
     default:
         b.i++;      /* ?1 is not used by the unfiltered walk */
         break;
@@ -1890,13 +1896,43 @@ static int sq_unit_list(struct store_conn *sc,
     bind_i64(&b, f->model_row);
     bind_str(&b, f->state);
     bind_i64(&b, limit_of(f->limit));
-    if (id == ST_UNIT_LIST_COMP) {
-        bind_str(&b, f->component->supplier);
-        bind_str(&b, f->component->lot_from);
-        bind_str(&b, f->component->lot_to);
-        bind_i64(&b, f->component->current_only);
-    }
     LIST_ROWS(read_unit, u, each, "listing units");
+    return r;
+}
+
+static int sq_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
+                                 const struct store_comp_match *m,
+                                 store_each_code_fn each, void *ctx,
+                                 struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    bool lots = m->lot_from != NULL || m->lot_to != NULL;
+    sqlite3_stmt *st = stmt_get(c, lots ? ST_UNIT_CODES_LOTS
+                                        : ST_UNIT_CODES_PART, err);
+    struct bind b;
+    int rc = SQLITE_DONE, r;
+
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, m->part_no);
+    bind_str(&b, m->supplier);
+    bind_i64(&b, m->current_only);
+    bind_i64(&b, enterprise_id);
+    if (lots) {
+        /* An open end: below or above every lot (text compares bytewise,
+         * and no UTF-8 text begins with 0xff). */
+        bind_str(&b, m->lot_from != NULL ? m->lot_from : "");
+        bind_str(&b, m->lot_to != NULL ? m->lot_to : "\xff");
+    }
+    r = b.rc != SQLITE_OK ? sq_error(c, b.rc, err, "listing holders")
+                          : STORE_OK;
+    while (r == STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        r = each(ctx, (const char *)sqlite3_column_text(st, 0));
+    if (r == STORE_OK && rc != SQLITE_DONE)
+        r = sq_error(c, rc, err, "listing the holders of part '%s'",
+                     m->part_no);
+    stmt_done(st);
     return r;
 }
 
@@ -3960,6 +3996,7 @@ const struct store_ops store_sqlite_ops = {
     .unit_update = sq_unit_update,
     .unit_list = sq_unit_list,
     .unit_count = sq_unit_count,
+    .unit_codes_holding = sq_unit_codes_holding,
     .component_insert = sq_component_insert,
     .component_remove = sq_component_remove,
     .component_list = sq_component_list,

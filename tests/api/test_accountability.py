@@ -191,6 +191,31 @@ def test_recall_by_component_firmware_date_and_model():
 
 
 
+def test_recall_by_open_lot_range_reaches_each_unit_once():
+    # Two knees of one part on every unit, in lots a pair apart; a lot
+    # range open at one end; a unit whose knees both match is notified once.
+    with registry() as w:
+        fleet = []
+        for i in range(8):
+            lots = (f"HX26{i:02d}", f"HX26{i + 2:02d}")
+            code = w.register(components=[
+                {"slot": f"joint.knee.{side}", "part_no": "HX-KM-40",
+                 "supplier": "Harmonic Co", "lot": lot, "serial": f"{side[0]}{i}"}
+                for side, lot in zip(("left", "right"), lots)])
+            fleet.append((code, lots))
+        for lots, hit in (({"from": "HX2606"}, lambda l: l >= "HX2606"),
+                          ({"to": "HX2601"}, lambda l: l <= "HX2601")):
+            r = ok(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r", "target": {
+                "component": {"part_no": "HX-KM-40", "lots": lots}}}))
+            want = sorted(c for c, ls in fleet if any(hit(l) for l in ls))
+            got = [u["code"] for u in w.maker.items(f"/v1/recalls/{r['id']}/units")]
+            assert sorted(got) == want and len(got) == r["units"]["affected"], (got, want)
+            for code in want:
+                notices = [e for e in w.history(code)
+                           if e["type"] == "recall_notice" and e["body"]["recall"] == r["id"]]
+                assert len(notices) == 1, (code, notices)
+
+
 def test_recall_by_lot_currently_or_ever_installed():
     """A part replaced in maintenance is recalled on its unit only when the
     recall targets parts ever installed."""
