@@ -140,10 +140,12 @@ static int comp_each(void *ctx, const struct store_component *k)
     return cm->hit ? 1 : 0;
 }
 
-/* Does unit u (of model model_id) meet every criterion of t? */
+/* Does unit u (of model model_id) meet every criterion of t?  held: u was
+ * found as a holder of t's component, so that criterion is met. */
 static int unit_matches(struct store_conn *sc, const struct target *t,
                         const struct store_unit *u, const char *model_id,
-                        struct arena *a, bool *hit, struct core_err *err)
+                        bool held, struct arena *a, bool *hit,
+                        struct core_err *err)
 {
     struct hrid_err he;
     int rc;
@@ -178,7 +180,7 @@ static int unit_matches(struct store_conn *sc, const struct target *t,
         if (!ok)
             return CORE_OK;
     }
-    if (t->part_no != NULL) {
+    if (t->part_no != NULL && !held) {
         struct comp_match cm = {t, false};
 
         rc = store_component_list(sc, u->id, !t->ever, a, comp_each, &cm,
@@ -237,6 +239,7 @@ struct walk {
     const struct target *t;
     struct store_recall *r;
     json_t *notice;
+    bool held;                  /* units found as holders of t's part */
     int64_t now, matched;
     char last[HRID_CODE_LEN + 1];
     int rows;
@@ -271,8 +274,9 @@ static int walk_unit(struct walk *w, const struct store_unit *u0)
     rc = core_cache_model(w->c, w->sc, u.model_row, w->a, &m, &he);
     if (rc != STORE_OK)
         return core_store_fail(w->err, rc, &he), -1;
-    if (unit_matches(w->sc, w->t, &u, m.model_id, w->a, &hit, w->err) !=
-        CORE_OK)
+    rc = unit_matches(w->sc, w->t, &u, m.model_id, w->held, w->a, &hit,
+                      w->err);
+    if (rc != CORE_OK)
         return -1;
     if (!hit)
         return 0;
@@ -388,7 +392,7 @@ static int add_code(void *ctx, const char *code)
 
 /* A component criterion: only the units holding such a part, found by the
  * part number index in one statement and read one by one after it; every
- * criterion is still checked on each.  Listing them a page at a time
+ * other criterion is checked on each.  Listing them a page at a time
  * instead ran the part's whole index range once per page. */
 static int walk_holders(struct walk *w, int64_t enterprise_id)
 {
@@ -409,6 +413,7 @@ static int walk_holders(struct walk *w, int64_t enterprise_id)
                      : core_store_fail(w->err, rc, &he);
     }
     rc = CORE_OK;
+    w->held = true;
     for (size_t i = 0; i < k.n && rc == CORE_OK; i++) {
         int s = store_unit_get(w->sc, k.v[i], w->a, &u, &he);
 

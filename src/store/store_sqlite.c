@@ -3927,6 +3927,10 @@ static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
     if (!sqlite3_threadsafe())
         return hrid_err_set(err, STORE_EIO, 0, 0,
                             "sqlite was built without thread support");
+    /* Nothing reads SQLite's memory statistics, and keeping them takes a
+     * global mutex on every allocation of every connection.  Refused
+     * (harmlessly) once the library is initialised, by an earlier open. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     s = calloc(1, sizeof *s);
     if (s == NULL)
         return hrid_err_set(err, STORE_EIO, 0, 0, "out of memory");
