@@ -323,17 +323,25 @@ static json_t *recall_json(const struct store_recall *r, const char *ent,
     return o;
 }
 
-/* The row of a target's only model, to walk just its units; 0 (walk the
- * maker's every unit, matching none) when there is no such model. */
-static int64_t model_row_of(struct walk *w, const char *model_id)
+/* The row of a target's only model, to walk just its units: 0 when the
+ * maker has no such model (no unit can match), -1 with w->err set when the
+ * store fails. */
+static int64_t model_row_of(struct walk *w, const char *model_id,
+                            int64_t enterprise_id)
 {
     struct store_model m;
     struct core_err e;
+    int rc;
 
     memset(&e, 0, sizeof e);
-    if (core_model_find(w->sc, model_id, w->a, &m, &e) != CORE_OK)
+    rc = core_model_find(w->sc, model_id, w->a, &m, &e);
+    if (rc == CORE_ENOTFOUND)
         return 0;
-    return m.id;
+    if (rc != CORE_OK) {
+        *w->err = e;
+        return -1;
+    }
+    return m.enterprise_id == enterprise_id ? m.id : 0;
 }
 
 /* The maker's units (of the target's model when it names only one), a
@@ -343,14 +351,22 @@ static int walk_listed(struct walk *w, int64_t enterprise_id)
     const struct target *t = w->t;
     struct store_unit_filter f;
     struct hrid_err he;
+    int64_t model_row = 0;
     int rc = CORE_OK;
 
+    if (t->models != NULL && json_array_size(t->models) == 1) {
+        model_row = model_row_of(w, json_string_value(
+                                        json_array_get(t->models, 0)),
+                                 enterprise_id);
+        if (model_row < 0)
+            return w->err->status;
+        if (model_row == 0)
+            return CORE_OK;     /* not a model of this maker's */
+    }
     do {
         memset(&f, 0, sizeof f);
         f.enterprise_id = enterprise_id;
-        if (t->models != NULL && json_array_size(t->models) == 1)
-            f.model_row = model_row_of(w, json_string_value(
-                                              json_array_get(t->models, 0)));
+        f.model_row = model_row;
         f.after_code = w->last;
         f.limit = CORE_PAGE_MAX;
         w->rows = 0;

@@ -183,6 +183,10 @@ def test_recall_by_component_firmware_date_and_model():
         r2 = ok(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r",
                                              "target": {"models": [w.model2]}}))
         assert r2["units"]["affected"] == 0, r2
+        # Nor a model that does not exist.
+        r3 = ok(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r",
+                                             "target": {"models": [w.model[:6] + "999999"]}}))
+        assert r3["units"]["affected"] == 0, r3
         refused(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r",
                                              "target": {}}), 422, "missing_field", "target")
         refused(w.regulator.post("/v1/recalls", {"defect": "d", "remedy": "r",
