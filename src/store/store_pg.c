@@ -505,7 +505,7 @@ enum {
     P_MODEL_LIST, P_MODEL_LIST_ENT,
     P_UNIT_INSERT, P_UNIT_GET, P_UNIT_UPDATE, P_UNIT_LIST, P_UNIT_LIST_ENT,
     P_UNIT_LIST_CUST, P_UNIT_LIST_MODEL, P_UNIT_LIST_STATE,
-    P_UNIT_CODES_HOLDING,
+    P_UNIT_CODES_PART, P_UNIT_CODES_LOTS,
     P_UNIT_COUNT,
     P_COMP_INSERT, P_COMP_REMOVE, P_COMP_EXISTS, P_COMP_LIST,
     P_COMP_LIST_INSTALLED,
@@ -594,14 +594,17 @@ STMT(UNIT_LIST_MODEL, "SELECT " UNIT_COLS " FROM units"
                       " WHERE model_row = $1" UNIT_LIST_REST);
 STMT(UNIT_LIST_STATE, "SELECT " UNIT_COLS " FROM units"
                       " WHERE state = $1" UNIT_LIST_REST);
-STMT(UNIT_CODES_HOLDING,
-     "SELECT DISTINCT u.code FROM components k JOIN units u"
-     " ON u.id = k.unit_id WHERE k.part_no = $1"
-     " AND ($2::text IS NULL OR k.supplier = $2)"
-     " AND ($3::bigint = 0 OR k.removed_at = 0) AND u.enterprise_id = $4"
-     " AND ($5::text IS NULL OR k.lot >= $5)"
-     " AND ($6::text IS NULL OR k.lot <= $6)"
-     " ORDER BY u.code");
+/* Holders of a part, with and without a lot range: the range is written
+ * plainly so that components_part (part_no, lot) serves it in a generic
+ * plan too. */
+#define CODES_HOLDING                                                      \
+    "SELECT DISTINCT u.code FROM components k JOIN units u"                 \
+    " ON u.id = k.unit_id WHERE k.part_no = $1"                             \
+    " AND ($2::text IS NULL OR k.supplier = $2)"                            \
+    " AND ($3::bigint = 0 OR k.removed_at = 0) AND u.enterprise_id = $4"
+STMT(UNIT_CODES_PART, CODES_HOLDING " ORDER BY u.code");
+STMT(UNIT_CODES_LOTS, CODES_HOLDING " AND k.lot >= $5 AND k.lot <= $6"
+                      " ORDER BY u.code");
 STMT(UNIT_COUNT, "SELECT count(*) FROM units");
 
 STMT(COMP_INSERT,
@@ -1803,6 +1806,7 @@ static int pg_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
                                  store_each_code_fn each, void *ctx,
                                  struct hrid_err *err)
 {
+    bool lots = m->lot_from != NULL || m->lot_to != NULL;
     struct pg_args b;
     PGresult *res;
     int r;
@@ -1812,10 +1816,14 @@ static int pg_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
     pg_str(&b, m->supplier);
     pg_i64(&b, m->current_only);
     pg_i64(&b, enterprise_id);
-    pg_str(&b, m->lot_from);
-    pg_str(&b, m->lot_to);
-    res = pg_run(pgc(sc), &S_UNIT_CODES_HOLDING, &b, &r, err,
-                 "listing the holders of part '%s'", m->part_no);
+    if (lots) {
+        /* An open end: below or above every lot (the column compares
+         * bytewise, COLLATE "C"; U+10FFFF is the highest character). */
+        pg_str(&b, m->lot_from != NULL ? m->lot_from : "");
+        pg_str(&b, m->lot_to != NULL ? m->lot_to : "\xf4\x8f\xbf\xbf");
+    }
+    res = pg_run(pgc(sc), lots ? &S_UNIT_CODES_LOTS : &S_UNIT_CODES_PART, &b,
+                 &r, err, "listing the holders of part '%s'", m->part_no);
     if (res == NULL)
         return r;
     for (int i = 0; i < PQntuples(res) && r == STORE_OK; i++)
