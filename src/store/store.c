@@ -182,13 +182,24 @@ int store_unit_update(struct store_conn *c, const struct store_unit *was,
     return c->store->ops->unit_update(c, was, u, err);
 }
 
+/* A lot range open at one end is closed here, below or above every lot
+ * (lots compare bytewise, and U+10FFFF is the highest character), so that
+ * a backend gets either no range or a whole one, which an index serves. */
 int store_unit_codes_holding(struct store_conn *c, int64_t enterprise_id,
                              const struct store_comp_match *m,
                              store_each_code_fn each, void *ctx,
                              struct hrid_err *err)
 {
-    return c->store->ops->unit_codes_holding(c, enterprise_id, m, each, ctx,
-                                             err);
+    struct store_comp_match closed = *m;
+
+    if (m->lot_from != NULL || m->lot_to != NULL) {
+        if (closed.lot_from == NULL)
+            closed.lot_from = "";
+        if (closed.lot_to == NULL)
+            closed.lot_to = "\xf4\x8f\xbf\xbf";
+    }
+    return c->store->ops->unit_codes_holding(c, enterprise_id, &closed, each,
+                                             ctx, err);
 }
 
 int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,

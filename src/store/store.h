@@ -748,7 +748,8 @@ int store_unit_count(struct store_conn *c, int64_t *n, struct hrid_err *err);
 /* The codes of enterprise_id's units holding a component that matches m,
  * in code order and each once, read by one statement that has ended when
  * this returns (the caller may then write to those units).  A lot range
- * leaves out components without a lot. */
+ * leaves out components without a lot; backends are given one with both
+ * ends or none. */
 int store_unit_codes_holding(struct store_conn *c, int64_t enterprise_id,
                              const struct store_comp_match *m,
                              store_each_code_fn each, void *ctx,

@@ -1806,7 +1806,7 @@ static int pg_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
                                  store_each_code_fn each, void *ctx,
                                  struct hrid_err *err)
 {
-    bool lots = m->lot_from != NULL || m->lot_to != NULL;
+    bool lots = m->lot_from != NULL;    /* and lot_to: store.c */
     struct pg_args b;
     PGresult *res;
     int r;
@@ -1817,10 +1817,8 @@ static int pg_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
     pg_i64(&b, m->current_only);
     pg_i64(&b, enterprise_id);
     if (lots) {
-        /* An open end: below or above every lot (the column compares
-         * bytewise, COLLATE "C"; U+10FFFF is the highest character). */
-        pg_str(&b, m->lot_from != NULL ? m->lot_from : "");
-        pg_str(&b, m->lot_to != NULL ? m->lot_to : "\xf4\x8f\xbf\xbf");
+        pg_str(&b, m->lot_from);
+        pg_str(&b, m->lot_to);
     }
     res = pg_run(pgc(sc), lots ? &S_UNIT_CODES_LOTS : &S_UNIT_CODES_PART, &b,
                  &r, err, "listing the holders of part '%s'", m->part_no);

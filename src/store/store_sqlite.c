@@ -1906,7 +1906,7 @@ static int sq_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
                                  struct hrid_err *err)
 {
     struct sq_conn *c = sqc(sc);
-    bool lots = m->lot_from != NULL || m->lot_to != NULL;
+    bool lots = m->lot_from != NULL;    /* and lot_to: store.c */
     sqlite3_stmt *st = stmt_get(c, lots ? ST_UNIT_CODES_LOTS
                                         : ST_UNIT_CODES_PART, err);
     struct bind b;
@@ -1920,10 +1920,8 @@ static int sq_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
     bind_i64(&b, m->current_only);
     bind_i64(&b, enterprise_id);
     if (lots) {
-        /* An open end: below or above every lot (text compares bytewise,
-         * and no UTF-8 text begins with 0xff). */
-        bind_str(&b, m->lot_from != NULL ? m->lot_from : "");
-        bind_str(&b, m->lot_to != NULL ? m->lot_to : "\xff");
+        bind_str(&b, m->lot_from);
+        bind_str(&b, m->lot_to);
     }
     r = b.rc != SQLITE_OK ? sq_error(c, b.rc, err, "listing holders")
                           : STORE_OK;
