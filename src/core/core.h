@@ -353,8 +353,9 @@ int core_telemetry_ingest(struct core *c, const struct core_principal *who,
                           json_t *reports, struct arena *a,
                           struct core_reply *out, struct core_err *err);
 /* The same from the body's bytes (JSON Lines when lines), without a JSON
- * tree when the body is a well-formed batch; *handled is false when it
- * was not, and nothing was done: then parse the body and call
+ * tree when the body is a well-formed batch.  A caller who may not report
+ * is refused first.  *handled is false when the body was not such a batch,
+ * and nothing was done: then parse the body and call
  * core_telemetry_ingest, which names what is wrong. */
 int core_telemetry_ingest_text(struct core *c,
                                const struct core_principal *who,

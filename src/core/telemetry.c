@@ -410,17 +410,18 @@ int core_telemetry_ingest_text(struct core *c,
     int rc;
 
     memset(out, 0, sizeof *out);
+    /* The role first, as core_telemetry_ingest does: a caller who may not
+     * report is refused before its body is read. */
+    *handled = true;
+    if ((rc = ingest_allowed(who, err)) != CORE_OK)
+        return rc;
     memset(&op, 0, sizeof op);
     op.who = who;
     op.n = tel_scan(body, len, lines, &op.reports);
     *handled = op.n > 0;
     if (op.n == 0)
         return CORE_OK;
-    /* A body the scanner read is a valid batch: what is left is what
-     * core_telemetry_ingest checks after the parse, in its order. */
-    rc = ingest_allowed(who, err);
-    if (rc == CORE_OK)
-        rc = core_write(c, who, NULL, ingest_run, &op, a, out, err);
+    rc = core_write(c, who, NULL, ingest_run, &op, a, out, err);
     free(op.reports);
     return rc;
 }
