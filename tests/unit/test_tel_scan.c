@@ -115,17 +115,23 @@ static void member(struct buf *b, bool *comma, const char *key)
     ws(b);
 }
 
+/* Members in a random order (Fisher-Yates). */
+static void shuffle(int *v, int n)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)below((unsigned)i + 1), t = v[i];
+
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
 static void joint(struct buf *b, int id)
 {
     int order[3] = {0, 1, 2};
     bool comma = false;
 
-    for (int i = 2; i > 0; i--) {
-        int j = (int)below((unsigned)i + 1), t = order[i];
-
-        order[i] = order[j];
-        order[j] = t;
-    }
+    shuffle(order, 3);
     put(b, "{");
     for (int i = 0; i < 3; i++) {
         if (order[i] == 0) {
@@ -151,12 +157,7 @@ static void report(struct buf *b)
     int order[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     bool comma = false;
 
-    for (int i = 7; i > 0; i--) {
-        int j = (int)below((unsigned)i + 1), t = order[i];
-
-        order[i] = order[j];
-        order[j] = t;
-    }
+    shuffle(order, 8);
     put(b, "{");
     for (int i = 0; i < 8; i++) {
         switch (order[i]) {
