@@ -496,6 +496,12 @@ static const char *const MIGRATIONS[] = {
     " AND (?4 = 0 OR model_row = ?4) AND (?5 IS NULL OR state = ?5)"        \
     " ORDER BY code LIMIT ?6"
 
+#define CODES_HOLDING                                                      \
+    "SELECT DISTINCT u.code FROM components k JOIN units u"                 \
+    " ON u.id = k.unit_id WHERE k.part_no = ?1"                             \
+    " AND (?2 IS NULL OR k.supplier = ?2) AND (?3 = 0 OR k.removed_at = 0)" \
+    " AND u.enterprise_id = ?4"
+
 enum stmt_id {
     ST_BEGIN, ST_BEGIN_IMMEDIATE, ST_COMMIT, ST_ROLLBACK,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
@@ -632,17 +638,9 @@ static const char *const SQL[ST_COUNT] = {
                            " WHERE state = ?1" UNIT_LIST_REST,
     /* Holders of a part, with and without a lot range: the range is
      * written plainly so that components_part (part_no, lot) serves it. */
-    [ST_UNIT_CODES_PART] =
-        "SELECT DISTINCT u.code FROM components k JOIN units u"
-        " ON u.id = k.unit_id WHERE k.part_no = ?1"
-        " AND (?2 IS NULL OR k.supplier = ?2) AND (?3 = 0 OR k.removed_at = 0)"
-        " AND u.enterprise_id = ?4 ORDER BY u.code",
-    [ST_UNIT_CODES_LOTS] =
-        "SELECT DISTINCT u.code FROM components k JOIN units u"
-        " ON u.id = k.unit_id WHERE k.part_no = ?1"
-        " AND (?2 IS NULL OR k.supplier = ?2) AND (?3 = 0 OR k.removed_at = 0)"
-        " AND u.enterprise_id = ?4 AND k.lot >= ?5 AND k.lot <= ?6"
-        " ORDER BY u.code",
+    [ST_UNIT_CODES_PART] = CODES_HOLDING " ORDER BY u.code",
+    [ST_UNIT_CODES_LOTS] = CODES_HOLDING " AND k.lot >= ?5 AND k.lot <= ?6"
+                           " ORDER BY u.code",
     [ST_UNIT_COUNT] = "SELECT count(*) FROM units",
 
     [ST_COMP_INSERT] =
