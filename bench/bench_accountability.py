@@ -15,8 +15,14 @@ the figures at that scale):
      lot range of a component (1% of the fleet) and one targeting a model
      (a tenth): wall time of the request, affected units/s.
 
+With --dir DIR the database is kept in DIR (created there on the first
+run, with DIR/fleet.json naming its keys and some of its units) and later
+runs measure the fleet already there: the 10M fleet is registered once.
+Each run walks a unit of its own through its history and adds its recalls'
+notices to the fleet.
+
 Usage: bench/bench_accountability.py BUILD_DIR [--units N] [--events E]
-       [--calls C]
+       [--calls C] [--dir DIR]
 """
 import argparse
 import datetime
@@ -75,15 +81,34 @@ def main():
     ap.add_argument("--units", type=int, default=200000)
     ap.add_argument("--events", type=int, default=300)
     ap.add_argument("--calls", type=int, default=1000)
+    ap.add_argument("--dir")
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="hrid-bench-acc-")
+    tmp = a.dir or tempfile.mkdtemp(prefix="hrid-bench-acc-")
+    os.makedirs(tmp, exist_ok=True)
+    saved = os.path.join(tmp, "fleet.json")
     node = bench_api.Node(os.path.join(a.build, "hridd"), tmp)
     try:
-        mk, rk, models = bench_api.setup(node, 10)
-        codes, dt = bench_api.bulk_register(node, mk, models, a.units)
-        print("fleet: %d units registered in %.1f s (%.0f units/s); hridd "
-              "idle %.0f s later" % (len(codes), dt, len(codes) / dt,
-                                     settle(node)))
+        if os.path.exists(saved):
+            with open(saved) as f:
+                fleet = json.load(f)
+            mk, rk, models = fleet["mk"], fleet["rk"], fleet["models"]
+            units, sample = fleet["units"], fleet["sample"]
+            fleet["runs"] += 1
+            print("fleet: %d units kept in %s (run %d); hridd idle %.0f s "
+                  "after its start" % (units, tmp, fleet["runs"],
+                                       settle(node)))
+        else:
+            mk, rk, models = bench_api.setup(node, 10)
+            codes, dt = bench_api.bulk_register(node, mk, models, a.units)
+            units, sample = len(codes), codes[len(codes) // 2::997][:100]
+            fleet = {"mk": mk, "rk": rk, "models": models, "units": units,
+                     "sample": sample, "runs": 1}
+            print("fleet: %d units registered in %.1f s (%.0f units/s); "
+                  "hridd idle %.0f s later" % (units, dt, units / dt,
+                                               settle(node)))
+        if a.dir:
+            with open(saved, "w") as f:
+                json.dump(fleet, f)
         conn = http.client.HTTPConnection(node.host, node.port, timeout=600)
 
         for path in ("/v1/stats/units?by=model,state", "/v1/stats/units?by=region",
@@ -95,7 +120,7 @@ def main():
 
         # One unit through a long history: releases, then firmware updates
         # and inspections, each dated one second after the last.
-        code = codes[len(codes) // 2]
+        code = sample[(fleet["runs"] - 1) % len(sample)]
         t0 = datetime.datetime.now(datetime.timezone.utc)
         node.call("POST", "/v1/units/%s/events" % code,
                   {"type": "release", "market_filing_no": "MF-1"}, key=mk,
@@ -135,7 +160,7 @@ def main():
 
         # Battery lots are 2,000 units each (bench_api.unit): 1% of the
         # fleet is N / 200,000 lots.
-        lots = max(1, a.units // 200000)
+        lots = max(1, units // 200000)
         for name, target in (
                 ("one component lot range (~1%)",
                  {"component": {"part_no": "BP-864",
@@ -148,13 +173,14 @@ def main():
             n = out["units"]["affected"]
             print("POST /v1/recalls, %s: %d units targeted and notified in "
                   "%.2f s (%.0f units/s, fleet of %d)" % (name, n, dt,
-                                                           n / dt, len(codes)))
+                                                           n / dt, units))
         rss, hwm = node.rss()
         print("hridd memory after the recalls: VmRSS %s, peak VmHWM %s"
               % (rss, hwm))
     finally:
         node.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not a.dir:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
