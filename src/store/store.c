@@ -383,11 +383,31 @@ int store_recall_unit_list(struct store_conn *c, int64_t recall_id,
 }
 
 int store_recall_counts(struct store_conn *c, int64_t recall_id,
-                        int64_t *notified, int64_t *remedied,
+                        int64_t *notified, int64_t *remedied, int64_t *owed,
                         struct hrid_err *err)
 {
     return c->store->ops->recall_counts(c, recall_id, notified, remedied,
-                                        err);
+                                        owed, err);
+}
+
+int store_recall_set_notify(struct store_conn *c, int64_t id, int64_t after,
+                            struct hrid_err *err)
+{
+    return c->store->ops->recall_set_notify(c, id, after, err);
+}
+
+int store_recall_notifying(struct store_conn *c, struct arena *a,
+                           struct store_recall *out, struct hrid_err *err)
+{
+    return c->store->ops->recall_notifying(c, a, out, err);
+}
+
+int store_recall_unit_notified(struct store_conn *c, int64_t recall_id,
+                               int64_t unit_id, int64_t seq,
+                               struct hrid_err *err)
+{
+    return c->store->ops->recall_unit_notified(c, recall_id, unit_id, seq,
+                                               err);
 }
 
 int store_snapshot_put(struct store_conn *c, int64_t unit_id, int64_t seq,

@@ -215,6 +215,9 @@ struct store_recall {
     const char *status;      /* open, closed */
     int64_t created_at;
     int64_t closed_at;
+    int64_t notify_after;    /* -1: every unit's notice is written; else
+                                those of units after this unit row may
+                                still be owed (notified_seq 0) */
 };
 
 struct store_recall_unit {
@@ -222,7 +225,7 @@ struct store_recall_unit {
     int64_t unit_id;
     char code[HRID_CODE_LEN + 1];
     const char *state;       /* notified, remedied */
-    int64_t notified_seq;    /* the recall_notice event */
+    int64_t notified_seq;    /* the recall_notice event, 0 while owed */
     int64_t remedied_seq;    /* the recall_remedy event, or 0 */
     int64_t remedied_at;
 };
@@ -563,7 +566,14 @@ struct store_ops {
                             struct hrid_err *err);
     int (*recall_counts)(struct store_conn *c, int64_t recall_id,
                          int64_t *notified, int64_t *remedied,
-                         struct hrid_err *err);
+                         int64_t *owed, struct hrid_err *err);
+    int (*recall_set_notify)(struct store_conn *c, int64_t id,
+                             int64_t after, struct hrid_err *err);
+    int (*recall_notifying)(struct store_conn *c, struct arena *a,
+                            struct store_recall *out, struct hrid_err *err);
+    int (*recall_unit_notified)(struct store_conn *c, int64_t recall_id,
+                                int64_t unit_id, int64_t seq,
+                                struct hrid_err *err);
 
     int (*incident_insert)(struct store_conn *c, struct store_incident *i,
                            struct hrid_err *err);
@@ -829,7 +839,11 @@ int store_cert_list(struct store_conn *c, int64_t model_row, int64_t unit_id,
 /* Recalls.  recall_unit_put inserts or replaces a unit's row of a recall;
  * recall_unit_list walks a recall's units in unit order (recall_id 0:
  * the rows of unit_id in every recall), filtered by state when not NULL,
- * after the unit row after_unit, at most limit. */
+ * after the unit row after_unit, at most limit.  recall_counts counts a
+ * recall's units, those remedied and those whose notice is still owed.
+ * recall_set_notify sets a recall's notify_after; recall_notifying reads
+ * the oldest recall that still owes notices (STORE_NOTFOUND: none);
+ * recall_unit_notified records the notice event of a unit's row. */
 int store_recall_insert(struct store_conn *c, struct store_recall *r,
                         struct hrid_err *err);
 int store_recall_get(struct store_conn *c, int64_t id, struct arena *a,
@@ -845,8 +859,15 @@ int store_recall_unit_list(struct store_conn *c, int64_t recall_id,
                            store_each_recall_unit_fn each, void *ctx,
                            struct hrid_err *err);
 int store_recall_counts(struct store_conn *c, int64_t recall_id,
-                        int64_t *notified, int64_t *remedied,
+                        int64_t *notified, int64_t *remedied, int64_t *owed,
                         struct hrid_err *err);
+int store_recall_set_notify(struct store_conn *c, int64_t id, int64_t after,
+                            struct hrid_err *err);
+int store_recall_notifying(struct store_conn *c, struct arena *a,
+                           struct store_recall *out, struct hrid_err *err);
+int store_recall_unit_notified(struct store_conn *c, int64_t recall_id,
+                               int64_t unit_id, int64_t seq,
+                               struct hrid_err *err);
 
 /* The statistics listings (enterprise_id 0: every enterprise):
  *   STORE_STATS_UNITS      k1 state, k2 region ("" for none), n1 units;

@@ -30,7 +30,8 @@
                    "conditions, limits, valid_from, valid_until, "         \
                    "issuer_id, created_at, revoked_at"
 #define RECALL_COLS "id, enterprise_id, created_by, ordered, defect, "     \
-                    "hazard, remedy, target, status, created_at, closed_at"
+                    "hazard, remedy, target, status, created_at, closed_at, " \
+                    "notify_after"
 #define INCIDENT_COLS "id, unit_id, code, model_row, enterprise_id, at, " \
                       "recorded_at, severity, kind, place, description, " \
                       "reporter_id, verified, contact, event_seq, snapshot"

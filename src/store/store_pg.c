@@ -483,6 +483,10 @@ static const char *const MIGRATIONS[] = {
     "  t             BIGINT NOT NULL"
     ");"
     "CREATE INDEX unit_seen_scope ON unit_seen (enterprise_id, model_row, t);",
+
+    /* Recalls whose notices are written after the recall commits. */
+    "ALTER TABLE recalls ADD COLUMN notify_after BIGINT NOT NULL DEFAULT -1;"
+    "CREATE INDEX recalls_notifying ON recalls (id) WHERE notify_after >= 0;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -2681,6 +2685,9 @@ const struct store_ops store_pg_ops = {
     .recall_insert = pg_recall_insert,
     .recall_get = pg_recall_get,
     .recall_close = pg_recall_close,
+    .recall_set_notify = pg_recall_set_notify,
+    .recall_notifying = pg_recall_notifying,
+    .recall_unit_notified = pg_recall_unit_notified,
     .recall_unit_put = pg_recall_unit_put,
     .recall_unit_list = pg_recall_unit_list,
     .recall_counts = pg_recall_counts,

@@ -135,8 +135,15 @@ int pg_recall_unit_list(struct store_conn *c, int64_t recall_id,
                         store_each_recall_unit_fn each, void *ctx,
                         struct hrid_err *err);
 int pg_recall_counts(struct store_conn *c, int64_t recall_id,
-                     int64_t *notified, int64_t *remedied,
+                     int64_t *notified, int64_t *remedied, int64_t *owed,
                      struct hrid_err *err);
+int pg_recall_set_notify(struct store_conn *c, int64_t id, int64_t after,
+                         struct hrid_err *err);
+int pg_recall_notifying(struct store_conn *c, struct arena *a,
+                        struct store_recall *out, struct hrid_err *err);
+int pg_recall_unit_notified(struct store_conn *c, int64_t recall_id,
+                            int64_t unit_id, int64_t seq,
+                            struct hrid_err *err);
 int pg_incident_insert(struct store_conn *c, struct store_incident *i,
                        struct hrid_err *err);
 int pg_incident_list(struct store_conn *c,

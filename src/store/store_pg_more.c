@@ -30,8 +30,9 @@
 
 enum {
     M_CERT_INSERT = PG_BASE_MORE, M_CERT_GET, M_CERT_REVOKE, M_CERT_LIST,
-    M_RECALL_INSERT, M_RECALL_GET, M_RECALL_CLOSE, M_RU_PUT, M_RU_LIST,
-    M_RU_LIST_UNIT, M_RU_COUNTS,
+    M_RECALL_INSERT, M_RECALL_GET, M_RECALL_CLOSE, M_RECALL_SET_NOTIFY,
+    M_RECALL_NOTIFYING, M_RU_PUT, M_RU_NOTIFIED, M_RU_LIST, M_RU_LIST_UNIT,
+    M_RU_COUNTS,
     M_INCIDENT_INSERT, M_INCIDENT_LIST,
     M_STATS_UNITS, M_STATS_MONTHS, M_STATS_INCIDENTS, M_STATS_RECALLS,
     M_STATS_ALERTS,
@@ -69,12 +70,17 @@ static const struct pg_stmt S_CERT_LIST = { M_CERT_LIST,
 
 static const struct pg_stmt S_RECALL_INSERT = { M_RECALL_INSERT,
     "INSERT INTO recalls (enterprise_id, created_by, ordered, defect,"
-    " hazard, remedy, target, status, created_at, closed_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id" };
+    " hazard, remedy, target, status, created_at, closed_at, notify_after)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id" };
 static const struct pg_stmt S_RECALL_GET = { M_RECALL_GET,
     "SELECT " RECALL_COLS " FROM recalls WHERE id = $1" };
 static const struct pg_stmt S_RECALL_CLOSE = { M_RECALL_CLOSE,
     "UPDATE recalls SET status = 'closed', closed_at = $2 WHERE id = $1" };
+static const struct pg_stmt S_RECALL_SET_NOTIFY = { M_RECALL_SET_NOTIFY,
+    "UPDATE recalls SET notify_after = $2 WHERE id = $1" };
+static const struct pg_stmt S_RECALL_NOTIFYING = { M_RECALL_NOTIFYING,
+    "SELECT " RECALL_COLS " FROM recalls WHERE notify_after >= 0"
+    " ORDER BY id LIMIT 1" };
 static const struct pg_stmt S_RU_PUT = { M_RU_PUT,
     "INSERT INTO recall_units (recall_id, unit_id, code, state,"
     " notified_seq, remedied_seq, remedied_at)"
@@ -83,6 +89,9 @@ static const struct pg_stmt S_RU_PUT = { M_RU_PUT,
     " notified_seq = excluded.notified_seq,"
     " remedied_seq = excluded.remedied_seq,"
     " remedied_at = excluded.remedied_at" };
+static const struct pg_stmt S_RU_NOTIFIED = { M_RU_NOTIFIED,
+    "UPDATE recall_units SET notified_seq = $3"
+    " WHERE recall_id = $1 AND unit_id = $2" };
 static const struct pg_stmt S_RU_LIST = { M_RU_LIST,
     "SELECT " RU_COLS " FROM recall_units"
     " WHERE recall_id = $1 AND unit_id > $3"
@@ -94,7 +103,8 @@ static const struct pg_stmt S_RU_LIST_UNIT = { M_RU_LIST_UNIT,
     " AND ($2::text IS NULL OR state = $2::text)"
     " ORDER BY recall_id LIMIT $4" };
 static const struct pg_stmt S_RU_COUNTS = { M_RU_COUNTS,
-    "SELECT count(*), count(*) FILTER (WHERE state = 'remedied')"
+    "SELECT count(*), count(*) FILTER (WHERE state = 'remedied'),"
+    " count(*) FILTER (WHERE notified_seq = 0)"
     " FROM recall_units WHERE recall_id = $1" };
 
 static const struct pg_stmt S_INCIDENT_INSERT = { M_INCIDENT_INSERT,
@@ -291,6 +301,7 @@ static int read_recall(PGresult *res, int row, struct arena *a,
     k->status = pg_row_str(&r);
     k->created_at = pg_row_i64(&r);
     k->closed_at = pg_row_i64(&r);
+    k->notify_after = pg_row_i64(&r);
     return r.oom ? pg_oom(err, "a recall") : STORE_OK;
 }
 
@@ -637,6 +648,7 @@ int pg_recall_insert(struct store_conn *sc, struct store_recall *k,
     pg_str(&args, k->status);
     pg_i64(&args, k->created_at);
     pg_i64(&args, k->closed_at);
+    pg_i64(&args, k->notify_after);
     res = pg_run(pgc(sc), &S_RECALL_INSERT, &args, &r, err, "recall");
     if (res == NULL)
         return r;
@@ -662,24 +674,64 @@ int pg_recall_get(struct store_conn *sc, int64_t id, struct arena *a,
     return r;
 }
 
-/* As in SQLite, closing a recall that does not exist changes nothing and
- * succeeds: core reads the recall before it closes it. */
-int pg_recall_close(struct store_conn *sc, int64_t id, int64_t at,
-                    struct hrid_err *err)
+/* Runs s on (a, b), a recall's or a recall unit's key and a value, which
+ * changes one row or none. */
+static int recall_set(struct store_conn *sc, const struct pg_stmt *s,
+                      int64_t a, int64_t b, const int64_t *v,
+                      struct hrid_err *err)
 {
     struct pg_args args;
     PGresult *res;
     int r;
 
     pg_args_init(&args);
-    pg_i64(&args, id);
-    pg_i64(&args, at);
-    res = pg_run(pgc(sc), &S_RECALL_CLOSE, &args, &r, err, "recall %lld",
-                 (long long)id);
+    pg_i64(&args, a);
+    pg_i64(&args, b);
+    if (v != NULL)
+        pg_i64(&args, *v);
+    res = pg_run(pgc(sc), s, &args, &r, err, "recall %lld", (long long)a);
     if (res == NULL)
         return r;
     PQclear(res);
     return STORE_OK;
+}
+
+/* As in SQLite, closing a recall that does not exist changes nothing and
+ * succeeds: core reads the recall before it closes it. */
+int pg_recall_close(struct store_conn *sc, int64_t id, int64_t at,
+                    struct hrid_err *err)
+{
+    return recall_set(sc, &S_RECALL_CLOSE, id, at, NULL, err);
+}
+
+int pg_recall_set_notify(struct store_conn *sc, int64_t id, int64_t after,
+                         struct hrid_err *err)
+{
+    return recall_set(sc, &S_RECALL_SET_NOTIFY, id, after, NULL, err);
+}
+
+int pg_recall_unit_notified(struct store_conn *sc, int64_t recall_id,
+                            int64_t unit_id, int64_t seq,
+                            struct hrid_err *err)
+{
+    return recall_set(sc, &S_RU_NOTIFIED, recall_id, unit_id, &seq, err);
+}
+
+int pg_recall_notifying(struct store_conn *sc, struct arena *a,
+                        struct store_recall *out, struct hrid_err *err)
+{
+    struct pg_args args;
+    PGresult *res;
+    int r;
+
+    memset(out, 0, sizeof *out);
+    pg_args_init(&args);
+    res = pg_run(pgc(sc), &S_RECALL_NOTIFYING, &args, &r, err,
+                 "finding a recall owing notices");
+    if (res == NULL)
+        return r;
+    GET_ONE(read_recall, out, "no recall owes notices");
+    return r;
 }
 
 int pg_recall_unit_put(struct store_conn *sc, const struct store_recall_unit *k,
@@ -731,7 +783,7 @@ int pg_recall_unit_list(struct store_conn *sc, int64_t recall_id,
 }
 
 int pg_recall_counts(struct store_conn *sc, int64_t recall_id,
-                     int64_t *notified, int64_t *remedied,
+                     int64_t *notified, int64_t *remedied, int64_t *owed,
                      struct hrid_err *err)
 {
     struct pg_args args;
@@ -739,7 +791,7 @@ int pg_recall_counts(struct store_conn *sc, int64_t recall_id,
     PGresult *res;
     int r;
 
-    *notified = *remedied = 0;
+    *notified = *remedied = *owed = 0;
     pg_args_init(&args);
     pg_i64(&args, recall_id);
     res = pg_run(pgc(sc), &S_RU_COUNTS, &args, &r, err,
@@ -750,6 +802,7 @@ int pg_recall_counts(struct store_conn *sc, int64_t recall_id,
         pg_row_init(&rw, res, 0, NULL);
         *notified = pg_row_i64(&rw);
         *remedied = pg_row_i64(&rw);
+        *owed = pg_row_i64(&rw);
     }
     PQclear(res);
     return STORE_OK;

@@ -481,6 +481,11 @@ static const char *const MIGRATIONS[] = {
 
     /* 13: units by model, for model listings and recalls of a model. */
     "CREATE INDEX units_model ON units (model_row, code);",
+
+    /* 14: recalls whose notices are written after the recall commits. */
+    "ALTER TABLE recalls ADD COLUMN notify_after INTEGER NOT NULL"
+    " DEFAULT -1;"
+    "CREATE INDEX recalls_notifying ON recalls (id) WHERE notify_after >= 0;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -522,8 +527,8 @@ enum stmt_id {
     ST_TILE_GET, ST_TILE_PUT, ST_TILE_LAST, ST_CHECKPOINT_GET,
     ST_CHECKPOINT_PUT,
     ST_CERT_INSERT, ST_CERT_GET, ST_CERT_REVOKE, ST_CERT_EXISTS, ST_CERT_LIST,
-    ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RU_INSERT,
-    ST_RU_UPDATE,
+    ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RECALL_SET_NOTIFY,
+    ST_RECALL_NOTIFYING, ST_RU_INSERT, ST_RU_UPDATE, ST_RU_NOTIFIED,
     ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS, ST_SNAP_PUT, ST_SNAP_BEFORE,
     ST_INCIDENT_INSERT, ST_INCIDENT_LIST,
     ST_STATS_UNITS, ST_STATS_MONTHS, ST_STATS_INCIDENTS, ST_STATS_RECALLS,
@@ -691,11 +696,15 @@ static const char *const SQL[ST_COUNT] = {
                      " WHERE unit_id = ?2 ORDER BY 1",
     [ST_RECALL_INSERT] =
         "INSERT INTO recalls (enterprise_id, created_by, ordered, defect,"
-        " hazard, remedy, target, status, created_at, closed_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " hazard, remedy, target, status, created_at, closed_at,"
+        " notify_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_RECALL_GET] = "SELECT " RECALL_COLS " FROM recalls WHERE id = ?1",
     [ST_RECALL_CLOSE] = "UPDATE recalls SET status = 'closed', closed_at = ?2"
                         " WHERE id = ?1",
+    [ST_RECALL_SET_NOTIFY] = "UPDATE recalls SET notify_after = ?2"
+                             " WHERE id = ?1",
+    [ST_RECALL_NOTIFYING] = "SELECT " RECALL_COLS " FROM recalls"
+                            " WHERE notify_after >= 0 ORDER BY id LIMIT 1",
     /* Two plain statements, not an upsert: an upsert keeps a statement
      * journal, and a recall inserts a row for each unit it reaches. */
     [ST_RU_INSERT] =
@@ -705,6 +714,8 @@ static const char *const SQL[ST_COUNT] = {
         "UPDATE recall_units SET code = ?3, state = ?4, notified_seq = ?5,"
         " remedied_seq = ?6, remedied_at = ?7"
         " WHERE recall_id = ?1 AND unit_id = ?2",
+    [ST_RU_NOTIFIED] = "UPDATE recall_units SET notified_seq = ?3"
+                       " WHERE recall_id = ?1 AND unit_id = ?2",
     [ST_RU_LIST] = "SELECT " RU_COLS " FROM recall_units"
                    " WHERE recall_id = ?1 AND unit_id > ?3"
                    " AND (?2 IS NULL OR state = ?2) ORDER BY unit_id LIMIT ?4",
@@ -713,7 +724,8 @@ static const char *const SQL[ST_COUNT] = {
                         " AND (?2 IS NULL OR state = ?2) ORDER BY recall_id"
                         " LIMIT ?4",
     [ST_RU_COUNTS] = "SELECT count(*), count(*) FILTER (WHERE state ="
-                     " 'remedied') FROM recall_units WHERE recall_id = ?1",
+                     " 'remedied'), count(*) FILTER (WHERE notified_seq = 0)"
+                     " FROM recall_units WHERE recall_id = ?1",
     [ST_INCIDENT_INSERT] =
         "INSERT INTO incidents (unit_id, code, model_row, enterprise_id, at,"
         " recorded_at, severity, kind, place, description, reporter_id,"
@@ -2437,6 +2449,7 @@ static int read_recall(sqlite3_stmt *st, struct arena *a,
     k->status = row_str(&r);
     k->created_at = row_i64(&r);
     k->closed_at = row_i64(&r);
+    k->notify_after = row_i64(&r);
     return r.oom ? oom(err, "a recall") : STORE_OK;
 }
 
@@ -2576,6 +2589,7 @@ static int sq_recall_insert(struct store_conn *sc, struct store_recall *k,
     bind_str(&b, k->status);
     bind_i64(&b, k->created_at);
     bind_i64(&b, k->closed_at);
+    bind_i64(&b, k->notify_after);
     rc = bind_step(&b);
     if (rc != SQLITE_DONE)
         r = sq_error(c, rc, err, "recall");
@@ -2603,23 +2617,63 @@ static int sq_recall_get(struct store_conn *sc, int64_t id, struct arena *a,
     return r;
 }
 
-static int sq_recall_close(struct store_conn *sc, int64_t id, int64_t at,
-                           struct hrid_err *err)
+/* Runs statement id on (a, b), a recall's or a recall unit's key and a
+ * value, which changes one row or none. */
+static int recall_set(struct sq_conn *c, enum stmt_id id, int64_t a,
+                      int64_t b, const int64_t *v, struct hrid_err *err)
 {
-    struct sq_conn *c = sqc(sc);
-    sqlite3_stmt *st = stmt_get(c, ST_RECALL_CLOSE, err);
-    struct bind b;
+    sqlite3_stmt *st = stmt_get(c, id, err);
+    struct bind bd;
     int rc, r = STORE_OK;
 
     if (st == NULL)
         return STORE_EIO;
-    bind_init(&b, st);
-    bind_i64(&b, id);
-    bind_i64(&b, at);
-    rc = bind_step(&b);
+    bind_init(&bd, st);
+    bind_i64(&bd, a);
+    bind_i64(&bd, b);
+    if (v != NULL)
+        bind_i64(&bd, *v);
+    rc = bind_step(&bd);
     if (rc != SQLITE_DONE)
-        r = sq_error(c, rc, err, "recall %lld", (long long)id);
+        r = sq_error(c, rc, err, "recall %lld", (long long)a);
     stmt_done(st);
+    return r;
+}
+
+static int sq_recall_close(struct store_conn *sc, int64_t id, int64_t at,
+                           struct hrid_err *err)
+{
+    return recall_set(sqc(sc), ST_RECALL_CLOSE, id, at, NULL, err);
+}
+
+static int sq_recall_set_notify(struct store_conn *sc, int64_t id,
+                                int64_t after, struct hrid_err *err)
+{
+    return recall_set(sqc(sc), ST_RECALL_SET_NOTIFY, id, after, NULL, err);
+}
+
+static int sq_recall_unit_notified(struct store_conn *sc, int64_t recall_id,
+                                   int64_t unit_id, int64_t seq,
+                                   struct hrid_err *err)
+{
+    return recall_set(sqc(sc), ST_RU_NOTIFIED, recall_id, unit_id, &seq,
+                      err);
+}
+
+static int sq_recall_notifying(struct store_conn *sc, struct arena *a,
+                               struct store_recall *out, struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_RECALL_NOTIFYING, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    GET_ROW(read_recall, out, "finding a recall owing notices",
+            "no recall owes notices");
     return r;
 }
 
@@ -2691,14 +2745,14 @@ static int sq_recall_unit_list(struct store_conn *sc, int64_t recall_id,
 
 static int sq_recall_counts(struct store_conn *sc, int64_t recall_id,
                             int64_t *notified, int64_t *remedied,
-                            struct hrid_err *err)
+                            int64_t *owed, struct hrid_err *err)
 {
     struct sq_conn *c = sqc(sc);
     sqlite3_stmt *st = stmt_get(c, ST_RU_COUNTS, err);
     struct bind b;
     int rc, r = STORE_OK;
 
-    *notified = *remedied = 0;
+    *notified = *remedied = *owed = 0;
     if (st == NULL)
         return STORE_EIO;
     bind_init(&b, st);
@@ -2707,6 +2761,7 @@ static int sq_recall_counts(struct store_conn *sc, int64_t recall_id,
     if (rc == SQLITE_ROW) {
         *notified = sqlite3_column_int64(st, 0);
         *remedied = sqlite3_column_int64(st, 1);
+        *owed = sqlite3_column_int64(st, 2);
     } else {
         r = sq_error(c, rc, err, "counting recall %lld", (long long)recall_id);
     }
@@ -4020,6 +4075,9 @@ const struct store_ops store_sqlite_ops = {
     .recall_insert = sq_recall_insert,
     .recall_get = sq_recall_get,
     .recall_close = sq_recall_close,
+    .recall_set_notify = sq_recall_set_notify,
+    .recall_notifying = sq_recall_notifying,
+    .recall_unit_notified = sq_recall_unit_notified,
     .recall_unit_put = sq_recall_unit_put,
     .recall_unit_list = sq_recall_unit_list,
     .recall_counts = sq_recall_counts,
