@@ -208,6 +208,8 @@ static int cert_op_run(struct core *c, struct store_conn *sc, void *arg,
         if (rc != CORE_OK)
             return rc;
         was = u;
+        if ((rc = core_recall_settle(sc, &u, a, err)) != CORE_OK)
+            return rc;
         if (strcmp(u.state, "scrapped") == 0 ||
             strcmp(u.state, "recycled") == 0 || strcmp(u.state, "voided") == 0)
             return core_fail(err, CORE_ECONFLICT, "unit_scrapped", "unit",

@@ -310,6 +310,16 @@ int core_recall_suspend(struct core *c, const struct core_principal *who,
 int core_recall_close(struct core *c, const struct core_principal *who,
                       int64_t id, struct arena *a, struct core_reply *out,
                       struct core_err *err);
+/* Writes recall notices still owed (a recall's units past the first
+ * 1,000 get theirs after it commits) to the next 1,000 units of the
+ * oldest recall owing any, in one transaction; *written counts them and
+ * *more says whether to call again.  hridd calls it at start and whenever
+ * wake, set by core_on_notices, tells it that a recall committed owing
+ * notices (wake runs on the thread that opened the recall: it should only
+ * signal). */
+int core_recall_notify(struct core *c, int64_t *written, bool *more,
+                       struct core_err *err);
+void core_on_notices(struct core *c, void (*wake)(void *), void *ctx);
 
 /* The unit as it stood at t (RFC 3339; NULL: now): state, custody,
  * site, firmware, components, last inspection, certifications valid and

@@ -64,6 +64,9 @@ struct core {
     struct ledger_key platform, log;
     unsigned char challenge_key[32];
     char public_url[256];       /* labels point at <public_url>/v/<code> */
+    /* Called once a recall that owes notices commits (core_on_notices). */
+    void (*notices_wake)(void *ctx);
+    void *notices_ctx;
 };
 
 int core_cache_init(struct core_cache *cc);
@@ -351,6 +354,13 @@ int core_event_record(struct store_conn *sc, struct store_unit *u,
                       const struct core_principal *who, json_t *body,
                       struct arena *a, struct store_event *e,
                       struct core_err *err);
+
+/* Writes the recall notices unit u is owed (recall.c) into its history,
+ * oldest recall first; the caller writes u's row.  Every write that
+ * records an event on an existing unit calls it first, so those notices
+ * come before anything recorded on the unit after its recalls opened. */
+int core_recall_settle(struct store_conn *sc, struct store_unit *u,
+                       struct arena *a, struct core_err *err);
 
 /* The reply form of an event. */
 json_t *core_event_json(const struct store_event *e, const char *state);

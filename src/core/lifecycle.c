@@ -776,6 +776,8 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     if (rc != CORE_OK)
         return rc;
     was = x.u;
+    if ((rc = core_recall_settle(sc, &x.u, a, err)) != CORE_OK)
+        return rc;
     x.at = schema_time(op->body, "at", now);
 
     rc = relations(&x, &rel);
@@ -1043,6 +1045,8 @@ static int grant_op_run(struct core *c, struct store_conn *sc, void *arg,
     if (rc != CORE_OK)
         return rc;
     was = u;
+    if ((rc = core_recall_settle(sc, &u, a, err)) != CORE_OK)
+        return rc;
     if (op->who->party_id != u.custodian_id)
         return core_fail(err, CORE_EFORBIDDEN, "not_custodian", NULL,
                          "only the custodian of unit '%s' grants access",

@@ -6,10 +6,22 @@
  * batch/lot range, a production date range, a component (part number,
  * supplier, lot range, currently or ever installed) and a firmware
  * version range of one component.  Opening the recall materialises the
- * affected units at that moment, in the same transaction: each gets a
- * "recall_notice" event (in its history and the log, seen by its
- * custodian) and a row in recall_units.  Units already scrapped, recycled
- * or voided are not on the market and are left out.
+ * affected units at that moment, in the same transaction: each gets a row
+ * in recall_units, which from then on refuses its deployment and denies
+ * its market access, and a "recall_notice" event (in its history and the
+ * log, seen by its custodian).  Units already scrapped, recycled or voided
+ * are not on the market and are left out.
+ *
+ * The notices of the first NOTICE_BATCH units are written with the recall.
+ * Those of a bigger recall are owed (notified_seq 0) and written after it
+ * commits, NOTICE_BATCH units a transaction (core_recall_notify, run by
+ * hridd as soon as the recall commits and again at start, so an
+ * interrupted recall resumes): a recall of a whole model then commits in
+ * a second or two instead of holding every other write for a minute.  A
+ * unit's owed notices are also written before anything else is recorded
+ * on it (core_recall_settle), so its history reads as if they had been
+ * written with the recall: dated when the recall opened (or at the unit's
+ * last event, if later) and before every later event.
  *
  * A unit is remedied by a "recall_remedy" event (the maker or a service
  * provider with a live grant, saying what was done); lifecycle.c applies
@@ -22,6 +34,9 @@
 #include <string.h>
 
 #include "core/core_int.h"
+
+/* Notices written in one transaction: with the recall, then after it. */
+#define NOTICE_BATCH 1000
 
 static const struct schema_field range_fields[] = {
     {"from", S_STR, 0, SCHEMA_ID_MAX, 0, 0, NULL, NULL},
@@ -223,24 +238,199 @@ static void target_read(json_t *tj, struct target *t)
     }
 }
 
+/* ---- notices ------------------------------------------------------------ */
+
+static json_t *notice_body(const struct store_recall *r)
+{
+    return json_pack("{s:I, s:s, s:s?, s:s}", "recall", (json_int_t)r->id,
+                     "defect", r->defect, "hazard", r->hazard, "remedy",
+                     r->remedy);
+}
+
+/* Records recall r's notice on u, by whoever opened r, dated when r
+ * opened or at u's last event if that is later; the caller writes u's
+ * row.  *seq receives the event's sequence number. */
+static int notice_record(struct store_conn *sc, struct store_unit *u,
+                         const struct store_recall *r, json_t *body,
+                         struct arena *a, int64_t *seq, struct core_err *err)
+{
+    struct core_principal who;
+    struct store_event e;
+    int rc;
+
+    memset(&who, 0, sizeof who);
+    who.role = r->ordered ? ROLE_REGULATOR : ROLE_MANUFACTURER;
+    who.party_id = r->created_by;
+    rc = core_event_record(sc, u, "recall_notice",
+                           r->created_at > u->last_event_at
+                               ? r->created_at
+                               : u->last_event_at,
+                           &who, body, a, &e, err);
+    *seq = e.seq;
+    return rc;
+}
+
+/* The recalls whose notice a unit is owed, a few at a time. */
+struct owed {
+    int64_t recall[16];
+    int n, rows;
+    int64_t last;
+};
+
+static int owed_each(void *ctx, const struct store_recall_unit *k)
+{
+    struct owed *o = ctx;
+
+    o->rows++;
+    o->last = k->recall_id;
+    if (k->notified_seq == 0)
+        o->recall[o->n++] = k->recall_id;
+    return o->n == (int)(sizeof o->recall / sizeof o->recall[0]);
+}
+
+int core_recall_settle(struct store_conn *sc, struct store_unit *u,
+                       struct arena *a, struct core_err *err)
+{
+    struct store_recall r;
+    struct hrid_err he;
+    struct owed o;
+    int64_t after = 0, seq;
+    bool more;
+    int rc;
+
+    do {
+        memset(&o, 0, sizeof o);
+        rc = store_recall_unit_list(sc, 0, u->id, "notified", after, 256, a,
+                                    owed_each, &o, &he);
+        if (rc != STORE_OK && rc != 1)
+            return core_store_fail(err, rc, &he);
+        more = rc == 1 || o.rows == 256;
+        after = o.last;
+        for (int i = 0; i < o.n; i++) {
+            json_t *body;
+
+            rc = store_recall_get(sc, o.recall[i], a, &r, &he);
+            if (rc != STORE_OK)
+                return core_store_fail(err, rc, &he);
+            body = notice_body(&r);
+            rc = notice_record(sc, u, &r, body, a, &seq, err);
+            json_decref(body);
+            if (rc != CORE_OK)
+                return rc;
+            rc = store_recall_unit_notified(sc, r.id, u->id, seq, &he);
+            if (rc != STORE_OK)
+                return core_store_fail(err, rc, &he);
+        }
+    } while (more);
+    return CORE_OK;
+}
+
+/* One transaction of the oldest recall owing notices: its next
+ * NOTICE_BATCH units in unit order, each given what it is owed. */
+struct notify_op {
+    int64_t written;
+    bool more;                  /* a recall may still owe notices */
+    int n, rows;
+    int64_t last;
+    char (*codes)[HRID_CODE_LEN + 1];
+};
+
+static int notify_collect(void *ctx, const struct store_recall_unit *k)
+{
+    struct notify_op *op = ctx;
+
+    op->rows++;
+    op->last = k->unit_id;
+    if (k->notified_seq == 0)
+        memcpy(op->codes[op->n++], k->code, HRID_CODE_LEN + 1);
+    return 0;
+}
+
+static int notify_run(struct core *c, struct store_conn *sc, void *arg,
+                      struct arena *a, struct core_reply *reply,
+                      struct core_err *err)
+{
+    struct notify_op *op = arg;
+    struct store_recall r;
+    struct store_unit u, was;
+    struct hrid_err he;
+    int rc;
+
+    (void)c;
+    (void)reply;
+    rc = store_recall_notifying(sc, a, &r, &he);
+    if (rc == STORE_NOTFOUND)
+        return CORE_OK;
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    op->more = true;
+    op->codes = arena_alloc(a, NOTICE_BATCH * sizeof *op->codes);
+    if (op->codes == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    rc = store_recall_unit_list(sc, r.id, 0, NULL, r.notify_after,
+                                NOTICE_BATCH, a, notify_collect, op, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
+    for (int i = 0; i < op->n; i++) {
+        if ((rc = core_unit_load(sc, op->codes[i], a, &u, err)) != CORE_OK)
+            return rc;
+        was = u;
+        if ((rc = core_recall_settle(sc, &u, a, err)) != CORE_OK)
+            return rc;
+        if ((rc = store_unit_update(sc, &was, &u, &he)) != STORE_OK)
+            return core_store_fail(err, rc, &he);
+        op->written += u.event_count - was.event_count;
+    }
+    rc = store_recall_set_notify(sc, r.id,
+                                 op->rows == NOTICE_BATCH ? op->last : -1,
+                                 &he);
+    return rc == STORE_OK ? CORE_OK : core_store_fail(err, rc, &he);
+}
+
+int core_recall_notify(struct core *c, int64_t *written, bool *more,
+                       struct core_err *err)
+{
+    struct core_principal sys = {ROLE_ADMIN, 0, 0, NULL};
+    struct notify_op op;
+    struct core_reply out;
+    struct arena a;
+    int rc;
+
+    memset(&op, 0, sizeof op);
+    arena_init(&a);
+    rc = core_write(c, &sys, NULL, notify_run, &op, &a, &out, err);
+    json_decref(out.body);
+    arena_release(&a);
+    *written = rc == CORE_OK ? op.written : 0;
+    *more = rc == CORE_OK && op.more;
+    return rc;
+}
+
+void core_on_notices(struct core *c, void (*wake)(void *), void *ctx)
+{
+    c->notices_wake = wake;
+    c->notices_ctx = ctx;
+}
+
 /* ---- opening a recall -------------------------------------------------- */
 
 struct recall_op {
     json_t *body;
     const struct core_principal *who;
     char ent[7];                /* CCEEEE, "" for the caller's own */
+    int64_t owed;               /* notices left for core_recall_notify */
 };
 
 struct walk {
     struct core *c;
     struct store_conn *sc;
     struct arena *a;            /* the page's: released after each page */
-    const struct core_principal *who;
     const struct target *t;
     struct store_recall *r;
     json_t *notice;
     bool held;                  /* units found as holders of t's part */
-    int64_t now, matched;
+    int64_t matched, owed;
     char last[HRID_CODE_LEN + 1];
     int rows;
     struct store_unit page[CORE_PAGE_MAX];
@@ -262,7 +452,6 @@ static int walk_unit(struct walk *w, const struct store_unit *u0)
 {
     struct store_unit u = *u0;
     struct store_model m;
-    struct store_event e;
     struct store_recall_unit ru;
     struct hrid_err he;
     bool hit;
@@ -280,20 +469,22 @@ static int walk_unit(struct walk *w, const struct store_unit *u0)
         return -1;
     if (!hit)
         return 0;
-    rc = core_event_record(w->sc, &u, "recall_notice",
-                           w->now > u.last_event_at ? w->now
-                                                    : u.last_event_at,
-                           w->who, w->notice, w->a, &e, w->err);
-    if (rc != CORE_OK)
-        return -1;
-    if ((rc = store_unit_update(w->sc, u0, &u, &he)) != STORE_OK)
-        return core_store_fail(w->err, rc, &he), -1;
     memset(&ru, 0, sizeof ru);
     ru.recall_id = w->r->id;
     ru.unit_id = u.id;
     memcpy(ru.code, u.code, sizeof ru.code);
     ru.state = "notified";
-    ru.notified_seq = e.seq;
+    if (w->matched < NOTICE_BATCH) {
+        /* Notices an earlier recall still owes the unit come first. */
+        if (core_recall_settle(w->sc, &u, w->a, w->err) != CORE_OK ||
+            notice_record(w->sc, &u, w->r, w->notice, w->a, &ru.notified_seq,
+                          w->err) != CORE_OK)
+            return -1;
+        if ((rc = store_unit_update(w->sc, u0, &u, &he)) != STORE_OK)
+            return core_store_fail(w->err, rc, &he), -1;
+    } else {
+        w->owed++;
+    }
     if ((rc = store_recall_unit_put(w->sc, &ru, &he)) != STORE_OK)
         return core_store_fail(w->err, rc, &he), -1;
     w->matched++;
@@ -301,7 +492,7 @@ static int walk_unit(struct walk *w, const struct store_unit *u0)
 }
 
 static json_t *recall_json(const struct store_recall *r, const char *ent,
-                           int64_t notified, int64_t remedied)
+                           int64_t notified, int64_t remedied, int64_t owed)
 {
     json_t *o = json_object();
 
@@ -316,10 +507,11 @@ static json_t *recall_json(const struct store_recall *r, const char *ent,
     core_set(o, "created_at", core_time_json(r->created_at));
     core_set(o, "closed_at", core_time_json(r->closed_at));
     json_object_set_new(o, "units", json_pack(
-        "{s:I, s:I, s:I, s:f}", "affected", (json_int_t)notified,
+        "{s:I, s:I, s:I, s:f, s:I}", "affected", (json_int_t)notified,
         "remedied", (json_int_t)remedied, "unremedied",
         (json_int_t)(notified - remedied), "completion",
-        notified ? (double)remedied / (double)notified : 1.0));
+        notified ? (double)remedied / (double)notified : 1.0,
+        "notices_pending", (json_int_t)owed));
     return o;
 }
 
@@ -486,6 +678,7 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
     r.target = core_json_dump(a, json_object_get(b, "target"));
     r.status = "open";
     r.created_at = core_now_ms();
+    r.notify_after = -1;
     if ((rc = store_recall_insert(sc, &r, &he)) != STORE_OK)
         return core_store_fail(err, rc, &he);
 
@@ -494,26 +687,28 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
                          "out of memory");
     /* A recall may reach a million units in one transaction: what each
      * page of them makes is freed before the next, so memory stays at one
-     * page's worth. */
+     * page's worth, and only the first NOTICE_BATCH get their notice now. */
     arena_init(&page_a);
     w->c = c;
     w->sc = sc;
     w->a = &page_a;
-    w->who = op->who;
     w->t = &t;
     w->r = &r;
-    w->now = r.created_at;
     w->err = err;
-    w->notice = json_pack("{s:I, s:s, s:s?, s:s}", "recall",
-                          (json_int_t)r.id, "defect", r.defect, "hazard",
-                          r.hazard, "remedy", r.remedy);
+    w->notice = notice_body(&r);
     rc = t.part_no != NULL ? walk_holders(w, ent.id)
                            : walk_listed(w, ent.id);
     arena_release(w->a);
     json_decref(w->notice);
+    if (rc == CORE_OK && w->owed > 0) {
+        r.notify_after = 0;
+        if ((rc = store_recall_set_notify(sc, r.id, 0, &he)) != STORE_OK)
+            rc = core_store_fail(err, rc, &he);
+    }
     if (rc == CORE_OK) {
+        op->owed = w->owed;
         reply->http_status = 201;
-        reply->body = recall_json(&r, entc, w->matched, 0);
+        reply->body = recall_json(&r, entc, w->matched, 0, w->owed);
     }
     free(w);
     return rc;
@@ -551,7 +746,10 @@ int core_recall_create(struct core *c, const struct core_principal *who,
         snprintf(op.ent, sizeof op.ent, "%s", ent);
     op.body = body;
     op.who = who;
-    return core_write(c, who, idem, recall_run, &op, a, out, err);
+    rc = core_write(c, who, idem, recall_run, &op, a, out, err);
+    if (rc == CORE_OK && op.owed > 0 && c->notices_wake != NULL)
+        c->notices_wake(c->notices_ctx);
+    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -594,7 +792,7 @@ int core_recall_get(struct core *c, const struct core_principal *who,
     struct store_conn *sc = core_conn(c, err);
     struct store_recall r;
     struct hrid_err he;
-    int64_t n = 0, m = 0;
+    int64_t n = 0, m = 0, o = 0;
     char ent[7];
     int rc;
 
@@ -605,13 +803,13 @@ int core_recall_get(struct core *c, const struct core_principal *who,
     if ((rc = store_read_begin(sc, &he)) != STORE_OK)
         return core_store_fail(err, rc, &he);
     rc = recall_load(c, sc, id, a, &r, ent, err);
-    if (rc == CORE_OK && (rc = store_recall_counts(sc, id, &n, &m, &he)) !=
-                             STORE_OK)
+    if (rc == CORE_OK &&
+        (rc = store_recall_counts(sc, id, &n, &m, &o, &he)) != STORE_OK)
         rc = core_store_fail(err, rc, &he);
     store_read_end(sc);
     if (rc != CORE_OK)
         return rc;
-    *out = recall_json(&r, ent, n, m);
+    *out = recall_json(&r, ent, n, m, o);
     return CORE_OK;
 }
 
@@ -626,9 +824,11 @@ static int ru_each(void *ctx, const struct store_recall_unit *k)
     struct ru_list *l = ctx;
 
     json_array_append_new(l->items, json_pack(
-        "{s:s, s:s, s:I, s:o}", "code", k->code, "state", k->state,
-        "notice_leaf", (json_int_t)(k->notified_seq - 1), "remedied_at",
-        core_time_json(k->remedied_at)));
+        "{s:s, s:s, s:o, s:o}", "code", k->code, "state", k->state,
+        "notice_leaf", k->notified_seq != 0
+                           ? json_integer(k->notified_seq - 1)
+                           : json_null(),
+        "remedied_at", core_time_json(k->remedied_at)));
     l->last = k->unit_id;
     l->n++;
     return 0;
@@ -764,6 +964,8 @@ static int suspend_one(struct suspend_ctx *s, const char *code)
         strcmp(u.state, "in_service") != 0 &&
         strcmp(u.state, "maintenance") != 0)
         return 0;
+    if (core_recall_settle(s->sc, &u, s->a, s->err) != CORE_OK)
+        return -1;
     body = json_pack("{s:s, s:s}", "reason", "recall", "recall_id",
                      arena_sprintf(s->a, "%lld", (long long)s->recall));
     rc = core_event_record(s->sc, &u, "suspend",
@@ -818,7 +1020,7 @@ static int act_run(struct core *c, struct store_conn *sc, void *arg,
     struct store_recall r;
     struct suspend_ctx s;
     struct hrid_err he;
-    int64_t n, m;
+    int64_t n, m, o;
     char ent[7];
     int rc;
 
@@ -852,10 +1054,10 @@ static int act_run(struct core *c, struct store_conn *sc, void *arg,
         if (rc != CORE_OK)
             return rc;
     }
-    if ((rc = store_recall_counts(sc, op->id, &n, &m, &he)) != STORE_OK)
+    if ((rc = store_recall_counts(sc, op->id, &n, &m, &o, &he)) != STORE_OK)
         return core_store_fail(err, rc, &he);
     reply->http_status = 200;
-    reply->body = recall_json(&r, ent, n, m);
+    reply->body = recall_json(&r, ent, n, m, o);
     if (!op->close)
         json_object_set_new(reply->body, "suspended", json_integer(s.done));
     return CORE_OK;

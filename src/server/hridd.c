@@ -596,6 +596,70 @@ static void compactor_stop(struct compactor *k)
     pthread_join(k->thread, NULL);
 }
 
+/* The notice thread: writes the recall notices owed after a recall
+ * committed (core_recall_notify), at start (a recall interrupted by a
+ * stop) and whenever a recall wakes it, a transaction at a time so that
+ * other writes go on between them and a stop waits for one at most. */
+struct notifier {
+    struct core *core;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool due, stopping, started;
+};
+
+static void notifier_wake(void *arg)
+{
+    struct notifier *n = arg;
+
+    pthread_mutex_lock(&n->mu);
+    n->due = true;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+}
+
+static void *notifier_main(void *arg)
+{
+    struct notifier *n = arg;
+    char last[CORE_MSG_MAX] = "";
+    bool more = false;
+
+    pthread_mutex_lock(&n->mu);
+    while (!n->stopping) {
+        struct core_err err;
+        int64_t written;
+
+        if (!n->due && !more) {
+            pthread_cond_wait(&n->cv, &n->mu);
+            continue;
+        }
+        n->due = false;
+        pthread_mutex_unlock(&n->mu);
+        memset(&err, 0, sizeof err);
+        if (core_recall_notify(n->core, &written, &more, &err) != CORE_OK) {
+            if (strcmp(err.msg, last) != 0)
+                fprintf(stderr, "hridd: recall notices: %s\n", err.msg);
+            snprintf(last, sizeof last, "%s", err.msg);
+            sleep(1);           /* then once more, while it fails */
+            more = true;
+        }
+        pthread_mutex_lock(&n->mu);
+    }
+    pthread_mutex_unlock(&n->mu);
+    return NULL;
+}
+
+static void notifier_stop(struct notifier *n)
+{
+    if (!n->started)
+        return;
+    pthread_mutex_lock(&n->mu);
+    n->stopping = true;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    pthread_join(n->thread, NULL);
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -609,6 +673,8 @@ int main(int argc, char **argv)
     struct compactor compactor = {NULL, 0, 0, 0, 0,
                                   PTHREAD_MUTEX_INITIALIZER,
                                   PTHREAD_COND_INITIALIZER, false, false};
+    struct notifier notifier = {NULL, 0, PTHREAD_MUTEX_INITIALIZER,
+                                PTHREAD_COND_INITIALIZER, true, false, false};
     struct hrid_err he;
     uint64_t cp_size;
     sigset_t sigs;
@@ -669,6 +735,14 @@ int main(int argc, char **argv)
         goto out;
     }
     compactor.started = true;
+    notifier.core = core;
+    core_on_notices(core, notifier_wake, &notifier);
+    if (pthread_create(&notifier.thread, NULL, notifier_main, &notifier) !=
+        0) {
+        fprintf(stderr, "hridd: cannot start the recall notice thread\n");
+        goto out;
+    }
+    notifier.started = true;
     if (o.mqtt_host[0] != '\0' &&
         mqtt_subscriber_start(core, o.mqtt_host, o.mqtt_port, &mqtt, errbuf,
                               sizeof(errbuf)) != 0) {
@@ -705,6 +779,7 @@ out:
     http_server_stop(srv);
     mqtt_subscriber_stop(mqtt);
     compactor_stop(&compactor);
+    notifier_stop(&notifier);
     ledger_signer_stop(signer);
     core_free(core);
     store_close(st);

@@ -3,10 +3,14 @@
 
 import datetime
 import random
+import signal
+import time
 
-from fixtures import (check_char, deploy_body, iso, maintenance_end_body, now,
-                      ok, refused, registry, release_body, scrap_body,
-                      suspend_body, transfer_body)
+from fixtures import (World, check_char, deploy_body, iso,
+                      maintenance_end_body, now, ok, refused, registry,
+                      release_body, scrap_body, server, suspend_body,
+                      transfer_body)
+from harness import persistent_db
 
 
 def cert_body(**kw):
@@ -144,7 +148,7 @@ def test_recall_targets_notifies_blocks_and_remedies():
         w.event(w.owner, a, deploy_body())
         got = ok(w.public.get(f"/v1/recalls/{r['id']}"), 200)
         assert got["units"] == {"affected": 2, "remedied": 1, "unremedied": 1,
-                                "completion": 0.5}, got
+                                "completion": 0.5, "notices_pending": 0}, got
         rem = ok(w.regulator.get(f"/v1/recalls/{r['id']}/units?state=remedied"), 200)
         assert [u["code"] for u in rem["items"]] == [a], rem
         # Who may see and act.
@@ -267,15 +271,39 @@ def test_regulator_suspends_a_recall_and_market_access():
         assert ok(w.public.get(f"/v1/market-access/{a}"), 200)["allowed"] is True
 
 
+def wait_notices(w, rid, timeout=60.0):
+    """The recall once it owes no notice: hridd writes those of its units
+    past the first 1,000 after it commits."""
+    t0 = time.monotonic()
+    while True:
+        got = ok(w.public.get(f"/v1/recalls/{rid}"), 200)
+        if got["units"]["notices_pending"] == 0:
+            return got
+        assert time.monotonic() - t0 < timeout, got
+        time.sleep(0.05)
+
+
+def notices(w, code):
+    """The recalls of a unit's recall_notice events, in history order."""
+    return [e["body"]["recall"] for e in w.history(code)
+            if e["type"] == "recall_notice"]
+
+
+def bulk_units(w, n):
+    codes = []
+    while len(codes) < n:
+        bulk = ok(w.maker.post("/v1/units", {"units": [
+            w.unit_body(w.model) for _ in range(min(850, n - len(codes)))]}))
+        codes += [u["code"] for u in bulk["units"]]
+    return codes
+
+
 def test_recall_and_suspension_of_more_units_than_a_page():
-    # Recalls and suspensions walk their units a page (1,000) at a time;
-    # every unit of the model is reached, in one transaction, and only it.
+    # Recalls and suspensions walk their units a page (1,000) at a time and
+    # every unit of the model is reached, and only it.  The first 1,000
+    # get their notice with the recall, the others after it commits.
     with registry() as w:
-        codes = []
-        for _ in range(3):
-            bulk = ok(w.maker.post("/v1/units", {"units": [
-                w.unit_body(w.model) for _ in range(850)]}))
-            codes += [u["code"] for u in bulk["units"]]
+        codes = bulk_units(w, 2550)
         other = w.register(maker=w.maker2)
         picks = [codes[0], codes[999], codes[1000], codes[-1]]
         for code in picks:
@@ -283,15 +311,83 @@ def test_recall_and_suspension_of_more_units_than_a_page():
         r = ok(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r",
                                             "target": {"models": [w.model]}}))
         assert r["units"]["affected"] == 2550, r
+        assert r["units"]["notices_pending"] == 1550, r
         listed = w.maker.items(f"/v1/recalls/{r['id']}/units")
         assert sorted(u["code"] for u in listed) == sorted(codes), len(listed)
-        for code in (codes[0], codes[1000], codes[2000], codes[-1]):
-            assert w.history(code)[-1]["type"] == "recall_notice", code
+        # Owed or written, a notice blocks deployment and market access.
+        ma = ok(w.public.get(f"/v1/market-access/{codes[-1]}"), 200)
+        assert "recalled" in [x["code"] for x in ma["reasons"]], ma
+        done = wait_notices(w, r["id"])
+        assert done["units"]["affected"] == 2550, done
+        listed = w.maker.items(f"/v1/recalls/{r['id']}/units")
+        assert all(isinstance(u["notice_leaf"], int) for u in listed), listed[-1]
+        for code in codes[::97] + picks:
+            hist = w.history(code)
+            assert hist[-1]["type"] == "recall_notice", code
+            assert hist[-1]["at"] == r["created_at"], (code, hist[-1])
+            assert notices(w, code) == [r["id"]], code
         assert w.history(other)[-1]["type"] == "register"
         res = ok(w.regulator.post(f"/v1/recalls/{r['id']}/suspend"), 200)
         assert res["suspended"] == len(picks), res
         assert all(w.state(c) == "suspended" for c in picks)
         assert w.state(codes[1]) == "registered"
+
+
+def test_owed_notices_come_before_later_events():
+    # Whether a unit's notice was written before the next event on it or is
+    # written by that event, the history reads the same: the notice first,
+    # dated when the recall opened, then the event; and a second recall's
+    # notice after the first's.
+    with registry() as w:
+        codes = bulk_units(w, 1700)
+        last = codes[-1]
+        w.event(w.maker, last, release_body())
+        r1 = ok(w.maker.post("/v1/recalls", {"defect": "d1", "remedy": "r",
+                                             "target": {"models": [w.model]}}))
+        assert r1["units"]["notices_pending"] == 700, r1
+        w.event(w.regulator, last, {"type": "inspection", "result": "pass"})
+        r2 = ok(w.maker.post("/v1/recalls", {"defect": "d2", "remedy": "r",
+                                             "target": {"models": [w.model]}}))
+        w.event(w.maker, codes[0], {"type": "recall_remedy", "recall": r2["id"],
+                                    "action": "fixed"})
+        wait_notices(w, r1["id"])
+        wait_notices(w, r2["id"])
+        hist = [(e["type"], e["body"].get("recall"), e["at"])
+                for e in w.history(last)]
+        assert [h[:2] for h in hist] == [
+            ("register", None), ("release", None),
+            ("recall_notice", r1["id"]), ("inspection", None),
+            ("recall_notice", r2["id"])], hist
+        assert hist[2][2] == r1["created_at"], hist
+        first = [(e["type"], e["body"].get("recall")) for e in w.history(codes[0])]
+        assert first == [("register", None), ("recall_notice", r1["id"]),
+                         ("recall_notice", r2["id"]),
+                         ("recall_remedy", r2["id"])], first
+        for code in codes[::61]:
+            assert notices(w, code) == [r1["id"], r2["id"]], code
+        leaves = [e["leaf"] for e in w.history(last)]
+        assert leaves == sorted(leaves), leaves
+
+
+def test_owed_notices_are_written_after_a_restart():
+    # hridd killed right after the recall committed: what was acknowledged
+    # stays, and the notices still owed are written once it starts again.
+    with persistent_db() as db:
+        with server(db=db) as s:
+            w = World(s)
+            codes = bulk_units(w, 3000)
+            r = ok(w.maker.post("/v1/recalls", {
+                "defect": "d", "remedy": "r", "target": {"models": [w.model]}}))
+            assert r["units"]["notices_pending"] == 2000, r
+            s.signal(signal.SIGKILL)
+            s.wait()
+            s.stop(check=False)
+        with server(db=db) as s:
+            w.rebind(s)
+            done = wait_notices(w, r["id"])
+            assert done["units"]["affected"] == 3000, done
+            for code in codes[::113] + [codes[-1]]:
+                assert notices(w, code) == [r["id"]], code
 
 
 def test_market_access_reasons():
