@@ -10,7 +10,9 @@
  * in recall_units, which from then on refuses its deployment and denies
  * its market access, and a "recall_notice" event (in its history and the
  * log, seen by its custodian).  Units already scrapped, recycled or voided
- * are not on the market and are left out.
+ * are not on the market and are left out.  The store writes the rows in a
+ * statement per model named (store_recall_reach, served by the model's or
+ * the part's index); core then checks the firmware criterion on each.
  *
  * The notices of the first NOTICE_BATCH units are written with the recall.
  * Those of a bigger recall are owed (notified_seq 0) and written after it
@@ -128,85 +130,19 @@ struct target {
     const char *fw_component, *fw_from, *fw_to;
 };
 
-static bool in_range(const char *v, const char *from, const char *to)
+/* The store reaches the units by every criterion but the firmware one:
+ * versions compare by their dotted numbers (core_version_cmp), which SQL
+ * does not, so core checks that one on each unit the store reached. */
+static bool firmware_in(const struct target *t, const struct store_unit *u)
 {
-    if (v == NULL)
-        return from == NULL && to == NULL;
-    return (from == NULL || strcmp(v, from) >= 0) &&
-           (to == NULL || strcmp(v, to) <= 0);
-}
+    json_t *fw = core_json_text(u->firmware);
+    const char *v = json_string_value(json_object_get(fw, t->fw_component));
+    bool ok = v != NULL &&
+              (t->fw_from == NULL || core_version_cmp(v, t->fw_from) >= 0) &&
+              (t->fw_to == NULL || core_version_cmp(v, t->fw_to) <= 0);
 
-struct comp_match {
-    const struct target *t;
-    bool hit;
-};
-
-static int comp_each(void *ctx, const struct store_component *k)
-{
-    struct comp_match *cm = ctx;
-    const struct target *t = cm->t;
-
-    if (k->part_no != NULL && strcmp(k->part_no, t->part_no) == 0 &&
-        (t->supplier == NULL ||
-         (k->supplier != NULL && strcmp(k->supplier, t->supplier) == 0)) &&
-        ((t->lot_from == NULL && t->lot_to == NULL) ||
-         in_range(k->lot, t->lot_from, t->lot_to)))
-        cm->hit = true;
-    return cm->hit ? 1 : 0;
-}
-
-/* Does unit u (of model model_id) meet every criterion of t?  held: u was
- * found as a holder of t's component, so that criterion is met. */
-static int unit_matches(struct store_conn *sc, const struct target *t,
-                        const struct store_unit *u, const char *model_id,
-                        bool held, struct arena *a, bool *hit,
-                        struct core_err *err)
-{
-    struct hrid_err he;
-    int rc;
-
-    *hit = false;
-    if (t->models != NULL) {
-        json_t *v;
-        size_t i;
-        bool any = false;
-
-        json_array_foreach(t->models, i, v)
-            if (strcasecmp(json_string_value(v), model_id) == 0)
-                any = true;
-        if (!any)
-            return CORE_OK;
-    }
-    if ((t->batch_from || t->batch_to) &&
-        !in_range(u->batch, t->batch_from, t->batch_to))
-        return CORE_OK;
-    if ((t->date_from || t->date_to) &&
-        !in_range(u->production_date, t->date_from, t->date_to))
-        return CORE_OK;
-    if (t->fw_component != NULL) {
-        json_t *fw = core_json_text(u->firmware);
-        const char *v = json_string_value(json_object_get(fw,
-                                                          t->fw_component));
-        bool ok = v != NULL &&
-                  (t->fw_from == NULL || core_version_cmp(v, t->fw_from) >= 0)
-                  && (t->fw_to == NULL || core_version_cmp(v, t->fw_to) <= 0);
-
-        json_decref(fw);
-        if (!ok)
-            return CORE_OK;
-    }
-    if (t->part_no != NULL && !held) {
-        struct comp_match cm = {t, false};
-
-        rc = store_component_list(sc, u->id, !t->ever, a, comp_each, &cm,
-                                  &he);
-        if (rc != STORE_OK && rc != 1)
-            return core_store_fail(err, rc, &he);
-        if (!cm.hit)
-            return CORE_OK;
-    }
-    *hit = true;
-    return CORE_OK;
+    json_decref(fw);
+    return ok;
 }
 
 static void target_read(json_t *tj, struct target *t)
@@ -326,7 +262,9 @@ int core_recall_settle(struct store_conn *sc, struct store_unit *u,
 }
 
 /* One transaction of the oldest recall owing notices: its next
- * NOTICE_BATCH units in unit order, each given what it is owed. */
+ * NOTICE_BATCH units in unit order, each given its notice.  No unit owes
+ * an older recall's (that recall would be the oldest), so the notice goes
+ * straight in; a newer recall's owed ones come when its turn does. */
 struct notify_op {
     int64_t written;
     bool more;                  /* a recall may still owe notices */
@@ -354,6 +292,8 @@ static int notify_run(struct core *c, struct store_conn *sc, void *arg,
     struct store_recall r;
     struct store_unit u, was;
     struct hrid_err he;
+    json_t *body;
+    int64_t seq;
     int rc;
 
     (void)c;
@@ -372,16 +312,24 @@ static int notify_run(struct core *c, struct store_conn *sc, void *arg,
                                 NOTICE_BATCH, a, notify_collect, op, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
-    for (int i = 0; i < op->n; i++) {
+    body = notice_body(&r);
+    for (int i = 0; i < op->n && rc == CORE_OK; i++) {
         if ((rc = core_unit_load(sc, op->codes[i], a, &u, err)) != CORE_OK)
-            return rc;
+            break;
         was = u;
-        if ((rc = core_recall_settle(sc, &u, a, err)) != CORE_OK)
-            return rc;
-        if ((rc = store_unit_update(sc, &was, &u, &he)) != STORE_OK)
-            return core_store_fail(err, rc, &he);
-        op->written += u.event_count - was.event_count;
+        if ((rc = notice_record(sc, &u, &r, body, a, &seq, err)) != CORE_OK)
+            break;
+        if ((rc = store_recall_unit_notified(sc, r.id, u.id, seq, &he)) !=
+                STORE_OK ||
+            (rc = store_unit_update(sc, &was, &u, &he)) != STORE_OK) {
+            rc = core_store_fail(err, rc, &he);
+            break;
+        }
+        op->written++;
     }
+    json_decref(body);
+    if (rc != CORE_OK)
+        return rc;
     rc = store_recall_set_notify(sc, r.id,
                                  op->rows == NOTICE_BATCH ? op->last : -1,
                                  &he);
@@ -422,73 +370,81 @@ struct recall_op {
     int64_t owed;               /* notices left for core_recall_notify */
 };
 
-struct walk {
+/* After the store has reached the units: a page of the recall's rows at a
+ * time, in unit order, the firmware criterion checked (a unit that fails
+ * it is dropped) and the first NOTICE_BATCH units notified. */
+struct pass {
     struct core *c;
     struct store_conn *sc;
     struct arena *a;            /* the page's: released after each page */
     const struct target *t;
-    struct store_recall *r;
-    json_t *notice;
-    bool held;                  /* units found as holders of t's part */
-    int64_t matched, owed;
-    char last[HRID_CODE_LEN + 1];
+    const struct store_recall *r;
+    int64_t affected, notified, last_notified, after;
     int rows;
-    struct store_unit page[CORE_PAGE_MAX];
+    struct {
+        int64_t unit_id;
+        char code[HRID_CODE_LEN + 1];
+    } page[CORE_PAGE_MAX];
     struct core_err *err;
 };
 
-/* A page of the maker's units is collected first and acted on once the
- * listing has finished: rows are not written under an open scan. */
-static int collect_unit(void *ctx, const struct store_unit *u)
+static int pass_collect(void *ctx, const struct store_recall_unit *k)
 {
-    struct walk *w = ctx;
+    struct pass *p = ctx;
 
-    memcpy(w->last, u->code, sizeof w->last);
-    w->page[w->rows++] = *u;
+    p->after = k->unit_id;
+    p->page[p->rows].unit_id = k->unit_id;
+    memcpy(p->page[p->rows++].code, k->code, HRID_CODE_LEN + 1);
     return 0;
 }
 
-static int walk_unit(struct walk *w, const struct store_unit *u0)
+static int pass_unit(struct pass *p, int64_t unit_id, const char *code)
 {
-    struct store_unit u = *u0;
-    struct store_model m;
-    struct store_recall_unit ru;
+    struct store_unit u, was;
     struct hrid_err he;
-    bool hit;
     int rc;
 
-    if (strcmp(u.state, "scrapped") == 0 || strcmp(u.state, "recycled") == 0
-        || strcmp(u.state, "voided") == 0)
-        return 0;
-    rc = core_cache_model(w->c, w->sc, u.model_row, w->a, &m, &he);
-    if (rc != STORE_OK)
-        return core_store_fail(w->err, rc, &he), -1;
-    rc = unit_matches(w->sc, w->t, &u, m.model_id, w->held, w->a, &hit,
-                      w->err);
-    if (rc != CORE_OK)
-        return -1;
-    if (!hit)
-        return 0;
-    memset(&ru, 0, sizeof ru);
-    ru.recall_id = w->r->id;
-    ru.unit_id = u.id;
-    memcpy(ru.code, u.code, sizeof ru.code);
-    ru.state = "notified";
-    if (w->matched < NOTICE_BATCH) {
-        /* Notices an earlier recall still owes the unit come first. */
-        if (core_recall_settle(w->sc, &u, w->a, w->err) != CORE_OK ||
-            notice_record(w->sc, &u, w->r, w->notice, w->a, &ru.notified_seq,
-                          w->err) != CORE_OK)
-            return -1;
-        if ((rc = store_unit_update(w->sc, u0, &u, &he)) != STORE_OK)
-            return core_store_fail(w->err, rc, &he), -1;
-    } else {
-        w->owed++;
+    if (p->t->fw_component == NULL && p->notified == NOTICE_BATCH)
+        return CORE_OK;
+    if ((rc = core_unit_load(p->sc, code, p->a, &u, p->err)) != CORE_OK)
+        return rc;
+    if (p->t->fw_component != NULL && !firmware_in(p->t, &u)) {
+        p->affected--;
+        rc = store_recall_unit_drop(p->sc, p->r->id, unit_id, &he);
+        return rc == STORE_OK ? CORE_OK : core_store_fail(p->err, rc, &he);
     }
-    if ((rc = store_recall_unit_put(w->sc, &ru, &he)) != STORE_OK)
-        return core_store_fail(w->err, rc, &he), -1;
-    w->matched++;
-    return 0;
+    if (p->notified == NOTICE_BATCH)
+        return CORE_OK;
+    was = u;
+    /* The unit is owed this recall's notice now, after any an earlier
+     * recall still owes it. */
+    if ((rc = core_recall_settle(p->sc, &u, p->a, p->err)) != CORE_OK)
+        return rc;
+    if ((rc = store_unit_update(p->sc, &was, &u, &he)) != STORE_OK)
+        return core_store_fail(p->err, rc, &he);
+    p->notified++;
+    p->last_notified = unit_id;
+    return CORE_OK;
+}
+
+static int pass_run(struct pass *p)
+{
+    struct hrid_err he;
+    int rc = CORE_OK;
+
+    do {
+        p->rows = 0;
+        rc = store_recall_unit_list(p->sc, p->r->id, 0, NULL, p->after,
+                                    CORE_PAGE_MAX, p->a, pass_collect, p,
+                                    &he);
+        if (rc != STORE_OK)
+            return core_store_fail(p->err, rc, &he);
+        for (int i = 0; i < p->rows && rc == CORE_OK; i++)
+            rc = pass_unit(p, p->page[i].unit_id, p->page[i].code);
+        arena_release(p->a);
+    } while (rc == CORE_OK && p->rows == CORE_PAGE_MAX &&
+             (p->t->fw_component != NULL || p->notified < NOTICE_BATCH));
+    return rc;
 }
 
 static json_t *recall_json(const struct store_recall *r, const char *ent,
@@ -515,125 +471,33 @@ static json_t *recall_json(const struct store_recall *r, const char *ent,
     return o;
 }
 
-/* The row of a target's only model, to walk just its units: 0 when the
- * maker has no such model (no unit can match), -1 with w->err set when the
- * store fails. */
-static int64_t model_row_of(struct walk *w, const char *model_id,
-                            int64_t enterprise_id)
+/* The rows of the target's models that are the maker's (one naming
+ * another maker's model, or none, reaches no unit of this maker's). */
+static int model_rows(struct store_conn *sc, const struct target *t,
+                      int64_t enterprise_id, struct arena *a, int64_t *rows,
+                      size_t *n, struct core_err *err)
 {
     struct store_model m;
-    struct core_err e;
+    json_t *v;
+    size_t i;
     int rc;
 
-    memset(&e, 0, sizeof e);
-    rc = core_model_find(w->sc, model_id, w->a, &m, &e);
-    if (rc == CORE_ENOTFOUND)
-        return 0;
-    if (rc != CORE_OK) {
-        *w->err = e;
-        return -1;
-    }
-    return m.enterprise_id == enterprise_id ? m.id : 0;
-}
+    *n = 0;
+    json_array_foreach(t->models, i, v) {
+        struct core_err e;
 
-/* The maker's units (of the target's model when it names only one), a
- * page at a time. */
-static int walk_listed(struct walk *w, int64_t enterprise_id)
-{
-    const struct target *t = w->t;
-    struct store_unit_filter f;
-    struct hrid_err he;
-    int64_t model_row = 0;
-    int rc = CORE_OK;
-
-    if (t->models != NULL && json_array_size(t->models) == 1) {
-        model_row = model_row_of(w, json_string_value(
-                                        json_array_get(t->models, 0)),
-                                 enterprise_id);
-        if (model_row < 0)
-            return w->err->status;
-        if (model_row == 0)
-            return CORE_OK;     /* not a model of this maker's */
-    }
-    do {
-        memset(&f, 0, sizeof f);
-        f.enterprise_id = enterprise_id;
-        f.model_row = model_row;
-        f.after_code = w->last;
-        f.limit = CORE_PAGE_MAX;
-        w->rows = 0;
-        rc = store_unit_list(w->sc, &f, w->a, collect_unit, w, &he);
-        if (rc != STORE_OK)
-            return core_store_fail(w->err, rc, &he);
-        for (int i = 0; i < w->rows && rc == CORE_OK; i++)
-            if (walk_unit(w, &w->page[i]) != 0)
-                rc = w->err->status;
-        arena_release(w->a);
-    } while (rc == CORE_OK && w->rows == CORE_PAGE_MAX);
-    return rc;
-}
-
-struct codes {
-    char (*v)[HRID_CODE_LEN + 1];
-    size_t n, cap;
-    bool oom;
-};
-
-static int add_code(void *ctx, const char *code)
-{
-    struct codes *k = ctx;
-
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? 2 * k->cap : 1024;
-        void *v = realloc(k->v, cap * sizeof *k->v);
-
-        if (v == NULL) {
-            k->oom = true;
-            return 1;
+        memset(&e, 0, sizeof e);
+        rc = core_model_find(sc, json_string_value(v), a, &m, &e);
+        if (rc == CORE_ENOTFOUND)
+            continue;
+        if (rc != CORE_OK) {
+            *err = e;
+            return rc;
         }
-        k->v = v;
-        k->cap = cap;
+        if (m.enterprise_id == enterprise_id)
+            rows[(*n)++] = m.id;
     }
-    snprintf(k->v[k->n++], sizeof *k->v, "%s", code);
-    return 0;
-}
-
-/* A component criterion: only the units holding such a part, found by the
- * part number index in one statement and read one by one after it; every
- * other criterion is checked on each.  Listing them a page at a time
- * instead ran the part's whole index range once per page. */
-static int walk_holders(struct walk *w, int64_t enterprise_id)
-{
-    const struct target *t = w->t;
-    struct store_comp_match m = {t->part_no, t->supplier, t->lot_from,
-                                 t->lot_to, !t->ever};
-    struct codes k = {NULL, 0, 0, false};
-    struct store_unit u;
-    struct hrid_err he;
-    int rc;
-
-    rc = store_unit_codes_holding(w->sc, enterprise_id, &m, add_code, &k,
-                                  &he);
-    if (rc != STORE_OK) {
-        free(k.v);
-        return k.oom ? core_fail(w->err, CORE_EINTERNAL, "internal", NULL,
-                                 "out of memory")
-                     : core_store_fail(w->err, rc, &he);
-    }
-    rc = CORE_OK;
-    w->held = true;
-    for (size_t i = 0; i < k.n && rc == CORE_OK; i++) {
-        int s = store_unit_get(w->sc, k.v[i], w->a, &u, &he);
-
-        if (s != STORE_OK)
-            rc = core_store_fail(w->err, s, &he);
-        else if (walk_unit(w, &u) != 0)
-            rc = w->err->status;
-        if (i % CORE_PAGE_MAX == CORE_PAGE_MAX - 1)
-            arena_release(w->a);
-    }
-    free(k.v);
-    return rc;
+    return CORE_OK;
 }
 
 static int recall_run(struct core *c, struct store_conn *sc, void *arg,
@@ -644,9 +508,12 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
     struct arena page_a;
     struct store_party ent;
     struct store_recall r;
+    struct store_recall_target rt;
+    struct store_comp_match part;
     struct target t;
-    struct walk *w;
+    struct pass *p;
     struct hrid_err he;
+    int64_t affected, owed;
     json_t *b = op->body;
     char entc[7];
     int rc;
@@ -682,35 +549,65 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
     if ((rc = store_recall_insert(sc, &r, &he)) != STORE_OK)
         return core_store_fail(err, rc, &he);
 
-    if ((w = calloc(1, sizeof *w)) == NULL)
+    /* The store reaches the units in a statement or a few; a unit's row
+     * is what refuses its deployment and market access. */
+    memset(&rt, 0, sizeof rt);
+    rt.enterprise_id = ent.id;
+    rt.batch_from = t.batch_from;
+    rt.batch_to = t.batch_to;
+    rt.date_from = t.date_from;
+    rt.date_to = t.date_to;
+    if (t.part_no != NULL) {
+        part = (struct store_comp_match){t.part_no, t.supplier, t.lot_from,
+                                         t.lot_to, !t.ever};
+        rt.part = &part;
+    }
+    if (t.models != NULL) {
+        rt.models = arena_alloc(a, (json_array_size(t.models) + 1) *
+                                       sizeof *rt.models);
+        if (rt.models == NULL)
+            return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                             "out of memory");
+        rc = model_rows(sc, &t, ent.id, a, (int64_t *)rt.models,
+                        &rt.n_models, err);
+        if (rc != CORE_OK)
+            return rc;
+    }
+    affected = 0;
+    if (t.models == NULL || rt.n_models > 0) {
+        rc = store_recall_reach(sc, r.id, &rt, &affected, &he);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
+    }
+
+    if ((p = calloc(1, sizeof *p)) == NULL)
         return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                          "out of memory");
-    /* A recall may reach a million units in one transaction: what each
-     * page of them makes is freed before the next, so memory stays at one
-     * page's worth, and only the first NOTICE_BATCH get their notice now. */
+    /* What each page of the pass makes is freed before the next, so
+     * memory stays at one page's worth. */
     arena_init(&page_a);
-    w->c = c;
-    w->sc = sc;
-    w->a = &page_a;
-    w->t = &t;
-    w->r = &r;
-    w->err = err;
-    w->notice = notice_body(&r);
-    rc = t.part_no != NULL ? walk_holders(w, ent.id)
-                           : walk_listed(w, ent.id);
-    arena_release(w->a);
-    json_decref(w->notice);
-    if (rc == CORE_OK && w->owed > 0) {
-        r.notify_after = 0;
-        if ((rc = store_recall_set_notify(sc, r.id, 0, &he)) != STORE_OK)
+    p->c = c;
+    p->sc = sc;
+    p->a = &page_a;
+    p->t = &t;
+    p->r = &r;
+    p->err = err;
+    p->affected = affected;
+    rc = affected > 0 ? pass_run(p) : CORE_OK;
+    arena_release(p->a);
+    owed = p->affected - p->notified;
+    if (rc == CORE_OK && owed > 0) {
+        r.notify_after = p->last_notified;
+        rc = store_recall_set_notify(sc, r.id, r.notify_after, &he);
+        if (rc != STORE_OK)
             rc = core_store_fail(err, rc, &he);
     }
     if (rc == CORE_OK) {
-        op->owed = w->owed;
+        op->owed = owed;
         reply->http_status = 201;
-        reply->body = recall_json(&r, entc, w->matched, 0, w->owed);
+        reply->body = recall_json(&r, entc, p->affected, 0, owed);
     }
-    free(w);
+    free(p);
     return rc;
 }
 

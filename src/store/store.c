@@ -182,26 +182,6 @@ int store_unit_update(struct store_conn *c, const struct store_unit *was,
     return c->store->ops->unit_update(c, was, u, err);
 }
 
-/* A lot range open at one end is closed here, below or above every lot
- * (lots compare bytewise, and U+10FFFF is the highest character), so that
- * a backend gets either no range or a whole one, which an index serves. */
-int store_unit_codes_holding(struct store_conn *c, int64_t enterprise_id,
-                             const struct store_comp_match *m,
-                             store_each_code_fn each, void *ctx,
-                             struct hrid_err *err)
-{
-    struct store_comp_match closed = *m;
-
-    if (m->lot_from != NULL || m->lot_to != NULL) {
-        if (closed.lot_from == NULL)
-            closed.lot_from = "";
-        if (closed.lot_to == NULL)
-            closed.lot_to = "\xf4\x8f\xbf\xbf";
-    }
-    return c->store->ops->unit_codes_holding(c, enterprise_id, &closed, each,
-                                             ctx, err);
-}
-
 int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,
                     struct arena *a, store_each_unit_fn each, void *ctx,
                     struct hrid_err *err)
@@ -408,6 +388,47 @@ int store_recall_unit_notified(struct store_conn *c, int64_t recall_id,
 {
     return c->store->ops->recall_unit_notified(c, recall_id, unit_id, seq,
                                                err);
+}
+
+/* A lot range open at one end is closed here, below or above every lot
+ * (lots compare bytewise, and U+10FFFF is the highest character), so that
+ * a backend gets either no range or a whole one, which an index serves.
+ * Each model named is reached by its own statement, which its index
+ * serves. */
+int store_recall_reach(struct store_conn *c, int64_t recall_id,
+                       const struct store_recall_target *t, int64_t *count,
+                       struct hrid_err *err)
+{
+    struct store_recall_target closed = *t;
+    struct store_comp_match part;
+    size_t i = 0;
+    int64_t n;
+    int rc;
+
+    *count = 0;
+    if (t->part != NULL && (t->part->lot_from || t->part->lot_to)) {
+        part = *t->part;
+        if (part.lot_from == NULL)
+            part.lot_from = "";
+        if (part.lot_to == NULL)
+            part.lot_to = "\xf4\x8f\xbf\xbf";
+        closed.part = &part;
+    }
+    do {
+        rc = c->store->ops->recall_reach(c, recall_id, &closed,
+                                         t->n_models ? t->models[i] : 0, &n,
+                                         err);
+        if (rc != STORE_OK)
+            return rc;
+        *count += n;
+    } while (++i < t->n_models);
+    return STORE_OK;
+}
+
+int store_recall_unit_drop(struct store_conn *c, int64_t recall_id,
+                           int64_t unit_id, struct hrid_err *err)
+{
+    return c->store->ops->recall_unit_drop(c, recall_id, unit_id, err);
 }
 
 int store_snapshot_put(struct store_conn *c, int64_t unit_id, int64_t seq,

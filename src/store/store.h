@@ -372,7 +372,6 @@ struct store_idem {
     int64_t created_at;
 };
 
-/* Which units a listing returns.  Zero fields do not filter. */
 /* Units with a component of part_no (and supplier, and a lot within
  * [lot_from, lot_to], when given), installed now or ever. */
 struct store_comp_match {
@@ -382,6 +381,21 @@ struct store_comp_match {
     bool current_only;
 };
 
+/* The units a recall reaches: enterprise_id's units that are not
+ * scrapped, recycled or voided, of one of models (none: any model), with
+ * their batch and production date within the ranges given (a NULL bound
+ * is open; a unit without the field is outside a range), and holding a
+ * component that matches part when it is not NULL. */
+struct store_recall_target {
+    int64_t enterprise_id;
+    const int64_t *models;
+    size_t n_models;
+    const char *batch_from, *batch_to;
+    const char *date_from, *date_to;
+    const struct store_comp_match *part;
+};
+
+/* Which units a listing returns.  Zero fields do not filter. */
 struct store_unit_filter {
     int64_t enterprise_id;
     int64_t custodian_id;
@@ -396,7 +410,6 @@ struct store_conn;
 
 /* Called for each row of a listing; a non-zero return stops the listing
  * and becomes its result. */
-typedef int (*store_each_code_fn)(void *ctx, const char *code);
 typedef int (*store_each_party_fn)(void *ctx, const struct store_party *p);
 typedef int (*store_each_model_fn)(void *ctx, const struct store_model *m);
 typedef int (*store_each_unit_fn)(void *ctx, const struct store_unit *u);
@@ -489,10 +502,6 @@ struct store_ops {
                      struct arena *a, store_each_unit_fn each, void *ctx,
                      struct hrid_err *err);
     int (*unit_count)(struct store_conn *c, int64_t *n, struct hrid_err *err);
-    int (*unit_codes_holding)(struct store_conn *c, int64_t enterprise_id,
-                              const struct store_comp_match *m,
-                              store_each_code_fn each, void *ctx,
-                              struct hrid_err *err);
 
     int (*component_insert)(struct store_conn *c, struct store_component *k,
                             struct hrid_err *err);
@@ -574,6 +583,12 @@ struct store_ops {
     int (*recall_unit_notified)(struct store_conn *c, int64_t recall_id,
                                 int64_t unit_id, int64_t seq,
                                 struct hrid_err *err);
+    int (*recall_reach)(struct store_conn *c, int64_t recall_id,
+                        const struct store_recall_target *t,
+                        int64_t model_row, int64_t *added,
+                        struct hrid_err *err);
+    int (*recall_unit_drop)(struct store_conn *c, int64_t recall_id,
+                            int64_t unit_id, struct hrid_err *err);
 
     int (*incident_insert)(struct store_conn *c, struct store_incident *i,
                            struct hrid_err *err);
@@ -755,15 +770,6 @@ int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,
                     struct arena *a, store_each_unit_fn each, void *ctx,
                     struct hrid_err *err);
 int store_unit_count(struct store_conn *c, int64_t *n, struct hrid_err *err);
-/* The codes of enterprise_id's units holding a component that matches m,
- * in code order and each once, read by one statement that has ended when
- * this returns (the caller may then write to those units).  A lot range
- * leaves out components without a lot; backends are given one with both
- * ends or none. */
-int store_unit_codes_holding(struct store_conn *c, int64_t enterprise_id,
-                             const struct store_comp_match *m,
-                             store_each_code_fn each, void *ctx,
-                             struct hrid_err *err);
 /* component_insert may leave k->id 0: the PostgreSQL writer sends the
  * insert without waiting for it (a bulk body is mostly components), and
  * no caller needs the id, which component_list returns. */
@@ -843,7 +849,13 @@ int store_cert_list(struct store_conn *c, int64_t model_row, int64_t unit_id,
  * recall's units, those remedied and those whose notice is still owed.
  * recall_set_notify sets a recall's notify_after; recall_notifying reads
  * the oldest recall that still owes notices (STORE_NOTFOUND: none);
- * recall_unit_notified records the notice event of a unit's row. */
+ * recall_unit_notified records the notice event of a unit's row.
+ *
+ * recall_reach materialises a recall in one statement per model named
+ * (one in all when none is): a row, state "notified" and its notice owed,
+ * for each unit t reaches (*count: how many); recall_unit_drop deletes one
+ * again.  A lot range leaves out components without a lot; backends are
+ * given one with both ends or none. */
 int store_recall_insert(struct store_conn *c, struct store_recall *r,
                         struct hrid_err *err);
 int store_recall_get(struct store_conn *c, int64_t id, struct arena *a,
@@ -868,6 +880,11 @@ int store_recall_notifying(struct store_conn *c, struct arena *a,
 int store_recall_unit_notified(struct store_conn *c, int64_t recall_id,
                                int64_t unit_id, int64_t seq,
                                struct hrid_err *err);
+int store_recall_reach(struct store_conn *c, int64_t recall_id,
+                       const struct store_recall_target *t, int64_t *count,
+                       struct hrid_err *err);
+int store_recall_unit_drop(struct store_conn *c, int64_t recall_id,
+                           int64_t unit_id, struct hrid_err *err);
 
 /* The statistics listings (enterprise_id 0: every enterprise):
  *   STORE_STATS_UNITS      k1 state, k2 region ("" for none), n1 units;

@@ -509,7 +509,6 @@ enum {
     P_MODEL_LIST, P_MODEL_LIST_ENT,
     P_UNIT_INSERT, P_UNIT_GET, P_UNIT_UPDATE, P_UNIT_LIST, P_UNIT_LIST_ENT,
     P_UNIT_LIST_CUST, P_UNIT_LIST_MODEL, P_UNIT_LIST_STATE,
-    P_UNIT_CODES_PART, P_UNIT_CODES_LOTS,
     P_UNIT_COUNT,
     P_COMP_INSERT, P_COMP_REMOVE, P_COMP_EXISTS, P_COMP_LIST,
     P_COMP_LIST_INSTALLED,
@@ -601,14 +600,6 @@ STMT(UNIT_LIST_STATE, "SELECT " UNIT_COLS " FROM units"
 /* Holders of a part, with and without a lot range: the range is written
  * plainly so that components_part (part_no, lot) serves it in a generic
  * plan too. */
-#define CODES_HOLDING                                                      \
-    "SELECT DISTINCT u.code FROM components k JOIN units u"                 \
-    " ON u.id = k.unit_id WHERE k.part_no = $1"                             \
-    " AND ($2::text IS NULL OR k.supplier = $2)"                            \
-    " AND ($3::bigint = 0 OR k.removed_at = 0) AND u.enterprise_id = $4"
-STMT(UNIT_CODES_PART, CODES_HOLDING " ORDER BY u.code");
-STMT(UNIT_CODES_LOTS, CODES_HOLDING " AND k.lot >= $5 AND k.lot <= $6"
-                      " ORDER BY u.code");
 STMT(UNIT_COUNT, "SELECT count(*) FROM units");
 
 STMT(COMP_INSERT,
@@ -1805,35 +1796,6 @@ static int pg_unit_list(struct store_conn *sc,
     return r;
 }
 
-static int pg_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
-                                 const struct store_comp_match *m,
-                                 store_each_code_fn each, void *ctx,
-                                 struct hrid_err *err)
-{
-    bool lots = m->lot_from != NULL;    /* and lot_to: store.c */
-    struct pg_args b;
-    PGresult *res;
-    int r;
-
-    pg_args_init(&b);
-    pg_str(&b, m->part_no);
-    pg_str(&b, m->supplier);
-    pg_i64(&b, m->current_only);
-    pg_i64(&b, enterprise_id);
-    if (lots) {
-        pg_str(&b, m->lot_from);
-        pg_str(&b, m->lot_to);
-    }
-    res = pg_run(pgc(sc), lots ? &S_UNIT_CODES_LOTS : &S_UNIT_CODES_PART, &b,
-                 &r, err, "listing the holders of part '%s'", m->part_no);
-    if (res == NULL)
-        return r;
-    for (int i = 0; i < PQntuples(res) && r == STORE_OK; i++)
-        r = each(ctx, PQgetvalue(res, i, 0));
-    PQclear(res);
-    return r;
-}
-
 static int pg_unit_count(struct store_conn *sc, int64_t *n,
                          struct hrid_err *err)
 {
@@ -2661,7 +2623,6 @@ const struct store_ops store_pg_ops = {
     .unit_update = pg_unit_update,
     .unit_list = pg_unit_list,
     .unit_count = pg_unit_count,
-    .unit_codes_holding = pg_unit_codes_holding,
     .component_insert = pg_component_insert,
     .component_remove = pg_component_remove,
     .component_list = pg_component_list,
@@ -2688,6 +2649,8 @@ const struct store_ops store_pg_ops = {
     .recall_set_notify = pg_recall_set_notify,
     .recall_notifying = pg_recall_notifying,
     .recall_unit_notified = pg_recall_unit_notified,
+    .recall_reach = pg_recall_reach,
+    .recall_unit_drop = pg_recall_unit_drop,
     .recall_unit_put = pg_recall_unit_put,
     .recall_unit_list = pg_recall_unit_list,
     .recall_counts = pg_recall_counts,

@@ -144,6 +144,11 @@ int pg_recall_notifying(struct store_conn *c, struct arena *a,
 int pg_recall_unit_notified(struct store_conn *c, int64_t recall_id,
                             int64_t unit_id, int64_t seq,
                             struct hrid_err *err);
+int pg_recall_reach(struct store_conn *c, int64_t recall_id,
+                    const struct store_recall_target *t, int64_t model_row,
+                    int64_t *added, struct hrid_err *err);
+int pg_recall_unit_drop(struct store_conn *c, int64_t recall_id,
+                        int64_t unit_id, struct hrid_err *err);
 int pg_incident_insert(struct store_conn *c, struct store_incident *i,
                        struct hrid_err *err);
 int pg_incident_list(struct store_conn *c,

@@ -31,8 +31,9 @@
 enum {
     M_CERT_INSERT = PG_BASE_MORE, M_CERT_GET, M_CERT_REVOKE, M_CERT_LIST,
     M_RECALL_INSERT, M_RECALL_GET, M_RECALL_CLOSE, M_RECALL_SET_NOTIFY,
-    M_RECALL_NOTIFYING, M_RU_PUT, M_RU_NOTIFIED, M_RU_LIST, M_RU_LIST_UNIT,
-    M_RU_COUNTS,
+    M_RECALL_NOTIFYING, M_REACH_ENT, M_REACH_MODEL, M_REACH_PART,
+    M_REACH_LOTS, M_RU_PUT, M_RU_NOTIFIED, M_RU_DROP, M_RU_LIST,
+    M_RU_LIST_UNIT, M_RU_COUNTS,
     M_INCIDENT_INSERT, M_INCIDENT_LIST,
     M_STATS_UNITS, M_STATS_MONTHS, M_STATS_INCIDENTS, M_STATS_RECALLS,
     M_STATS_ALERTS,
@@ -89,6 +90,35 @@ static const struct pg_stmt S_RU_PUT = { M_RU_PUT,
     " notified_seq = excluded.notified_seq,"
     " remedied_seq = excluded.remedied_seq,"
     " remedied_at = excluded.remedied_at" };
+/* As in SQLite: $1 the recall, $2 the maker, $3-$6 the batch and date
+ * ranges (compared bytewise), $7 the model (0: any), $8-$12 the part,
+ * supplier, installed now, lot range. */
+#define REACH_INSERT                                                       \
+    "INSERT INTO recall_units (recall_id, unit_id, code, state)"            \
+    " SELECT $1, u.id, u.code, 'notified' FROM units u WHERE "
+#define REACH_UNIT                                                         \
+    " AND u.enterprise_id = $2"                                             \
+    " AND u.state NOT IN ('scrapped', 'recycled', 'voided')"                \
+    " AND ($3::text IS NULL OR u.batch COLLATE \"C\" >= $3)"                \
+    " AND ($4::text IS NULL OR u.batch COLLATE \"C\" <= $4)"                \
+    " AND ($5::text IS NULL OR u.production_date COLLATE \"C\" >= $5)"      \
+    " AND ($6::text IS NULL OR u.production_date COLLATE \"C\" <= $6)"      \
+    " AND ($7::bigint = 0 OR u.model_row = $7)"
+#define REACH_PART                                                         \
+    "u.id IN (SELECT k.unit_id FROM components k WHERE k.part_no = $8"      \
+    " AND ($9::text IS NULL OR k.supplier = $9)"                            \
+    " AND ($10::bigint = 0 OR k.removed_at = 0)"
+static const struct pg_stmt S_REACH_ENT = { M_REACH_ENT,
+    REACH_INSERT "u.enterprise_id = $2" REACH_UNIT };
+static const struct pg_stmt S_REACH_MODEL = { M_REACH_MODEL,
+    REACH_INSERT "u.model_row = $7" REACH_UNIT };
+static const struct pg_stmt S_REACH_PART = { M_REACH_PART,
+    REACH_INSERT REACH_PART ")" REACH_UNIT };
+static const struct pg_stmt S_REACH_LOTS = { M_REACH_LOTS,
+    REACH_INSERT REACH_PART " AND k.lot >= $11 AND k.lot <= $12)"
+    REACH_UNIT };
+static const struct pg_stmt S_RU_DROP = { M_RU_DROP,
+    "DELETE FROM recall_units WHERE recall_id = $1 AND unit_id = $2" };
 static const struct pg_stmt S_RU_NOTIFIED = { M_RU_NOTIFIED,
     "UPDATE recall_units SET notified_seq = $3"
     " WHERE recall_id = $1 AND unit_id = $2" };
@@ -715,6 +745,52 @@ int pg_recall_unit_notified(struct store_conn *sc, int64_t recall_id,
                             struct hrid_err *err)
 {
     return recall_set(sc, &S_RU_NOTIFIED, recall_id, unit_id, &seq, err);
+}
+
+int pg_recall_unit_drop(struct store_conn *sc, int64_t recall_id,
+                        int64_t unit_id, struct hrid_err *err)
+{
+    return recall_set(sc, &S_RU_DROP, recall_id, unit_id, NULL, err);
+}
+
+int pg_recall_reach(struct store_conn *sc, int64_t recall_id,
+                    const struct store_recall_target *t, int64_t model_row,
+                    int64_t *added, struct hrid_err *err)
+{
+    const struct store_comp_match *m = t->part;
+    bool lots = m != NULL && m->lot_from != NULL;   /* and lot_to: store.c */
+    struct pg_args args;
+    PGresult *res;
+    int r;
+
+    *added = 0;
+    pg_args_init(&args);
+    pg_i64(&args, recall_id);
+    pg_i64(&args, t->enterprise_id);
+    pg_str(&args, t->batch_from);
+    pg_str(&args, t->batch_to);
+    pg_str(&args, t->date_from);
+    pg_str(&args, t->date_to);
+    pg_i64(&args, model_row);
+    if (m != NULL) {
+        pg_str(&args, m->part_no);
+        pg_str(&args, m->supplier);
+        pg_i64(&args, m->current_only);
+        if (lots) {
+            pg_str(&args, m->lot_from);
+            pg_str(&args, m->lot_to);
+        }
+    }
+    res = pg_run(pgc(sc), m == NULL ? (model_row ? &S_REACH_MODEL
+                                                 : &S_REACH_ENT)
+                                    : lots ? &S_REACH_LOTS : &S_REACH_PART,
+                 &args, &r, err, "the units of recall %lld",
+                 (long long)recall_id);
+    if (res == NULL)
+        return r;
+    *added = pg_changes(res);
+    PQclear(res);
+    return STORE_OK;
 }
 
 int pg_recall_notifying(struct store_conn *sc, struct arena *a,

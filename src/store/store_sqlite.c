@@ -501,11 +501,24 @@ static const char *const MIGRATIONS[] = {
     " AND (?4 = 0 OR model_row = ?4) AND (?5 IS NULL OR state = ?5)"        \
     " ORDER BY code LIMIT ?6"
 
-#define CODES_HOLDING                                                      \
-    "SELECT DISTINCT u.code FROM components k JOIN units u"                 \
-    " ON u.id = k.unit_id WHERE k.part_no = ?1"                             \
-    " AND (?2 IS NULL OR k.supplier = ?2) AND (?3 = 0 OR k.removed_at = 0)" \
-    " AND u.enterprise_id = ?4"
+/* recall_reach: ?1 the recall, ?2 the maker, ?3-?6 the batch and date
+ * ranges, ?7 the model (0: any), ?8-?12 the part, supplier, installed
+ * now, lot range.  Each statement leads with the term its index serves;
+ * the others' index use is turned off (+), since without statistics the
+ * planner could take the maker's index over a model's or a part's. */
+#define REACH_INSERT                                                       \
+    "INSERT INTO recall_units (recall_id, unit_id, code, state)"            \
+    " SELECT ?1, u.id, u.code, 'notified' FROM units u WHERE "
+#define REACH_UNIT                                                         \
+    " AND +u.enterprise_id = ?2"                                            \
+    " AND u.state NOT IN ('scrapped', 'recycled', 'voided')"                \
+    " AND (?3 IS NULL OR u.batch >= ?3) AND (?4 IS NULL OR u.batch <= ?4)"  \
+    " AND (?5 IS NULL OR u.production_date >= ?5)"                          \
+    " AND (?6 IS NULL OR u.production_date <= ?6)"                          \
+    " AND (?7 = 0 OR +u.model_row = ?7)"
+#define REACH_PART                                                         \
+    "u.id IN (SELECT k.unit_id FROM components k WHERE k.part_no = ?8"      \
+    " AND (?9 IS NULL OR k.supplier = ?9) AND (?10 = 0 OR k.removed_at = 0)"
 
 enum stmt_id {
     ST_BEGIN, ST_BEGIN_IMMEDIATE, ST_COMMIT, ST_ROLLBACK,
@@ -520,7 +533,6 @@ enum stmt_id {
     ST_UNIT_SET_PARTIES, ST_UNIT_LIST,
     ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_MODEL, ST_UNIT_LIST_STATE,
     ST_UNIT_COUNT,
-    ST_UNIT_CODES_PART, ST_UNIT_CODES_LOTS,
     ST_COMP_INSERT, ST_COMP_REMOVE, ST_COMP_EXISTS, ST_COMP_LIST,
     ST_COMP_LIST_INSTALLED,
     ST_EVENT_APPEND, ST_EVENT_LIST, ST_EVENT_SCAN, ST_EVENT_SCAN_UNIT,
@@ -528,7 +540,8 @@ enum stmt_id {
     ST_CHECKPOINT_PUT,
     ST_CERT_INSERT, ST_CERT_GET, ST_CERT_REVOKE, ST_CERT_EXISTS, ST_CERT_LIST,
     ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RECALL_SET_NOTIFY,
-    ST_RECALL_NOTIFYING, ST_RU_INSERT, ST_RU_UPDATE, ST_RU_NOTIFIED,
+    ST_RECALL_NOTIFYING, ST_REACH_ENT, ST_REACH_MODEL, ST_REACH_PART,
+    ST_REACH_LOTS, ST_RU_INSERT, ST_RU_UPDATE, ST_RU_NOTIFIED, ST_RU_DROP,
     ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS, ST_SNAP_PUT, ST_SNAP_BEFORE,
     ST_INCIDENT_INSERT, ST_INCIDENT_LIST,
     ST_STATS_UNITS, ST_STATS_MONTHS, ST_STATS_INCIDENTS, ST_STATS_RECALLS,
@@ -643,9 +656,6 @@ static const char *const SQL[ST_COUNT] = {
                            " WHERE state = ?1" UNIT_LIST_REST,
     /* Holders of a part, with and without a lot range: the range is
      * written plainly so that components_part (part_no, lot) serves it. */
-    [ST_UNIT_CODES_PART] = CODES_HOLDING " ORDER BY u.code",
-    [ST_UNIT_CODES_LOTS] = CODES_HOLDING " AND k.lot >= ?5 AND k.lot <= ?6"
-                           " ORDER BY u.code",
     [ST_UNIT_COUNT] = "SELECT count(*) FROM units",
 
     [ST_COMP_INSERT] =
@@ -705,6 +715,11 @@ static const char *const SQL[ST_COUNT] = {
                              " WHERE id = ?1",
     [ST_RECALL_NOTIFYING] = "SELECT " RECALL_COLS " FROM recalls"
                             " WHERE notify_after >= 0 ORDER BY id LIMIT 1",
+    [ST_REACH_ENT] = REACH_INSERT "u.enterprise_id = ?2" REACH_UNIT,
+    [ST_REACH_MODEL] = REACH_INSERT "u.model_row = ?7" REACH_UNIT,
+    [ST_REACH_PART] = REACH_INSERT REACH_PART ")" REACH_UNIT,
+    [ST_REACH_LOTS] = REACH_INSERT REACH_PART
+                      " AND k.lot >= ?11 AND k.lot <= ?12)" REACH_UNIT,
     /* Two plain statements, not an upsert: an upsert keeps a statement
      * journal, and a recall inserts a row for each unit it reaches. */
     [ST_RU_INSERT] =
@@ -716,6 +731,8 @@ static const char *const SQL[ST_COUNT] = {
         " WHERE recall_id = ?1 AND unit_id = ?2",
     [ST_RU_NOTIFIED] = "UPDATE recall_units SET notified_seq = ?3"
                        " WHERE recall_id = ?1 AND unit_id = ?2",
+    [ST_RU_DROP] = "DELETE FROM recall_units"
+                   " WHERE recall_id = ?1 AND unit_id = ?2",
     [ST_RU_LIST] = "SELECT " RU_COLS " FROM recall_units"
                    " WHERE recall_id = ?1 AND unit_id > ?3"
                    " AND (?2 IS NULL OR state = ?2) ORDER BY unit_id LIMIT ?4",
@@ -1910,40 +1927,6 @@ static int sq_unit_list(struct store_conn *sc,
     return r;
 }
 
-static int sq_unit_codes_holding(struct store_conn *sc, int64_t enterprise_id,
-                                 const struct store_comp_match *m,
-                                 store_each_code_fn each, void *ctx,
-                                 struct hrid_err *err)
-{
-    struct sq_conn *c = sqc(sc);
-    bool lots = m->lot_from != NULL;    /* and lot_to: store.c */
-    sqlite3_stmt *st = stmt_get(c, lots ? ST_UNIT_CODES_LOTS
-                                        : ST_UNIT_CODES_PART, err);
-    struct bind b;
-    int rc = SQLITE_DONE, r;
-
-    if (st == NULL)
-        return STORE_EIO;
-    bind_init(&b, st);
-    bind_str(&b, m->part_no);
-    bind_str(&b, m->supplier);
-    bind_i64(&b, m->current_only);
-    bind_i64(&b, enterprise_id);
-    if (lots) {
-        bind_str(&b, m->lot_from);
-        bind_str(&b, m->lot_to);
-    }
-    r = b.rc != SQLITE_OK ? sq_error(c, b.rc, err, "listing holders")
-                          : STORE_OK;
-    while (r == STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        r = each(ctx, (const char *)sqlite3_column_text(st, 0));
-    if (r == STORE_OK && rc != SQLITE_DONE)
-        r = sq_error(c, rc, err, "listing the holders of part '%s'",
-                     m->part_no);
-    stmt_done(st);
-    return r;
-}
-
 static int sq_unit_count(struct store_conn *sc, int64_t *n,
                          struct hrid_err *err)
 {
@@ -2658,6 +2641,57 @@ static int sq_recall_unit_notified(struct store_conn *sc, int64_t recall_id,
 {
     return recall_set(sqc(sc), ST_RU_NOTIFIED, recall_id, unit_id, &seq,
                       err);
+}
+
+static int sq_recall_unit_drop(struct store_conn *sc, int64_t recall_id,
+                               int64_t unit_id, struct hrid_err *err)
+{
+    return recall_set(sqc(sc), ST_RU_DROP, recall_id, unit_id, NULL, err);
+}
+
+static int sq_recall_reach(struct store_conn *sc, int64_t recall_id,
+                           const struct store_recall_target *t,
+                           int64_t model_row, int64_t *added,
+                           struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    const struct store_comp_match *m = t->part;
+    bool lots = m != NULL && m->lot_from != NULL;   /* and lot_to: store.c */
+    sqlite3_stmt *st = stmt_get(c, m == NULL ? (model_row ? ST_REACH_MODEL
+                                                          : ST_REACH_ENT)
+                                   : lots ? ST_REACH_LOTS : ST_REACH_PART,
+                                err);
+    struct bind b;
+    int rc, r = STORE_OK;
+
+    *added = 0;
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_i64(&b, recall_id);
+    bind_i64(&b, t->enterprise_id);
+    bind_str(&b, t->batch_from);
+    bind_str(&b, t->batch_to);
+    bind_str(&b, t->date_from);
+    bind_str(&b, t->date_to);
+    bind_i64(&b, model_row);
+    if (m != NULL) {
+        bind_str(&b, m->part_no);
+        bind_str(&b, m->supplier);
+        bind_i64(&b, m->current_only);
+        if (lots) {
+            bind_str(&b, m->lot_from);
+            bind_str(&b, m->lot_to);
+        }
+    }
+    rc = bind_step(&b);
+    if (rc == SQLITE_DONE)
+        *added = sqlite3_changes(c->db);
+    else
+        r = sq_error(c, rc, err, "the units of recall %lld",
+                     (long long)recall_id);
+    stmt_done(st);
+    return r;
 }
 
 static int sq_recall_notifying(struct store_conn *sc, struct arena *a,
@@ -4051,7 +4085,6 @@ const struct store_ops store_sqlite_ops = {
     .unit_update = sq_unit_update,
     .unit_list = sq_unit_list,
     .unit_count = sq_unit_count,
-    .unit_codes_holding = sq_unit_codes_holding,
     .component_insert = sq_component_insert,
     .component_remove = sq_component_remove,
     .component_list = sq_component_list,
@@ -4078,6 +4111,8 @@ const struct store_ops store_sqlite_ops = {
     .recall_set_notify = sq_recall_set_notify,
     .recall_notifying = sq_recall_notifying,
     .recall_unit_notified = sq_recall_unit_notified,
+    .recall_reach = sq_recall_reach,
+    .recall_unit_drop = sq_recall_unit_drop,
     .recall_unit_put = sq_recall_unit_put,
     .recall_unit_list = sq_recall_unit_list,
     .recall_counts = sq_recall_counts,

@@ -199,6 +199,90 @@ def test_recall_by_component_firmware_date_and_model():
 
 
 
+def test_recall_targets_match_a_brute_force_filter():
+    # A generated fleet and random combinations of every criterion: the
+    # units each recall reaches are those a plain filter picks.
+    rnd = random.Random(20261122)
+
+    def version(v):
+        return tuple(int(x) for x in v.split("."))
+
+    def rng(lo, hi):
+        r = {}
+        if rnd.random() < 0.7:
+            r["from"] = lo
+        if rnd.random() < 0.7 or not r:
+            r["to"] = hi
+        return r
+
+    def within(v, r):
+        return v is not None and r.get("from", v) <= v <= r.get("to", v)
+
+    with registry() as w:
+        models = [w.model, w.file_model(w.maker, approve=True)]
+        fleet = []
+        for i in range(60):
+            comps = [{"slot": f"joint.{j}", "part_no": rnd.choice(["HX-KM-40", "HX-KM-50"]),
+                      "supplier": rnd.choice(["Harmonic Co", "Other Co"]),
+                      "lot": f"HX26{rnd.randint(0, 9):02d}", "serial": f"S{i}-{j}"}
+                     for j in range(rnd.randint(1, 2))]
+            b = w.unit_body(rnd.choice(models), components=comps,
+                            production_date=f"2026-0{rnd.randint(1, 9)}-1{rnd.randint(0, 9)}",
+                            firmware={"main": f"1.{rnd.randint(0, 12)}.{rnd.randint(0, 3)}"},
+                            batch=f"L{rnd.randint(1, 4)}")
+            if rnd.random() < 0.15:
+                del b["batch"]
+            fleet.append(b)
+        codes = [u["code"] for u in ok(w.maker.post("/v1/units", {"units": fleet}))["units"]]
+        scrapped = set(rnd.sample(codes, 5))
+        for code in scrapped:
+            w.event(w.maker, code, release_body())
+            w.event(w.maker, code, transfer_body(w.recycler.party, "sale"))
+            w.event(w.recycler, code, scrap_body())
+        w.register(maker=w.maker2)                       # another maker's
+
+        for trial in range(30):
+            target = {}
+            while not target:
+                if rnd.random() < 0.3:
+                    target["models"] = rnd.sample(models, rnd.randint(1, 2))
+                if rnd.random() < 0.3:
+                    target["batches"] = rng("L2", "L3")
+                if rnd.random() < 0.3:
+                    target["production_dates"] = rng("2026-03-01", "2026-06-30")
+                if rnd.random() < 0.5:
+                    c = {"part_no": rnd.choice(["HX-KM-40", "HX-KM-50"])}
+                    if rnd.random() < 0.4:
+                        c["supplier"] = "Harmonic Co"
+                    if rnd.random() < 0.6:
+                        c["lots"] = rng("HX2603", "HX2606")
+                    target["component"] = c
+                if rnd.random() < 0.3:
+                    target["firmware"] = dict(rng("1.3", "1.9.1"), component="main")
+
+            def hit(b):
+                c, f = target.get("component"), target.get("firmware")
+                return (("models" not in target or b["model"] in target["models"])
+                        and ("batches" not in target
+                             or within(b.get("batch"), target["batches"]))
+                        and ("production_dates" not in target
+                             or within(b["production_date"], target["production_dates"]))
+                        and (c is None or any(
+                            k["part_no"] == c["part_no"]
+                            and c.get("supplier", k["supplier"]) == k["supplier"]
+                            and ("lots" not in c or within(k["lot"], c["lots"]))
+                            for k in b["components"]))
+                        and (f is None or within(
+                            version(b["firmware"]["main"]),
+                            {k: version(v) for k, v in f.items() if k != "component"})))
+            want = sorted(code for code, b in zip(codes, fleet)
+                          if code not in scrapped and hit(b))
+            r = ok(w.maker.post("/v1/recalls", {"defect": "d", "remedy": "r",
+                                                "target": target}))
+            got = sorted(u["code"] for u in w.maker.items(f"/v1/recalls/{r['id']}/units"))
+            assert got == want and r["units"]["affected"] == len(want), (target, got, want)
+
+
 def test_recall_by_open_lot_range_reaches_each_unit_once():
     # Two knees of one part on every unit, in lots a pair apart; a lot
     # range open at one end; a unit whose knees both match is notified once.
