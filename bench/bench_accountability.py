@@ -178,7 +178,7 @@ def main():
                   "in %.2f s (%.0f units/s, fleet of %d)" % (name, n, dt,
                                                              n / dt, units))
             # The notices past the first 1,000 follow the reply.
-            pending = out["units"]["notices_pending"]
+            pending = out["units"].get("notices_pending", 0)
             while pending:
                 time.sleep(0.1)     # a poll counts the recall's rows
                 pending = node.call("GET", "/v1/recalls/%d" % out["id"],
