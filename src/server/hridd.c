@@ -522,6 +522,41 @@ static int seed_demo(struct core *core, const char *prefix)
     return 0;
 }
 
+/* A background thread, woken and told to stop through mu and cv. */
+struct worker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping, started;
+};
+
+static void worker_init(struct worker *w)
+{
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+}
+
+static int worker_start(struct worker *w, void *(*run)(void *), void *arg)
+{
+    if (pthread_create(&w->thread, NULL, run, arg) != 0)
+        return -1;
+    w->started = true;
+    return 0;
+}
+
+static void worker_stop(struct worker *w)
+{
+    if (!w->started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
 /* The telemetry thread: every compact_ms until told to stop, it compacts
  * staged reports (core_telemetry_compact) and opens the alerts of units
  * that fell silent (core_alert_sweep). */
@@ -530,10 +565,7 @@ struct compactor {
     unsigned every_ms;
     int64_t retention_ms;
     int64_t idem_ttl_ms;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stopping, started;
+    struct worker w;
 };
 
 static void *compactor_main(void *arg)
@@ -541,8 +573,8 @@ static void *compactor_main(void *arg)
     struct compactor *k = arg;
     char last[CORE_MSG_MAX] = "";
 
-    pthread_mutex_lock(&k->mu);
-    while (!k->stopping) {
+    pthread_mutex_lock(&k->w.mu);
+    while (!k->w.stopping) {
         struct timespec ts;
         struct core_err err;
         int64_t moved;
@@ -554,10 +586,10 @@ static void *compactor_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&k->cv, &k->mu, &ts);
-        if (k->stopping)
+        pthread_cond_timedwait(&k->w.cv, &k->w.mu, &ts);
+        if (k->w.stopping)
             break;
-        pthread_mutex_unlock(&k->mu);
+        pthread_mutex_unlock(&k->w.mu);
         memset(&err, 0, sizeof err);
         if (core_telemetry_compact(k->core, core_now_ms(), k->retention_ms,
                                    &moved, &err) != CORE_OK &&
@@ -579,21 +611,10 @@ static void *compactor_main(void *arg)
             fprintf(stderr, "hridd: idempotency expiry: %s\n", err.msg);
             snprintf(last, sizeof last, "%s", err.msg);
         }
-        pthread_mutex_lock(&k->mu);
+        pthread_mutex_lock(&k->w.mu);
     }
-    pthread_mutex_unlock(&k->mu);
+    pthread_mutex_unlock(&k->w.mu);
     return NULL;
-}
-
-static void compactor_stop(struct compactor *k)
-{
-    if (!k->started)
-        return;
-    pthread_mutex_lock(&k->mu);
-    k->stopping = true;
-    pthread_cond_signal(&k->cv);
-    pthread_mutex_unlock(&k->mu);
-    pthread_join(k->thread, NULL);
 }
 
 /* The notice thread: writes the recall notices owed after a recall
@@ -602,20 +623,18 @@ static void compactor_stop(struct compactor *k)
  * other writes go on between them and a stop waits for one at most. */
 struct notifier {
     struct core *core;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool due, stopping, started;
+    bool due;
+    struct worker w;
 };
 
 static void notifier_wake(void *arg)
 {
     struct notifier *n = arg;
 
-    pthread_mutex_lock(&n->mu);
+    pthread_mutex_lock(&n->w.mu);
     n->due = true;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
+    pthread_cond_signal(&n->w.cv);
+    pthread_mutex_unlock(&n->w.mu);
 }
 
 static void *notifier_main(void *arg)
@@ -624,17 +643,17 @@ static void *notifier_main(void *arg)
     char last[CORE_MSG_MAX] = "";
     bool more = false;
 
-    pthread_mutex_lock(&n->mu);
-    while (!n->stopping) {
+    pthread_mutex_lock(&n->w.mu);
+    while (!n->w.stopping) {
         struct core_err err;
         int64_t written;
 
         if (!n->due && !more) {
-            pthread_cond_wait(&n->cv, &n->mu);
+            pthread_cond_wait(&n->w.cv, &n->w.mu);
             continue;
         }
         n->due = false;
-        pthread_mutex_unlock(&n->mu);
+        pthread_mutex_unlock(&n->w.mu);
         memset(&err, 0, sizeof err);
         if (core_recall_notify(n->core, &written, &more, &err) != CORE_OK) {
             if (strcmp(err.msg, last) != 0)
@@ -643,21 +662,10 @@ static void *notifier_main(void *arg)
             sleep(1);           /* then once more, while it fails */
             more = true;
         }
-        pthread_mutex_lock(&n->mu);
+        pthread_mutex_lock(&n->w.mu);
     }
-    pthread_mutex_unlock(&n->mu);
+    pthread_mutex_unlock(&n->w.mu);
     return NULL;
-}
-
-static void notifier_stop(struct notifier *n)
-{
-    if (!n->started)
-        return;
-    pthread_mutex_lock(&n->mu);
-    n->stopping = true;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
-    pthread_join(n->thread, NULL);
 }
 
 int main(int argc, char **argv)
@@ -670,11 +678,8 @@ int main(int argc, char **argv)
     struct core *core = NULL;
     struct ledger_key log_key;
     struct ledger_signer *signer = NULL;
-    struct compactor compactor = {NULL, 0, 0, 0, 0,
-                                  PTHREAD_MUTEX_INITIALIZER,
-                                  PTHREAD_COND_INITIALIZER, false, false};
-    struct notifier notifier = {NULL, 0, PTHREAD_MUTEX_INITIALIZER,
-                                PTHREAD_COND_INITIALIZER, true, false, false};
+    struct compactor compactor;
+    struct notifier notifier;
     struct hrid_err he;
     uint64_t cp_size;
     sigset_t sigs;
@@ -684,6 +689,11 @@ int main(int argc, char **argv)
     /* Start-up lines (the admin key file, the demo, the URL) must show as
      * they happen even when stdout is a file or a pipe. */
     setvbuf(stdout, NULL, _IOLBF, 0);
+    memset(&compactor, 0, sizeof compactor);
+    worker_init(&compactor.w);
+    memset(&notifier, 0, sizeof notifier);
+    worker_init(&notifier.w);
+    notifier.due = true;        /* notices an interrupted recall still owes */
     /* glibc gives each thread that allocates its own heap (up to eight per
      * CPU); with one server thread per connection slot that kept hundreds
      * of megabytes of freed request memory.  Two heaps are plenty: the
@@ -729,20 +739,16 @@ int main(int argc, char **argv)
     compactor.every_ms = o.compact_ms;
     compactor.retention_ms = (int64_t)o.retention_days * 86400000;
     compactor.idem_ttl_ms = (int64_t)o.idem_ttl_s * 1000;
-    if (pthread_create(&compactor.thread, NULL, compactor_main,
-                       &compactor) != 0) {
+    if (worker_start(&compactor.w, compactor_main, &compactor) != 0) {
         fprintf(stderr, "hridd: cannot start the telemetry compactor\n");
         goto out;
     }
-    compactor.started = true;
     notifier.core = core;
     core_on_notices(core, notifier_wake, &notifier);
-    if (pthread_create(&notifier.thread, NULL, notifier_main, &notifier) !=
-        0) {
+    if (worker_start(&notifier.w, notifier_main, &notifier) != 0) {
         fprintf(stderr, "hridd: cannot start the recall notice thread\n");
         goto out;
     }
-    notifier.started = true;
     if (o.mqtt_host[0] != '\0' &&
         mqtt_subscriber_start(core, o.mqtt_host, o.mqtt_port, &mqtt, errbuf,
                               sizeof(errbuf)) != 0) {
@@ -778,8 +784,8 @@ out:
     /* In this order: no request may run once the registry is gone. */
     http_server_stop(srv);
     mqtt_subscriber_stop(mqtt);
-    compactor_stop(&compactor);
-    notifier_stop(&notifier);
+    worker_stop(&compactor.w);
+    worker_stop(&notifier.w);
     ledger_signer_stop(signer);
     core_free(core);
     store_close(st);
