@@ -37,16 +37,21 @@ ADMIN = "bench-admin-key-0123456789abcdef"
 
 class Node:
     """hridd on tmp/bench.db, or on the database uri db with its key files
-    in tmp (nodes of one registry share them)."""
+    in tmp (nodes of one registry share them).  With log (a file name),
+    hridd writes its request log there (each line's us= is the time it
+    spent on the request), else it runs with --quiet."""
 
-    def __init__(self, hridd, tmp, extra=(), db=None):
+    def __init__(self, hridd, tmp, extra=(), db=None, log=None):
         where = ["--db", db, "--keys", tmp] if db else \
             ["--db", os.path.join(tmp, "bench.db")]
+        err = open(log, "w") if log else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [hridd] + where + ["--listen", "127.0.0.1:0", "--quiet"]
-            + list(extra),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [hridd] + where + ["--listen", "127.0.0.1:0"]
+            + ([] if log else ["--quiet"]) + list(extra),
+            stdout=subprocess.PIPE, stderr=err,
             env=dict(os.environ, HRID_ADMIN_KEY=ADMIN), text=True)
+        if log:
+            err.close()
         while True:
             line = self.proc.stdout.readline()
             if not line:
