@@ -6,9 +6,10 @@ set for 10M, which this machine registers in about 30 minutes with 16 GB of
 disk and 9 GB of this script's memory: run it with --units 10000000 for
 the figures at that scale):
 
-  1. statistics: GET /v1/stats/units?by=model,state and by=region, and
-     /v1/stats/registrations: latency over --calls calls, once the bulk
-     load is over (hridd and the kernel's writeback idle);
+  1. statistics: GET /v1/stats/units?by=model,state and by=region,
+     /v1/stats/registrations and /v1/stats/recalls (which grows with each
+     run's recalls on a kept fleet): latency over --calls calls, once the
+     bulk load is over (hridd and the kernel's writeback idle);
   2. as-of: one unit walked through E lifecycle events (default 300), then
      GET /v1/units/{code}/as-of at random times in its history: p50/p99 of
      the round trip, and of hridd's own time on each call (from its request
@@ -118,7 +119,7 @@ def main():
         conn = http.client.HTTPConnection(node.host, node.port, timeout=600)
 
         for path in ("/v1/stats/units?by=model,state", "/v1/stats/units?by=region",
-                     "/v1/stats/registrations"):
+                     "/v1/stats/registrations", "/v1/stats/recalls"):
             ts = [timed(node, "GET", path, key=rk, conn=conn)[0]
                   for _ in range(a.calls)]
             print("GET %-34s p50 %.2f ms, p99 %.2f ms (%d calls)"

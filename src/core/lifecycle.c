@@ -590,10 +590,8 @@ static int record_remedy(struct ev_ctx *x)
 
     if (rc != CORE_OK)
         return rc;
-    f.found.state = "remedied";
-    f.found.remedied_seq = x->seq;
-    f.found.remedied_at = x->at;
-    rc = store_recall_unit_put(x->sc, &f.found, &he);
+    rc = store_recall_unit_remedied(x->sc, f.found.recall_id,
+                                    f.found.unit_id, x->seq, x->at, &he);
     return rc == STORE_OK ? CORE_OK : core_store_fail(x->err, rc, &he);
 }
 

@@ -344,11 +344,12 @@ int store_recall_close(struct store_conn *c, int64_t id, int64_t at,
     return c->store->ops->recall_close(c, id, at, err);
 }
 
-int store_recall_unit_put(struct store_conn *c,
-                          const struct store_recall_unit *r,
-                          struct hrid_err *err)
+int store_recall_unit_remedied(struct store_conn *c, int64_t recall_id,
+                               int64_t unit_id, int64_t seq, int64_t at,
+                               struct hrid_err *err)
 {
-    return c->store->ops->recall_unit_put(c, r, err);
+    return c->store->ops->recall_unit_remedied(c, recall_id, unit_id, seq, at,
+                                               err);
 }
 
 int store_recall_unit_list(struct store_conn *c, int64_t recall_id,

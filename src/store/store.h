@@ -565,9 +565,9 @@ struct store_ops {
                       struct store_recall *out, struct hrid_err *err);
     int (*recall_close)(struct store_conn *c, int64_t id, int64_t at,
                         struct hrid_err *err);
-    int (*recall_unit_put)(struct store_conn *c,
-                           const struct store_recall_unit *r,
-                           struct hrid_err *err);
+    int (*recall_unit_remedied)(struct store_conn *c, int64_t recall_id,
+                                int64_t unit_id, int64_t seq, int64_t at,
+                                struct hrid_err *err);
     int (*recall_unit_list)(struct store_conn *c, int64_t recall_id,
                             int64_t unit_id, const char *state,
                             int64_t after_unit, int limit, struct arena *a,
@@ -842,19 +842,23 @@ int store_cert_list(struct store_conn *c, int64_t model_row, int64_t unit_id,
                     struct arena *a, store_each_cert_fn each, void *ctx,
                     struct hrid_err *err);
 
-/* Recalls.  recall_unit_put inserts or replaces a unit's row of a recall;
- * recall_unit_list walks a recall's units in unit order (recall_id 0:
- * the rows of unit_id in every recall), filtered by state when not NULL,
- * after the unit row after_unit, at most limit.  recall_counts counts a
- * recall's units, those remedied and those whose notice is still owed.
+/* Recalls.  recall_unit_list walks a recall's units in unit order
+ * (recall_id 0: the rows of unit_id in every recall), filtered by state
+ * when not NULL, after the unit row after_unit, at most limit.
+ * recall_counts reads a recall's counts of units, of those remedied and of
+ * those whose notice is still owed, which the operations below keep as
+ * they change its rows (nothing else writes them).
+ * recall_unit_remedied marks a notified unit's row remedied by event seq
+ * at time at (a row already remedied is left as it is).
  * recall_set_notify sets a recall's notify_after; recall_notifying reads
  * the oldest recall that still owes notices (STORE_NOTFOUND: none);
- * recall_unit_notified records the notice event of a unit's row.
+ * recall_unit_notified records the notice event of a unit's row that is
+ * owed one.
  *
  * recall_reach materialises a recall in one statement per model named
  * (one in all when none is): a row, state "notified" and its notice owed,
  * for each unit t reaches (*count: how many); recall_unit_drop deletes one
- * again.  A lot range leaves out components without a lot; backends are
+ * again while it is owed its notice.  A lot range leaves out components without a lot; backends are
  * given one with both ends or none. */
 int store_recall_insert(struct store_conn *c, struct store_recall *r,
                         struct hrid_err *err);
@@ -862,9 +866,9 @@ int store_recall_get(struct store_conn *c, int64_t id, struct arena *a,
                      struct store_recall *out, struct hrid_err *err);
 int store_recall_close(struct store_conn *c, int64_t id, int64_t at,
                        struct hrid_err *err);
-int store_recall_unit_put(struct store_conn *c,
-                          const struct store_recall_unit *r,
-                          struct hrid_err *err);
+int store_recall_unit_remedied(struct store_conn *c, int64_t recall_id,
+                               int64_t unit_id, int64_t seq, int64_t at,
+                               struct hrid_err *err);
 int store_recall_unit_list(struct store_conn *c, int64_t recall_id,
                            int64_t unit_id, const char *state,
                            int64_t after_unit, int limit, struct arena *a,

@@ -487,6 +487,17 @@ static const char *const MIGRATIONS[] = {
     /* Recalls whose notices are written after the recall commits. */
     "ALTER TABLE recalls ADD COLUMN notify_after BIGINT NOT NULL DEFAULT -1;"
     "CREATE INDEX recalls_notifying ON recalls (id) WHERE notify_after >= 0;",
+
+    /* Each recall's counts of units, remedied and owed a notice, kept by
+     * the operations that change its rows. */
+    "ALTER TABLE recalls ADD COLUMN affected BIGINT NOT NULL DEFAULT 0,"
+    "  ADD COLUMN remedied BIGINT NOT NULL DEFAULT 0,"
+    "  ADD COLUMN owed BIGINT NOT NULL DEFAULT 0;"
+    "UPDATE recalls r SET affected = c.n, remedied = c.m, owed = c.o"
+    "  FROM (SELECT recall_id, count(*) AS n,"
+    "    count(*) FILTER (WHERE state = 'remedied') AS m,"
+    "    count(*) FILTER (WHERE notified_seq = 0) AS o"
+    "    FROM recall_units GROUP BY recall_id) c WHERE c.recall_id = r.id;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -2651,7 +2662,7 @@ const struct store_ops store_pg_ops = {
     .recall_unit_notified = pg_recall_unit_notified,
     .recall_reach = pg_recall_reach,
     .recall_unit_drop = pg_recall_unit_drop,
-    .recall_unit_put = pg_recall_unit_put,
+    .recall_unit_remedied = pg_recall_unit_remedied,
     .recall_unit_list = pg_recall_unit_list,
     .recall_counts = pg_recall_counts,
     .incident_insert = pg_incident_insert,

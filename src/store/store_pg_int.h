@@ -127,8 +127,9 @@ int pg_recall_get(struct store_conn *c, int64_t id, struct arena *a,
                   struct store_recall *out, struct hrid_err *err);
 int pg_recall_close(struct store_conn *c, int64_t id, int64_t at,
                     struct hrid_err *err);
-int pg_recall_unit_put(struct store_conn *c, const struct store_recall_unit *r,
-                       struct hrid_err *err);
+int pg_recall_unit_remedied(struct store_conn *c, int64_t recall_id,
+                            int64_t unit_id, int64_t seq, int64_t at,
+                            struct hrid_err *err);
 int pg_recall_unit_list(struct store_conn *c, int64_t recall_id,
                         int64_t unit_id, const char *state, int64_t after_unit,
                         int limit, struct arena *a,

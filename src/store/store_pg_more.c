@@ -32,7 +32,8 @@ enum {
     M_CERT_INSERT = PG_BASE_MORE, M_CERT_GET, M_CERT_REVOKE, M_CERT_LIST,
     M_RECALL_INSERT, M_RECALL_GET, M_RECALL_CLOSE, M_RECALL_SET_NOTIFY,
     M_RECALL_NOTIFYING, M_REACH_ENT, M_REACH_MODEL, M_REACH_PART,
-    M_REACH_LOTS, M_RU_PUT, M_RU_NOTIFIED, M_RU_DROP, M_RU_LIST,
+    M_REACH_LOTS, M_RECALL_TALLY, M_RU_REMEDIED, M_RU_NOTIFIED, M_RU_DROP,
+    M_RU_LIST,
     M_RU_LIST_UNIT, M_RU_COUNTS,
     M_INCIDENT_INSERT, M_INCIDENT_LIST,
     M_STATS_UNITS, M_STATS_MONTHS, M_STATS_INCIDENTS, M_STATS_RECALLS,
@@ -82,14 +83,14 @@ static const struct pg_stmt S_RECALL_SET_NOTIFY = { M_RECALL_SET_NOTIFY,
 static const struct pg_stmt S_RECALL_NOTIFYING = { M_RECALL_NOTIFYING,
     "SELECT " RECALL_COLS " FROM recalls WHERE notify_after >= 0"
     " ORDER BY id LIMIT 1" };
-static const struct pg_stmt S_RU_PUT = { M_RU_PUT,
-    "INSERT INTO recall_units (recall_id, unit_id, code, state,"
-    " notified_seq, remedied_seq, remedied_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    " ON CONFLICT (recall_id, unit_id) DO UPDATE SET state = excluded.state,"
-    " notified_seq = excluded.notified_seq,"
-    " remedied_seq = excluded.remedied_seq,"
-    " remedied_at = excluded.remedied_at" };
+/* A recall's counts move with each change to its rows (recall_tally). */
+static const struct pg_stmt S_RECALL_TALLY = { M_RECALL_TALLY,
+    "UPDATE recalls SET affected = affected + $2, remedied = remedied + $3,"
+    " owed = owed + $4 WHERE id = $1" };
+static const struct pg_stmt S_RU_REMEDIED = { M_RU_REMEDIED,
+    "UPDATE recall_units SET state = 'remedied', remedied_seq = $3,"
+    " remedied_at = $4 WHERE recall_id = $1 AND unit_id = $2"
+    " AND state = 'notified'" };
 /* As in SQLite: $1 the recall, $2 the maker, $3-$6 the batch and date
  * ranges (compared bytewise), $7 the model (0: any), $8-$12 the part,
  * supplier, installed now, lot range. */
@@ -118,10 +119,11 @@ static const struct pg_stmt S_REACH_LOTS = { M_REACH_LOTS,
     REACH_INSERT REACH_PART " AND k.lot >= $11 AND k.lot <= $12)"
     REACH_UNIT };
 static const struct pg_stmt S_RU_DROP = { M_RU_DROP,
-    "DELETE FROM recall_units WHERE recall_id = $1 AND unit_id = $2" };
+    "DELETE FROM recall_units WHERE recall_id = $1 AND unit_id = $2"
+    " AND notified_seq = 0" };
 static const struct pg_stmt S_RU_NOTIFIED = { M_RU_NOTIFIED,
     "UPDATE recall_units SET notified_seq = $3"
-    " WHERE recall_id = $1 AND unit_id = $2" };
+    " WHERE recall_id = $1 AND unit_id = $2 AND notified_seq = 0" };
 static const struct pg_stmt S_RU_LIST = { M_RU_LIST,
     "SELECT " RU_COLS " FROM recall_units"
     " WHERE recall_id = $1 AND unit_id > $3"
@@ -133,9 +135,7 @@ static const struct pg_stmt S_RU_LIST_UNIT = { M_RU_LIST_UNIT,
     " AND ($2::text IS NULL OR state = $2::text)"
     " ORDER BY recall_id LIMIT $4" };
 static const struct pg_stmt S_RU_COUNTS = { M_RU_COUNTS,
-    "SELECT count(*), count(*) FILTER (WHERE state = 'remedied'),"
-    " count(*) FILTER (WHERE notified_seq = 0)"
-    " FROM recall_units WHERE recall_id = $1" };
+    "SELECT affected, remedied, owed FROM recalls WHERE id = $1" };
 
 static const struct pg_stmt S_INCIDENT_INSERT = { M_INCIDENT_INSERT,
     "INSERT INTO incidents (unit_id, code, model_row, enterprise_id, at,"
@@ -169,11 +169,8 @@ static const struct pg_stmt S_STATS_INCIDENTS = { M_STATS_INCIDENTS,
     " FROM incidents WHERE ($1::bigint = 0 OR enterprise_id = $1::bigint)"
     " GROUP BY enterprise_id, model_row ORDER BY enterprise_id, model_row" };
 static const struct pg_stmt S_STATS_RECALLS = { M_STATS_RECALLS,
-    "SELECT r.enterprise_id, r.id, r.status, NULL, count(ru.unit_id),"
-    " count(*) FILTER (WHERE ru.state = 'remedied')"
-    " FROM recalls r LEFT JOIN recall_units ru ON ru.recall_id = r.id"
-    " WHERE ($1::bigint = 0 OR r.enterprise_id = $1::bigint)"
-    " GROUP BY r.id, r.enterprise_id, r.status ORDER BY r.id" };
+    "SELECT enterprise_id, id, status, NULL, affected, remedied FROM recalls"
+    " WHERE ($1::bigint = 0 OR enterprise_id = $1::bigint) ORDER BY id" };
 static const struct pg_stmt S_STATS_ALERTS = { M_STATS_ALERTS,
     "SELECT enterprise_id, model_row, NULL, NULL, count(*),"
     " count(DISTINCT unit_id) FROM alerts WHERE state = 'open'"
@@ -707,8 +704,8 @@ int pg_recall_get(struct store_conn *sc, int64_t id, struct arena *a,
 /* Runs s on (a, b), a recall's or a recall unit's key and a value, which
  * changes one row or none. */
 static int recall_set(struct store_conn *sc, const struct pg_stmt *s,
-                      int64_t a, int64_t b, const int64_t *v,
-                      struct hrid_err *err)
+                      int64_t a, int64_t b, const int64_t *v, int nv,
+                      int64_t *changed, struct hrid_err *err)
 {
     struct pg_args args;
     PGresult *res;
@@ -717,13 +714,40 @@ static int recall_set(struct store_conn *sc, const struct pg_stmt *s,
     pg_args_init(&args);
     pg_i64(&args, a);
     pg_i64(&args, b);
-    if (v != NULL)
-        pg_i64(&args, *v);
+    for (int i = 0; i < nv; i++)
+        pg_i64(&args, v[i]);
     res = pg_run(pgc(sc), s, &args, &r, err, "recall %lld", (long long)a);
     if (res == NULL)
         return r;
+    if (changed != NULL)
+        *changed = pg_changes(res);
     PQclear(res);
     return STORE_OK;
+}
+
+/* Adds to recall id's counts of units, of those remedied and of those
+ * owed a notice. */
+static int recall_tally(struct store_conn *sc, int64_t id, int64_t affected,
+                        int64_t remedied, int64_t owed, struct hrid_err *err)
+{
+    int64_t v[2] = {remedied, owed};
+
+    return recall_set(sc, &S_RECALL_TALLY, id, affected, v, 2, NULL, err);
+}
+
+/* The row of a unit in a recall changed by s, then the recall's counts
+ * when it did change. */
+static int ru_change(struct store_conn *sc, const struct pg_stmt *s,
+                     int64_t recall_id, int64_t unit_id, const int64_t *v,
+                     int nv, int64_t affected, int64_t remedied,
+                     int64_t owed, struct hrid_err *err)
+{
+    int64_t n = 0;
+    int r = recall_set(sc, s, recall_id, unit_id, v, nv, &n, err);
+
+    if (r == STORE_OK && n > 0)
+        r = recall_tally(sc, recall_id, affected, remedied, owed, err);
+    return r;
 }
 
 /* As in SQLite, closing a recall that does not exist changes nothing and
@@ -731,26 +755,29 @@ static int recall_set(struct store_conn *sc, const struct pg_stmt *s,
 int pg_recall_close(struct store_conn *sc, int64_t id, int64_t at,
                     struct hrid_err *err)
 {
-    return recall_set(sc, &S_RECALL_CLOSE, id, at, NULL, err);
+    return recall_set(sc, &S_RECALL_CLOSE, id, at, NULL, 0, NULL, err);
 }
 
 int pg_recall_set_notify(struct store_conn *sc, int64_t id, int64_t after,
                          struct hrid_err *err)
 {
-    return recall_set(sc, &S_RECALL_SET_NOTIFY, id, after, NULL, err);
+    return recall_set(sc, &S_RECALL_SET_NOTIFY, id, after, NULL, 0, NULL,
+                      err);
 }
 
 int pg_recall_unit_notified(struct store_conn *sc, int64_t recall_id,
                             int64_t unit_id, int64_t seq,
                             struct hrid_err *err)
 {
-    return recall_set(sc, &S_RU_NOTIFIED, recall_id, unit_id, &seq, err);
+    return ru_change(sc, &S_RU_NOTIFIED, recall_id, unit_id, &seq, 1, 0, 0,
+                     -1, err);
 }
 
 int pg_recall_unit_drop(struct store_conn *sc, int64_t recall_id,
                         int64_t unit_id, struct hrid_err *err)
 {
-    return recall_set(sc, &S_RU_DROP, recall_id, unit_id, NULL, err);
+    return ru_change(sc, &S_RU_DROP, recall_id, unit_id, NULL, 0, -1, 0, -1,
+                     err);
 }
 
 int pg_recall_reach(struct store_conn *sc, int64_t recall_id,
@@ -790,7 +817,8 @@ int pg_recall_reach(struct store_conn *sc, int64_t recall_id,
         return r;
     *added = pg_changes(res);
     PQclear(res);
-    return STORE_OK;
+    return *added > 0 ? recall_tally(sc, recall_id, *added, 0, *added, err)
+                      : STORE_OK;
 }
 
 int pg_recall_notifying(struct store_conn *sc, struct arena *a,
@@ -810,28 +838,14 @@ int pg_recall_notifying(struct store_conn *sc, struct arena *a,
     return r;
 }
 
-int pg_recall_unit_put(struct store_conn *sc, const struct store_recall_unit *k,
-                       struct hrid_err *err)
+int pg_recall_unit_remedied(struct store_conn *sc, int64_t recall_id,
+                            int64_t unit_id, int64_t seq, int64_t at,
+                            struct hrid_err *err)
 {
-    struct pg_args args;
-    PGresult *res;
-    int r;
+    int64_t v[2] = {seq, at};
 
-    pg_args_init(&args);
-    pg_i64(&args, k->recall_id);
-    pg_i64(&args, k->unit_id);
-    pg_str(&args, k->code);
-    pg_str(&args, k->state);
-    pg_i64(&args, k->notified_seq);
-    pg_i64(&args, k->remedied_seq);
-    pg_i64(&args, k->remedied_at);
-    res = pg_run(pgc(sc), &S_RU_PUT, &args, &r, err,
-                 "unit '%s' of recall %lld", k->code,
-                 (long long)k->recall_id);
-    if (res == NULL)
-        return r;
-    PQclear(res);
-    return STORE_OK;
+    return ru_change(sc, &S_RU_REMEDIED, recall_id, unit_id, v, 2, 0, 1, 0,
+                     err);
 }
 
 int pg_recall_unit_list(struct store_conn *sc, int64_t recall_id,

@@ -486,6 +486,18 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE recalls ADD COLUMN notify_after INTEGER NOT NULL"
     " DEFAULT -1;"
     "CREATE INDEX recalls_notifying ON recalls (id) WHERE notify_after >= 0;",
+
+    /* 15: each recall's counts of units, remedied and owed a notice, kept
+     * by the operations that change its rows. */
+    "ALTER TABLE recalls ADD COLUMN affected INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE recalls ADD COLUMN remedied INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE recalls ADD COLUMN owed INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE recalls SET"
+    "  affected = (SELECT count(*) FROM recall_units WHERE recall_id = id),"
+    "  remedied = (SELECT count(*) FROM recall_units WHERE recall_id = id"
+    "    AND state = 'remedied'),"
+    "  owed = (SELECT count(*) FROM recall_units WHERE recall_id = id"
+    "    AND notified_seq = 0);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -541,7 +553,8 @@ enum stmt_id {
     ST_CERT_INSERT, ST_CERT_GET, ST_CERT_REVOKE, ST_CERT_EXISTS, ST_CERT_LIST,
     ST_RECALL_INSERT, ST_RECALL_GET, ST_RECALL_CLOSE, ST_RECALL_SET_NOTIFY,
     ST_RECALL_NOTIFYING, ST_REACH_ENT, ST_REACH_MODEL, ST_REACH_PART,
-    ST_REACH_LOTS, ST_RU_INSERT, ST_RU_UPDATE, ST_RU_NOTIFIED, ST_RU_DROP,
+    ST_REACH_LOTS, ST_RECALL_TALLY, ST_RU_REMEDIED, ST_RU_NOTIFIED,
+    ST_RU_DROP,
     ST_RU_LIST, ST_RU_LIST_UNIT, ST_RU_COUNTS, ST_SNAP_PUT, ST_SNAP_BEFORE,
     ST_INCIDENT_INSERT, ST_INCIDENT_LIST,
     ST_STATS_UNITS, ST_STATS_MONTHS, ST_STATS_INCIDENTS, ST_STATS_RECALLS,
@@ -720,19 +733,21 @@ static const char *const SQL[ST_COUNT] = {
     [ST_REACH_PART] = REACH_INSERT REACH_PART ")" REACH_UNIT,
     [ST_REACH_LOTS] = REACH_INSERT REACH_PART
                       " AND k.lot >= ?11 AND k.lot <= ?12)" REACH_UNIT,
-    /* Two plain statements, not an upsert: an upsert keeps a statement
-     * journal, and a recall inserts a row for each unit it reaches. */
-    [ST_RU_INSERT] =
-        "INSERT INTO recall_units (recall_id, unit_id, code, state,"
-        " notified_seq, remedied_seq, remedied_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    [ST_RU_UPDATE] =
-        "UPDATE recall_units SET code = ?3, state = ?4, notified_seq = ?5,"
-        " remedied_seq = ?6, remedied_at = ?7"
-        " WHERE recall_id = ?1 AND unit_id = ?2",
+    /* A recall's counts move with each change to its rows (recall_tally),
+     * so that reading them costs one row, not a scan of its units. */
+    [ST_RECALL_TALLY] = "UPDATE recalls SET affected = affected + ?2,"
+                        " remedied = remedied + ?3, owed = owed + ?4"
+                        " WHERE id = ?1",
+    [ST_RU_REMEDIED] = "UPDATE recall_units SET state = 'remedied',"
+                       " remedied_seq = ?3, remedied_at = ?4"
+                       " WHERE recall_id = ?1 AND unit_id = ?2"
+                       " AND state = 'notified'",
     [ST_RU_NOTIFIED] = "UPDATE recall_units SET notified_seq = ?3"
-                       " WHERE recall_id = ?1 AND unit_id = ?2",
+                       " WHERE recall_id = ?1 AND unit_id = ?2"
+                       " AND notified_seq = 0",
     [ST_RU_DROP] = "DELETE FROM recall_units"
-                   " WHERE recall_id = ?1 AND unit_id = ?2",
+                   " WHERE recall_id = ?1 AND unit_id = ?2"
+                   " AND notified_seq = 0",
     [ST_RU_LIST] = "SELECT " RU_COLS " FROM recall_units"
                    " WHERE recall_id = ?1 AND unit_id > ?3"
                    " AND (?2 IS NULL OR state = ?2) ORDER BY unit_id LIMIT ?4",
@@ -740,9 +755,8 @@ static const char *const SQL[ST_COUNT] = {
                         " WHERE unit_id = ?1 AND recall_id > ?3"
                         " AND (?2 IS NULL OR state = ?2) ORDER BY recall_id"
                         " LIMIT ?4",
-    [ST_RU_COUNTS] = "SELECT count(*), count(*) FILTER (WHERE state ="
-                     " 'remedied'), count(*) FILTER (WHERE notified_seq = 0)"
-                     " FROM recall_units WHERE recall_id = ?1",
+    [ST_RU_COUNTS] = "SELECT affected, remedied, owed FROM recalls"
+                     " WHERE id = ?1",
     [ST_INCIDENT_INSERT] =
         "INSERT INTO incidents (unit_id, code, model_row, enterprise_id, at,"
         " recorded_at, severity, kind, place, description, reporter_id,"
@@ -764,12 +778,9 @@ static const char *const SQL[ST_COUNT] = {
                            " count(*), sum(verified) FROM incidents"
                            " WHERE (?1 = 0 OR enterprise_id = ?1)"
                            " GROUP BY enterprise_id, model_row",
-    [ST_STATS_RECALLS] = "SELECT r.enterprise_id, r.id, r.status, NULL,"
-                         " count(ru.unit_id), count(*) FILTER (WHERE"
-                         " ru.state = 'remedied') FROM recalls r LEFT JOIN"
-                         " recall_units ru ON ru.recall_id = r.id"
-                         " WHERE (?1 = 0 OR r.enterprise_id = ?1)"
-                         " GROUP BY r.id ORDER BY r.id",
+    [ST_STATS_RECALLS] = "SELECT enterprise_id, id, status, NULL, affected,"
+                         " remedied FROM recalls"
+                         " WHERE (?1 = 0 OR enterprise_id = ?1) ORDER BY id",
     [ST_STATS_ALERTS] = "SELECT enterprise_id, model_row, NULL, NULL,"
                         " count(*), count(DISTINCT unit_id) FROM alerts"
                         " WHERE state = 'open'"
@@ -2600,10 +2611,12 @@ static int sq_recall_get(struct store_conn *sc, int64_t id, struct arena *a,
     return r;
 }
 
-/* Runs statement id on (a, b), a recall's or a recall unit's key and a
- * value, which changes one row or none. */
+/* Runs statement id on (a, b), a recall's or a recall unit's key or a
+ * recall and a value, and the nv values v, which changes one row or none
+ * (*changed, when not NULL). */
 static int recall_set(struct sq_conn *c, enum stmt_id id, int64_t a,
-                      int64_t b, const int64_t *v, struct hrid_err *err)
+                      int64_t b, const int64_t *v, int nv, int64_t *changed,
+                      struct hrid_err *err)
 {
     sqlite3_stmt *st = stmt_get(c, id, err);
     struct bind bd;
@@ -2614,11 +2627,13 @@ static int recall_set(struct sq_conn *c, enum stmt_id id, int64_t a,
     bind_init(&bd, st);
     bind_i64(&bd, a);
     bind_i64(&bd, b);
-    if (v != NULL)
-        bind_i64(&bd, *v);
+    for (int i = 0; i < nv; i++)
+        bind_i64(&bd, v[i]);
     rc = bind_step(&bd);
     if (rc != SQLITE_DONE)
         r = sq_error(c, rc, err, "recall %lld", (long long)a);
+    else if (changed != NULL)
+        *changed = sqlite3_changes(c->db);
     stmt_done(st);
     return r;
 }
@@ -2626,27 +2641,64 @@ static int recall_set(struct sq_conn *c, enum stmt_id id, int64_t a,
 static int sq_recall_close(struct store_conn *sc, int64_t id, int64_t at,
                            struct hrid_err *err)
 {
-    return recall_set(sqc(sc), ST_RECALL_CLOSE, id, at, NULL, err);
+    return recall_set(sqc(sc), ST_RECALL_CLOSE, id, at, NULL, 0, NULL, err);
 }
 
 static int sq_recall_set_notify(struct store_conn *sc, int64_t id,
                                 int64_t after, struct hrid_err *err)
 {
-    return recall_set(sqc(sc), ST_RECALL_SET_NOTIFY, id, after, NULL, err);
+    return recall_set(sqc(sc), ST_RECALL_SET_NOTIFY, id, after, NULL, 0,
+                      NULL, err);
+}
+
+/* Adds to recall id's counts of units, of those remedied and of those
+ * owed a notice. */
+static int recall_tally(struct sq_conn *c, int64_t id, int64_t affected,
+                        int64_t remedied, int64_t owed, struct hrid_err *err)
+{
+    int64_t v[2] = {remedied, owed};
+
+    return recall_set(c, ST_RECALL_TALLY, id, affected, v, 2, NULL, err);
+}
+
+/* The row of a unit in a recall changed by statement id, then the
+ * recall's counts when it did change. */
+static int ru_change(struct sq_conn *c, enum stmt_id id, int64_t recall_id,
+                     int64_t unit_id, const int64_t *v, int nv,
+                     int64_t affected, int64_t remedied, int64_t owed,
+                     struct hrid_err *err)
+{
+    int64_t n = 0;
+    int r = recall_set(c, id, recall_id, unit_id, v, nv, &n, err);
+
+    if (r == STORE_OK && n > 0)
+        r = recall_tally(c, recall_id, affected, remedied, owed, err);
+    return r;
 }
 
 static int sq_recall_unit_notified(struct store_conn *sc, int64_t recall_id,
                                    int64_t unit_id, int64_t seq,
                                    struct hrid_err *err)
 {
-    return recall_set(sqc(sc), ST_RU_NOTIFIED, recall_id, unit_id, &seq,
-                      err);
+    return ru_change(sqc(sc), ST_RU_NOTIFIED, recall_id, unit_id, &seq, 1, 0,
+                     0, -1, err);
 }
 
 static int sq_recall_unit_drop(struct store_conn *sc, int64_t recall_id,
                                int64_t unit_id, struct hrid_err *err)
 {
-    return recall_set(sqc(sc), ST_RU_DROP, recall_id, unit_id, NULL, err);
+    return ru_change(sqc(sc), ST_RU_DROP, recall_id, unit_id, NULL, 0, -1, 0,
+                     -1, err);
+}
+
+static int sq_recall_unit_remedied(struct store_conn *sc, int64_t recall_id,
+                                   int64_t unit_id, int64_t seq, int64_t at,
+                                   struct hrid_err *err)
+{
+    int64_t v[2] = {seq, at};
+
+    return ru_change(sqc(sc), ST_RU_REMEDIED, recall_id, unit_id, v, 2, 0, 1,
+                     0, err);
 }
 
 static int sq_recall_reach(struct store_conn *sc, int64_t recall_id,
@@ -2691,6 +2743,8 @@ static int sq_recall_reach(struct store_conn *sc, int64_t recall_id,
         r = sq_error(c, rc, err, "the units of recall %lld",
                      (long long)recall_id);
     stmt_done(st);
+    if (r == STORE_OK && *added > 0)
+        r = recall_tally(c, recall_id, *added, 0, *added, err);
     return r;
 }
 
@@ -2709,48 +2763,6 @@ static int sq_recall_notifying(struct store_conn *sc, struct arena *a,
     GET_ROW(read_recall, out, "finding a recall owing notices",
             "no recall owes notices");
     return r;
-}
-
-static int ru_write(struct sq_conn *c, enum stmt_id id,
-                    const struct store_recall_unit *k, int *rc,
-                    struct hrid_err *err)
-{
-    sqlite3_stmt *st = stmt_get(c, id, err);
-    struct bind b;
-
-    if (st == NULL)
-        return -1;
-    bind_init(&b, st);
-    bind_i64(&b, k->recall_id);
-    bind_i64(&b, k->unit_id);
-    bind_str(&b, k->code);
-    bind_str(&b, k->state);
-    bind_i64(&b, k->notified_seq);
-    bind_i64(&b, k->remedied_seq);
-    bind_i64(&b, k->remedied_at);
-    *rc = bind_step(&b);
-    stmt_done(st);
-    return 0;
-}
-
-/* A new row is the common case (a recall reaching its units); an existing
- * one (a remedy) is found by the primary key's refusal. */
-static int sq_recall_unit_put(struct store_conn *sc,
-                              const struct store_recall_unit *k,
-                              struct hrid_err *err)
-{
-    struct sq_conn *c = sqc(sc);
-    int rc;
-
-    if (ru_write(c, ST_RU_INSERT, k, &rc, err) != 0)
-        return STORE_EIO;
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY &&
-        ru_write(c, ST_RU_UPDATE, k, &rc, err) != 0)
-        return STORE_EIO;
-    if (rc != SQLITE_DONE)
-        return sq_error(c, rc, err, "unit '%s' of recall %lld", k->code,
-                        (long long)k->recall_id);
-    return STORE_OK;
 }
 
 static int sq_recall_unit_list(struct store_conn *sc, int64_t recall_id,
@@ -4113,7 +4125,7 @@ const struct store_ops store_sqlite_ops = {
     .recall_unit_notified = sq_recall_unit_notified,
     .recall_reach = sq_recall_reach,
     .recall_unit_drop = sq_recall_unit_drop,
-    .recall_unit_put = sq_recall_unit_put,
+    .recall_unit_remedied = sq_recall_unit_remedied,
     .recall_unit_list = sq_recall_unit_list,
     .recall_counts = sq_recall_counts,
     .incident_insert = sq_incident_insert,

@@ -281,6 +281,8 @@ def test_recall_targets_match_a_brute_force_filter():
                                                 "target": target}))
             got = sorted(u["code"] for u in w.maker.items(f"/v1/recalls/{r['id']}/units"))
             assert got == want and r["units"]["affected"] == len(want), (target, got, want)
+            kept = ok(w.public.get(f"/v1/recalls/{r['id']}"), 200)["units"]
+            assert kept["affected"] == len(want) and kept["notices_pending"] == 0, kept
 
 
 def test_recall_by_open_lot_range_reaches_each_unit_once():
