@@ -18,8 +18,8 @@
  * Those of a bigger recall are owed (notified_seq 0) and written after it
  * commits, NOTICE_BATCH units a transaction (core_recall_notify, run by
  * hridd as soon as the recall commits and again at start, so an
- * interrupted recall resumes): a recall of a whole model then commits in
- * a second or two instead of holding every other write for a minute.  A
+ * interrupted recall resumes): a recall of a whole model then holds the
+ * writer while its rows are written, not while a million notices are.  A
  * unit's owed notices are also written before anything else is recorded
  * on it (core_recall_settle), so its history reads as if they had been
  * written with the recall: dated when the recall opened (or at the unit's
@@ -374,7 +374,6 @@ struct recall_op {
  * time, in unit order, the firmware criterion checked (a unit that fails
  * it is dropped) and the first NOTICE_BATCH units notified. */
 struct pass {
-    struct core *c;
     struct store_conn *sc;
     struct arena *a;            /* the page's: released after each page */
     const struct target *t;
@@ -586,7 +585,6 @@ static int recall_run(struct core *c, struct store_conn *sc, void *arg,
     /* What each page of the pass makes is freed before the next, so
      * memory stays at one page's worth. */
     arena_init(&page_a);
-    p->c = c;
     p->sc = sc;
     p->a = &page_a;
     p->t = &t;
