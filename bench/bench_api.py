@@ -16,7 +16,12 @@ directory, then measures, with the load generator on the same machine:
      whole log (hrid audit --db): leaves/s.
 
 Usage: bench/bench_api.py BUILD_DIR [--units N] [--seconds S] [--runs R]
-Each wrk figure is the median of R runs.
+                          [--dir DIR] [--only PHASES]
+Each wrk figure is the median of R runs.  With --dir, the registry is kept
+in DIR (bench.db, its key files and codes.txt) and a later run on the same
+DIR measures it again without registering; --only picks phases, comma
+separated, of bulk,get,events,memory,proof,audit (bulk runs only when the
+registry is new).
 """
 import argparse
 import http.client
@@ -221,25 +226,40 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0,
                     help="hridd --threads (default: hridd's own)")
+    ap.add_argument("--dir", help="keep the registry here and reuse it")
+    ap.add_argument("--only", default="bulk,get,events,memory,proof,audit")
     a = ap.parse_args()
+    phases = set(a.only.split(","))
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (make bench installs it)")
-    tmp = tempfile.mkdtemp(prefix="hrid-bench-")
+    if a.dir:
+        os.makedirs(a.dir, exist_ok=True)
+    tmp = a.dir or tempfile.mkdtemp(prefix="hrid-bench-")
+    path = os.path.join(tmp, "codes.txt")
+    state = os.path.join(tmp, "bench.json")
     node = Node(os.path.join(a.build, "hridd"), tmp,
                 ["--threads", str(a.threads)] if a.threads else [])
     try:
-        mk, rk, models = setup(node, 10)
-        codes, dt = bulk_register(node, mk, models, a.units)
-        print("bulk registration: %d units in %.1f s = %.0f units/s durable "
-              "(10,000 per request, 2 clients)" % (len(codes), dt,
-                                                    len(codes) / dt))
-        path = os.path.join(tmp, "codes.txt")
-        with open(path, "w") as f:
-            f.write("\n".join(codes) + "\n")
+        if os.path.exists(state):
+            with open(state) as f:
+                mk, rk, models = json.load(f)
+            with open(path) as f:
+                codes = f.read().split()
+        else:
+            mk, rk, models = setup(node, 10)
+            codes, dt = bulk_register(node, mk, models, a.units)
+            print("bulk registration: %d units in %.1f s = %.0f units/s "
+                  "durable (10,000 per request, 2 clients)"
+                  % (len(codes), dt, len(codes) / dt))
+            with open(path, "w") as f:
+                f.write("\n".join(codes) + "\n")
+            with open(state, "w") as f:
+                json.dump([mk, rk, models], f)
         here = os.path.dirname(os.path.abspath(__file__))
         gets = [wrk(node.url, os.path.join(here, "wrk/get_unit.lua"),
-                    {"CODES": path}, a.seconds) for _ in range(a.runs)]
-        print("GET /v1/units/{code} on %d units: %.0f req/s, p50 %.2f ms, "
+                    {"CODES": path}, a.seconds) for _ in range(a.runs)] \
+            if "get" in phases else None
+        gets and print("GET /v1/units/{code} on %d units: %.0f req/s, p50 %.2f ms, "
               "p99 %.2f ms (median of %d runs of %d s, wrk -t2 -c64), "
               "non-2xx %d" % (len(codes),
                               statistics.median(g[0] for g in gets),
@@ -248,23 +268,24 @@ def main():
                               a.runs, a.seconds, sum(g[3] for g in gets)))
         evs = [wrk(node.url, os.path.join(here, "wrk/post_event.lua"),
                    {"CODES": path, "KEY": rk}, a.seconds)
-               for _ in range(a.runs)]
-        print("POST /v1/units/{code}/events (inspection, random units): "
+               for _ in range(a.runs)] if "events" in phases else None
+        evs and print("POST /v1/units/{code}/events (inspection, random units): "
               "%.0f events/s durable, p50 %.2f ms, p99 %.2f ms (median of "
               "%d runs), non-2xx %d" % (
                   statistics.median(e[0] for e in evs),
                   statistics.median(e[1] for e in evs),
                   statistics.median(e[2] for e in evs), a.runs,
                   sum(e[3] for e in evs)))
-        rss, hwm = node.rss()
-        print("hridd memory with %d units: VmRSS %s, peak VmHWM %s"
-              % (len(codes), rss, hwm))
-        size = os.path.getsize(os.path.join(tmp, "bench.db"))
-        print("database file: %.0f MB" % (size / 1e6))
+        if "memory" in phases:
+            rss, hwm = node.rss()
+            print("hridd memory with %d units: VmRSS %s, peak VmHWM %s"
+                  % (len(codes), rss, hwm))
+            size = os.path.getsize(os.path.join(tmp, "bench.db"))
+            print("database file: %.0f MB" % (size / 1e6))
         proofs = [wrk(node.url, os.path.join(here, "wrk/get_proof.lua"),
                       {"LEAVES": str(len(codes))}, a.seconds)
-                  for _ in range(a.runs)]
-        print("GET /v1/log/proof/inclusion (random leaf of the first %d): "
+                  for _ in range(a.runs)] if "proof" in phases else None
+        proofs and print("GET /v1/log/proof/inclusion (random leaf of the first %d): "
               "%.0f req/s, p50 %.2f ms, p99 %.2f ms (median of %d runs), "
               "non-2xx %d" % (len(codes),
                               statistics.median(g[0] for g in proofs),
@@ -274,7 +295,7 @@ def main():
         node.stop()
         node = None
         rates = []
-        for _ in range(a.runs):
+        for _ in range(a.runs if "audit" in phases else 0):
             t = time.monotonic()
             out = subprocess.run([os.path.join(a.build, "hrid"), "audit",
                                   "--db", os.path.join(tmp, "bench.db"),
@@ -282,6 +303,8 @@ def main():
                                  stdout=subprocess.PIPE).stdout
             rates.append(time.monotonic() - t)
             leaves = json.loads(out)["leaves"]
+        if not rates:
+            return
         dt = statistics.median(rates)
         print("hrid audit --db: %d leaves in %.2f s = %.0f leaves/s "
               "(median of %d runs, whole process)" % (leaves, dt,
@@ -289,7 +312,8 @@ def main():
     finally:
         if node is not None:
             node.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not a.dir:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

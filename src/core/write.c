@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "core/jsonw.h"
 
 struct write_job {
     struct core *core;
@@ -272,192 +273,9 @@ json_t *core_json_text(const char *text)
     return v ? v : json_object();
 }
 
-/*
- * The canonical JSON of stored records: compact, object keys in byte
- * order, strings as given (UTF-8) with '"', '\\' and control characters
- * escaped, integers in decimal, reals with 15 significant digits and a
- * ".0" when they would read as integers.  It is byte for byte what jansson
- * writes with JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15) (a
- * unit test holds it to that), written straight into the arena: jansson's
- * sorted dump allocates and frees for every object and was a fifth of the
- * writer's time in a bulk registration.
- */
-struct canon {
-    struct arena *a;
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void put(struct canon *w, const char *s, size_t n)
-{
-    if (w->failed)
-        return;
-    if (w->len + n + 1 > w->cap && w->a == NULL) {
-        /* A caller's fixed buffer is full. */
-        w->failed = true;
-        return;
-    }
-    if (w->len + n + 1 > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
-        char *p;
-
-        while (w->len + n + 1 > cap)
-            cap *= 2;
-        if ((p = arena_alloc(w->a, cap)) == NULL) {
-            w->failed = true;
-            return;
-        }
-        if (w->len > 0)
-            memcpy(p, w->p, w->len);
-        w->p = p;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->len, s, n);
-    w->len += n;
-}
-
-static void put_string(struct canon *w, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t start = 0;
-
-    put(w, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[7];
-        size_t elen = 2;
-
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        put(w, s + start, i - start);
-        start = i + 1;
-        esc[0] = '\\';
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        put(w, esc, elen);
-    }
-    put(w, s + start, n - start);
-    put(w, "\"", 1);
-}
-
-static int key_cmp(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
-static void put_value(struct canon *w, const json_t *v)
-{
-    char num[64];
-    int n;
-
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        size_t count = json_object_size(v), i = 0;
-        const char **keys;
-        const char *k;
-        json_t *item;
-
-        if (count == 0) {
-            put(w, "{}", 2);
-            return;
-        }
-        keys = arena_alloc(w->a, count * sizeof(*keys));
-        if (keys == NULL) {
-            w->failed = true;
-            return;
-        }
-        json_object_foreach((json_t *)v, k, item) keys[i++] = k;
-        qsort(keys, count, sizeof(*keys), key_cmp);
-        put(w, "{", 1);
-        for (i = 0; i < count; i++) {
-            if (i > 0)
-                put(w, ",", 1);
-            put_string(w, keys[i], strlen(keys[i]));
-            put(w, ":", 1);
-            put_value(w, json_object_get(v, keys[i]));
-        }
-        put(w, "}", 1);
-        return;
-    }
-    case JSON_ARRAY:
-        put(w, "[", 1);
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i > 0)
-                put(w, ",", 1);
-            put_value(w, json_array_get(v, i));
-        }
-        put(w, "]", 1);
-        return;
-    case JSON_STRING:
-        put_string(w, json_string_value(v), json_string_length(v));
-        return;
-    case JSON_INTEGER:
-        n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(v));
-        put(w, num, (size_t)n);
-        return;
-    case JSON_REAL: {
-        char *e;
-
-        n = snprintf(num, sizeof num, "%.15g", json_real_value(v));
-        if (strspn(num, "-0123456789") == (size_t)n) {
-            put(w, num, (size_t)n);
-            put(w, ".0", 2);
-            return;
-        }
-        /* As jansson: "1e+20" is "1e20" and "1e-05" is "1e-5". */
-        if ((e = strchr(num, 'e')) != NULL) {
-            char *d = e + 1, *src = e + 1;
-
-            if (*src == '+')
-                src++;
-            else if (*src == '-')
-                d++, src++;
-            while (*src == '0' && src[1] != '\0')
-                src++;
-            memmove(d, src, strlen(src) + 1);
-            n = (int)strlen(num);
-        }
-        put(w, num, (size_t)n);
-        return;
-    }
-    case JSON_TRUE:
-        put(w, "true", 4);
-        return;
-    case JSON_FALSE:
-        put(w, "false", 5);
-        return;
-    case JSON_NULL:
-        put(w, "null", 4);
-        return;
-    }
-}
-
 char *core_json_dump(struct arena *a, const json_t *v)
 {
-    struct canon w = {a, NULL, 0, 0, false};
-
-    if (v == NULL)
-        return NULL;
-    put_value(&w, v);
-    put(&w, "", 0);
-    if (w.failed || w.p == NULL)
-        return NULL;
-    w.p[w.len] = '\0';
-    return w.p;
+    return v != NULL ? jsonw_dump(a, v, JSONW_SORTED, NULL) : NULL;
 }
 
 /*
@@ -471,54 +289,46 @@ char *core_json_dump(struct arena *a, const json_t *v)
  */
 #define LEAF_PART_MAX 512
 
-static void put_time(struct canon *w, int64_t ms)
+static void put_time(struct jsonw *w, int64_t ms)
 {
     char t[32];
 
     if (ms == 0) {
-        put(w, "null", 4);
+        jsonw_put(w, "null", 4);
         return;
     }
     core_time_format(ms, t);
-    put_string(w, t, 24);
+    jsonw_string(w, t, 24);
 }
 
 /* head: everything before the body's value; tail: everything after. */
-static bool leaf_parts(const struct store_event *e, struct canon *head,
-                       struct canon *tail)
+static bool leaf_parts(const struct store_event *e, struct jsonw *head,
+                       struct jsonw *tail)
 {
-    char num[24], *p = num + sizeof num;
-    uint64_t v = e->actor_id < 0 ? 0 : (uint64_t)e->actor_id;
-
-    do
-        *--p = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    put(head, "{\"actor\":{\"party\":", 18);
-    if (e->actor_id < 0)
-        put(head, "-", 1);
-    put(head, p, (size_t)(num + sizeof num - p));
+    jsonw_put(head, "{\"actor\":{\"party\":", 18);
+    jsonw_int(head, e->actor_id);
     if (e->actor_role != NULL) {
-        put(head, ",\"role\":", 8);
-        put_string(head, e->actor_role, strlen(e->actor_role));
+        jsonw_put(head, ",\"role\":", 8);
+        jsonw_string(head, e->actor_role, strlen(e->actor_role));
     }
-    put(head, "},\"at\":", 7);
+    jsonw_put(head, "},\"at\":", 7);
     put_time(head, e->at);
-    put(head, ",\"body\":", 8);
+    jsonw_put(head, ",\"body\":", 8);
 
-    put(tail, ",\"code\":", 8);
-    put_string(tail, e->code, strlen(e->code));
-    put(tail, ",\"recorded_at\":", 15);
+    jsonw_put(tail, ",\"code\":", 8);
+    jsonw_string(tail, e->code, strlen(e->code));
+    jsonw_put(tail, ",\"recorded_at\":", 15);
     put_time(tail, e->recorded_at);
-    put(tail, ",\"type\":", 8);
-    put_string(tail, e->type ? e->type : "", e->type ? strlen(e->type) : 0);
-    put(tail, "}", 1);
+    jsonw_put(tail, ",\"type\":", 8);
+    jsonw_string(tail, e->type ? e->type : "", e->type ? strlen(e->type) : 0);
+    jsonw_put(tail, "}", 1);
     return !head->failed && !tail->failed;
 }
 
 char *core_leaf_encode(struct arena *a, const struct store_event *e,
                        size_t *len)
 {
-    struct canon head = {a, NULL, 0, 0, false}, tail = head;
+    struct jsonw head = {a, NULL, 0, 0, false}, tail = head;
     size_t blen = strlen(e->body);
     char *out;
 
@@ -537,7 +347,7 @@ int core_leaf_hash_event(struct core_leaf_hasher *h,
                          const struct store_event *e, unsigned char out[32])
 {
     char hb[LEAF_PART_MAX], tb[LEAF_PART_MAX];
-    struct canon head = {NULL, hb, 0, sizeof hb, false}, tail = head;
+    struct jsonw head = {NULL, hb, 0, sizeof hb, false}, tail = head;
     static const unsigned char prefix = 0x00;
     struct arena a;
     size_t len;

@@ -37,6 +37,7 @@
 
 #include <microhttpd.h>
 
+#include "core/jsonw.h"
 #include "server/http.h"
 
 struct http_server {
@@ -348,55 +349,21 @@ int http_raw(struct hreq *r, int status, const char *content_type,
     return 0;
 }
 
-/* A growing output buffer in the arena, for json_dump_callback.  Growing
- * abandons the old copy in the arena: at most as much again is wasted. */
-struct dumpbuf {
-    struct arena *a;
-    char *p;
-    size_t len, cap;
-};
-
-static int dump_cb(const char *buf, size_t size, void *data)
-{
-    struct dumpbuf *d = data;
-
-    if (d->cap - d->len < size) {
-        size_t cap = d->cap * 2;
-        char *p;
-
-        while (cap - d->len < size)
-            cap *= 2;
-        p = arena_alloc(d->a, cap);
-        if (p == NULL)
-            return -1;
-        memcpy(p, d->p, d->len);
-        d->p = p;
-        d->cap = cap;
-    }
-    memcpy(d->p + d->len, buf, size);
-    d->len += size;
-    return 0;
-}
-
 int http_json(struct hreq *r, int status, json_t *body)
 {
     /* 1 KiB covers the decoded code (~400 bytes) and most single-object
-     * replies in one piece. */
-    struct dumpbuf d = { &r->arena, NULL, 0, 1024 };
-    int rc;
+     * replies in one piece; growing abandons the old copy in the arena. */
+    struct jsonw w = { &r->arena, NULL, 0, 0, false };
 
     if (body == NULL)
         return -1;
-    d.p = arena_alloc(&r->arena, d.cap);
-    /* Reals get 15 significant digits, as core stores them (CORE_JSON_REAL
-     * in core/core.h). */
-    rc = d.p == NULL ? -1 : json_dump_callback(body, dump_cb, &d,
-                                                  JSON_COMPACT |
-                                                      JSON_REAL_PRECISION(15));
+    w.p = arena_alloc(&r->arena, 1024);
+    w.cap = w.p != NULL ? 1024 : 0;
+    jsonw_value(&w, body, 0);
     json_decref(body);
-    if (rc != 0)
+    if (w.failed || w.p == NULL)
         return -1;
-    return http_raw(r, status, json_ctype, d.p, d.len);
+    return http_raw(r, status, json_ctype, w.p, w.len);
 }
 
 static int http_error_v(struct hreq *r, int status, const char *code,
@@ -989,6 +956,7 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, s,
         MHD_OPTION_END);

@@ -2,7 +2,8 @@
  * test_canon.c - the canonical JSON of stored records (core_json_dump in
  * src/core/write.c) is byte for byte what jansson writes with sorted keys,
  * compact separators and 15-digit reals, on fixed cases and on random
- * documents; and times are formatted as gmtime_r and strftime would, and
+ * documents; so is a reply (jsonw_dump in src/core/jsonw.c, keys in the
+ * order they were set) against jansson's compact dump; and times are formatted as gmtime_r and strftime would, and
  * read back by core_time_parse.
  */
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/core_int.h"
+#include "core/jsonw.h"
 #include "hrid/merkle.h"
 
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
@@ -42,6 +44,14 @@ static void expect_same(const json_t *v)
     assert_non_null(theirs);
     assert_string_equal(ours, theirs);
     free(theirs);
+
+    /* A reply: the members in the order they were set. */
+    ours = jsonw_dump(&a, v, 0, NULL);
+    theirs = json_dumps(v, JSON_COMPACT | CORE_JSON_REAL | JSON_ENCODE_ANY);
+    assert_non_null(ours);
+    assert_non_null(theirs);
+    assert_string_equal(ours, theirs);
+    free(theirs);
     arena_release(&a);
 }
 
@@ -53,6 +63,7 @@ static void test_fixed(void **state)
         "{\"x\":1e20,\"y\":1e-5,\"z\":-2.5e-300,\"w\":3.0,\"v\":-0.0}",
         "{\"s\":\"tab\\there \\\"q\\\" back\\\\ \\u0001 \\u001f é 中\"}",
         "{\"nested\":{\"z\":{\"y\":[{\"b\":2,\"a\":1}]},\"a\":\"\"}}",
+        "[0,-1,9223372036854775807,-9223372036854775808,1000000007]",
     };
 
     (void)state;
