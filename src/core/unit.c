@@ -663,6 +663,7 @@ int core_unit_get(struct core *c, const struct core_principal *who,
 {
     struct store_conn *sc;
     struct store_unit u;
+    struct hrid_err he;
     enum core_view view;
     char canon[HRID_CODE_LEN + 1];
     int rc;
@@ -673,6 +674,10 @@ int core_unit_get(struct core *c, const struct core_principal *who,
         return rc;
     if ((sc = core_conn(c, err)) == NULL)
         return err->status;
+    /* One snapshot for the unit, its certifications and its recalls:
+     * one read transaction instead of one per statement. */
+    if ((rc = store_read_begin(sc, &he)) != STORE_OK)
+        return core_store_fail(err, rc, &he);
     rc = core_unit_load(sc, canon, a, &u, err);
     if (rc == CORE_OK)
         rc = core_unit_view(sc, who, &u, a, &view, err);
@@ -681,6 +686,7 @@ int core_unit_get(struct core *c, const struct core_principal *who,
         if (*out == NULL)
             rc = err->status;
     }
+    store_read_end(sc);
     return rc;
 }
 
