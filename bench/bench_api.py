@@ -203,7 +203,17 @@ def put_in_service(node, mk, owner_party, owner_key, codes):
     conn.close()
 
 
-def wrk(url, script, env, seconds, conns=64):
+def cpu_seconds(pid):
+    """User and system CPU time of process pid so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, script, env, seconds, conns=64, pid=None):
+    """wrk's requests/s, p50 and p99 (ms) and non-2xx count; with pid,
+    also the CPU time process pid spent per request (us)."""
+    cpu = cpu_seconds(pid) if pid else 0
     out = subprocess.run(
         ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency",
          "-s", script, url],
@@ -215,7 +225,35 @@ def wrk(url, script, env, seconds, conns=64):
         v, unit_ = float(m.group(1)), m.group(2)
         return v / 1000 if unit_ == "us" else v * 1000 if unit_ == "s" else v
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, pct(50), pct(99), int(errors.group(1)) if errors else 0
+    res = (rps, pct(50), pct(99), int(errors.group(1)) if errors else 0)
+    if pid:
+        n = int(re.search(r"(\d+) requests in", out).group(1))
+        res += ((cpu_seconds(pid) - cpu) * 1e6 / max(n, 1),)
+    return res
+
+
+def ceiling(build, here, codes, seconds, runs):
+    """The same GET load against bench_mhd, a bare libmicrohttpd server set
+    up as hridd's answering a unit's public view: the machine's ceiling in
+    the same minutes (a virtual machine's speed varies from day to day)."""
+    exe = os.path.join(build, "bench", "bench_mhd")
+    if not os.path.exists(exe):
+        print("(no %s: make bench builds the bare server)" % exe)
+        return
+    proc = subprocess.Popen([exe], stdout=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"(http://\S+)", proc.stdout.readline()).group(1)
+        runs_ = [wrk(url, os.path.join(here, "wrk/get_unit.lua"),
+                     {"CODES": codes}, seconds, pid=proc.pid)
+                 for _ in range(runs)]
+        print("ceiling: bare libmicrohttpd (bench_mhd) answering the same "
+              "GETs: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %.1f us of CPU "
+              "per request (median of %d runs)"
+              % tuple([statistics.median(g[i] for g in runs_)
+                       for i in (0, 1, 2, 4)] + [runs]))
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 def main():
@@ -256,26 +294,29 @@ def main():
             with open(state, "w") as f:
                 json.dump([mk, rk, models], f)
         here = os.path.dirname(os.path.abspath(__file__))
+        if "get" in phases:
+            ceiling(a.build, here, path, a.seconds, a.runs)
         gets = [wrk(node.url, os.path.join(here, "wrk/get_unit.lua"),
-                    {"CODES": path}, a.seconds) for _ in range(a.runs)] \
-            if "get" in phases else None
-        gets and print("GET /v1/units/{code} on %d units: %.0f req/s, p50 %.2f ms, "
-              "p99 %.2f ms (median of %d runs of %d s, wrk -t2 -c64), "
-              "non-2xx %d" % (len(codes),
-                              statistics.median(g[0] for g in gets),
-                              statistics.median(g[1] for g in gets),
-                              statistics.median(g[2] for g in gets),
-                              a.runs, a.seconds, sum(g[3] for g in gets)))
+                    {"CODES": path}, a.seconds, pid=node.proc.pid)
+                for _ in range(a.runs)] if "get" in phases else None
+        gets and print("GET /v1/units/{code} on %d units: %.0f req/s, p50 "
+                       "%.2f ms, p99 %.2f ms, hridd %.1f us of CPU per "
+                       "request (median of %d runs of %d s, wrk -t2 -c64), "
+                       "non-2xx %d" % tuple(
+                           [len(codes)] +
+                           [statistics.median(g[i] for g in gets)
+                            for i in (0, 1, 2, 4)] +
+                           [a.runs, a.seconds, sum(g[3] for g in gets)]))
         evs = [wrk(node.url, os.path.join(here, "wrk/post_event.lua"),
-                   {"CODES": path, "KEY": rk}, a.seconds)
+                   {"CODES": path, "KEY": rk}, a.seconds, pid=node.proc.pid)
                for _ in range(a.runs)] if "events" in phases else None
-        evs and print("POST /v1/units/{code}/events (inspection, random units): "
-              "%.0f events/s durable, p50 %.2f ms, p99 %.2f ms (median of "
-              "%d runs), non-2xx %d" % (
-                  statistics.median(e[0] for e in evs),
-                  statistics.median(e[1] for e in evs),
-                  statistics.median(e[2] for e in evs), a.runs,
-                  sum(e[3] for e in evs)))
+        evs and print("POST /v1/units/{code}/events (inspection, random "
+                      "units): %.0f events/s durable, p50 %.2f ms, p99 %.2f "
+                      "ms, hridd %.1f us of CPU per event (median of %d "
+                      "runs), non-2xx %d" % tuple(
+                          [statistics.median(e[i] for e in evs)
+                           for i in (0, 1, 2, 4)] +
+                          [a.runs, sum(e[3] for e in evs)]))
         if "memory" in phases:
             rss, hwm = node.rss()
             print("hridd memory with %d units: VmRSS %s, peak VmHWM %s"
