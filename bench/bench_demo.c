@@ -44,12 +44,18 @@ static long count_state(struct core *c, const char *state)
         struct arena a;
         struct core_err err;
         json_t *out, *next;
+        const char *text;
+        size_t len;
         bool more;
         int rc;
 
         arena_init(&a);
         page.cursor = cursor[0] ? cursor : NULL;
-        rc = core_unit_list(c, &reg, state, NULL, &page, &a, &out, &err);
+        rc = core_unit_list(c, &reg, state, NULL, &page, &a, &text, &len,
+                            &err);
+        if (rc == CORE_OK && (out = json_loadb(text, len, 0, NULL)) == NULL)
+            rc = core_fail(&err, CORE_EINTERNAL, "internal", NULL,
+                           "the listing is not JSON");
         if (rc != CORE_OK) {
             fprintf(stderr, "bench_demo: listing %s units: %s\n", state,
                     err.msg);

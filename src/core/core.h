@@ -251,10 +251,16 @@ int core_units_register(struct core *c, const struct core_principal *who,
 int core_unit_get(struct core *c, const struct core_principal *who,
                   const char *code, size_t code_len, struct arena *a,
                   json_t **out, struct core_err *err);
+/* The same, as the reply's JSON text (*out, *out_len bytes, in a). */
+int core_unit_get_text(struct core *c, const struct core_principal *who,
+                       const char *code, size_t code_len, struct arena *a,
+                       const char **out, size_t *out_len,
+                       struct core_err *err);
+/* The reply's JSON text (*out, *out_len bytes, in a). */
 int core_unit_list(struct core *c, const struct core_principal *who,
                    const char *state, const char *model_id,
                    const struct core_page *page, struct arena *a,
-                   json_t **out, struct core_err *err);
+                   const char **out, size_t *out_len, struct core_err *err);
 
 /* Lifecycle events and grants. */
 int core_event_add(struct core *c, const struct core_principal *who,

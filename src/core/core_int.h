@@ -332,7 +332,13 @@ int core_unit_view(struct store_conn *sc, const struct core_principal *who,
                    const struct store_unit *u, struct arena *a,
                    enum core_view *view, struct core_err *err);
 
-/* The unit as the view allows; a new reference, NULL with err on failure. */
+/* The unit as the view allows, written to w (core/jsonw.h); CORE_OK, or
+ * the failure in err. */
+struct jsonw;
+int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
+                    const struct store_unit *u, enum core_view view,
+                    struct arena *a, struct core_err *err);
+/* The same as a tree; a new reference, NULL with err on failure. */
 json_t *core_unit_json(struct core *c, struct store_conn *sc,
                        const struct store_unit *u,
                        enum core_view view, struct arena *a,

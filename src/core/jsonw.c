@@ -35,7 +35,7 @@ void jsonw_put(struct jsonw *w, const char *s, size_t n)
     w->len += n;
 }
 
-void jsonw_string(struct jsonw *w, const char *s, size_t n)
+static void put_string(struct jsonw *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t start = 0;
@@ -71,7 +71,7 @@ void jsonw_string(struct jsonw *w, const char *s, size_t n)
     jsonw_put(w, "\"", 1);
 }
 
-void jsonw_int(struct jsonw *w, int64_t v)
+static void put_int(struct jsonw *w, int64_t v)
 {
     char num[24], *p = num + sizeof num;
     /* The magnitude as unsigned, so that INT64_MIN has one. */
@@ -116,6 +116,8 @@ static int key_cmp(const void *x, const void *y)
     return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
+static void put_value(struct jsonw *w, const json_t *v, unsigned flags);
+
 static void put_object(struct jsonw *w, const json_t *v, unsigned flags)
 {
     size_t count = json_object_size(v), i = 0;
@@ -128,9 +130,9 @@ static void put_object(struct jsonw *w, const json_t *v, unsigned flags)
         json_object_foreach((json_t *)v, k, item) {
             if (i++ > 0)
                 jsonw_put(w, ",", 1);
-            jsonw_string(w, k, strlen(k));
+            put_string(w, k, strlen(k));
             jsonw_put(w, ":", 1);
-            jsonw_value(w, item, flags);
+            put_value(w, item, flags);
         }
         jsonw_put(w, "}", 1);
         return;
@@ -149,14 +151,14 @@ static void put_object(struct jsonw *w, const json_t *v, unsigned flags)
     for (i = 0; i < count; i++) {
         if (i > 0)
             jsonw_put(w, ",", 1);
-        jsonw_string(w, keys[i], strlen(keys[i]));
+        put_string(w, keys[i], strlen(keys[i]));
         jsonw_put(w, ":", 1);
-        jsonw_value(w, json_object_get(v, keys[i]), flags);
+        put_value(w, json_object_get(v, keys[i]), flags);
     }
     jsonw_put(w, "}", 1);
 }
 
-void jsonw_value(struct jsonw *w, const json_t *v, unsigned flags)
+static void put_value(struct jsonw *w, const json_t *v, unsigned flags)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -167,15 +169,15 @@ void jsonw_value(struct jsonw *w, const json_t *v, unsigned flags)
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i > 0)
                 jsonw_put(w, ",", 1);
-            jsonw_value(w, json_array_get(v, i), flags);
+            put_value(w, json_array_get(v, i), flags);
         }
         jsonw_put(w, "]", 1);
         return;
     case JSON_STRING:
-        jsonw_string(w, json_string_value(v), json_string_length(v));
+        put_string(w, json_string_value(v), json_string_length(v));
         return;
     case JSON_INTEGER:
-        jsonw_int(w, json_integer_value(v));
+        put_int(w, json_integer_value(v));
         return;
     case JSON_REAL:
         put_real(w, json_real_value(v));
@@ -192,10 +194,98 @@ void jsonw_value(struct jsonw *w, const json_t *v, unsigned flags)
     }
 }
 
+/* Before a value: the comma that separates it from the one before, unless
+ * it is a member's value (its key wrote that). */
+static void sep(struct jsonw *w)
+{
+    uint64_t bit;
+
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (w->depth == 0)
+        return;
+    bit = (uint64_t)1 << w->depth;
+    if (w->more & bit)
+        jsonw_put(w, ",", 1);
+    w->more |= bit;
+}
+
+void jsonw_open(struct jsonw *w, char bracket)
+{
+    sep(w);
+    jsonw_put(w, &bracket, 1);
+    if (w->depth >= JSONW_DEPTH_MAX) {
+        w->failed = true;
+        return;
+    }
+    w->depth++;
+    w->more &= ~((uint64_t)1 << w->depth);
+}
+
+void jsonw_close(struct jsonw *w, char bracket)
+{
+    jsonw_put(w, &bracket, 1);
+    if (w->depth > 0)
+        w->depth--;
+}
+
+void jsonw_key(struct jsonw *w, const char *key)
+{
+    uint64_t bit = (uint64_t)1 << w->depth;
+
+    if (w->more & bit)
+        jsonw_put(w, ",", 1);
+    w->more |= bit;
+    jsonw_put(w, "\"", 1);
+    jsonw_put(w, key, strlen(key));
+    jsonw_put(w, "\":", 2);
+    w->after_key = true;
+}
+
+void jsonw_string(struct jsonw *w, const char *s, size_t n)
+{
+    sep(w);
+    put_string(w, s, n);
+}
+
+void jsonw_str(struct jsonw *w, const char *s)
+{
+    if (s == NULL)
+        jsonw_null(w);
+    else
+        jsonw_string(w, s, strlen(s));
+}
+
+void jsonw_int(struct jsonw *w, int64_t v)
+{
+    sep(w);
+    put_int(w, v);
+}
+
+void jsonw_bool(struct jsonw *w, bool v)
+{
+    sep(w);
+    jsonw_put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jsonw_null(struct jsonw *w)
+{
+    sep(w);
+    jsonw_put(w, "null", 4);
+}
+
+void jsonw_value(struct jsonw *w, const json_t *v, unsigned flags)
+{
+    sep(w);
+    put_value(w, v, flags);
+}
+
 char *jsonw_dump(struct arena *a, const json_t *v, unsigned flags,
                  size_t *len)
 {
-    struct jsonw w = {a, NULL, 0, 0, false};
+    struct jsonw w = {.a = a};
 
     jsonw_value(&w, v, flags);
     jsonw_put(&w, "", 0);

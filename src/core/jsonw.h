@@ -28,20 +28,40 @@
 
 /* Where the bytes go: with a, an arena buffer that grows (p, cap start
  * at NULL, 0); without, the caller's p of cap bytes, and failed is set
- * once it is full.  failed is also set when the arena runs out. */
+ * once it is full.  failed is also set when the arena runs out.  Zero
+ * the rest: it is the writer's place in the document. */
 struct jsonw {
     struct arena *a;
     char *p;
     size_t len, cap;
     bool failed;
+    unsigned depth;             /* objects and arrays open */
+    uint64_t more;              /* bit d: level d has a member already */
+    bool after_key;             /* the next value is a member's */
 };
 
 #define JSONW_SORTED 1u         /* object keys in byte order (canonical) */
+#define JSONW_DEPTH_MAX 63u     /* deeper opens fail the writer */
 
+/* Bytes as they are: the caller writes any separators. */
 void jsonw_put(struct jsonw *w, const char *s, size_t n);
+
+/*
+ * A document written member by member: jsonw_open and jsonw_close an
+ * object ('{', '}') or array ('[', ']'), jsonw_key names a member, and
+ * each value below writes the comma before an element or member that
+ * is not its level's first.  At the top level they write just the value.
+ */
+void jsonw_open(struct jsonw *w, char bracket);
+void jsonw_close(struct jsonw *w, char bracket);
+void jsonw_key(struct jsonw *w, const char *key);    /* plain ASCII */
 /* s (n bytes of UTF-8) as a JSON string, quoted and escaped. */
 void jsonw_string(struct jsonw *w, const char *s, size_t n);
+/* s as a JSON string, or null when s is NULL. */
+void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_int(struct jsonw *w, int64_t v);
+void jsonw_bool(struct jsonw *w, bool v);
+void jsonw_null(struct jsonw *w);
 void jsonw_value(struct jsonw *w, const json_t *v, unsigned flags);
 
 /* v written into a, NUL-ended (len, when not NULL, excludes the NUL);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "core/jsonw.h"
 
 static const char *const state_names[] = {
     "registered", "released", "in_service", "maintenance",
@@ -508,138 +509,235 @@ int core_unit_view(struct store_conn *sc, const struct core_principal *who,
 
 /* {"id":..,"name":..} of a party, or null; names only (public_name) for
  * the public. */
-static json_t *party_ref(struct core *c, struct store_conn *sc, int64_t id,
-                         bool full, struct arena *a)
+/* A party named in a unit's view: its public name, or (full) who it is;
+ * null when none. */
+static void party_ref(struct jsonw *w, struct core *c, struct store_conn *sc,
+                      int64_t id, bool full, struct arena *a)
 {
     struct store_party p;
     struct hrid_err he;
 
-    if (id == 0 || core_cache_party(c, sc, id, a, &p, &he) != STORE_OK)
-        return json_null();
-    if (!full)
-        return json_pack("{s:s?}", "name", p.public_name);
-    return json_pack("{s:I, s:s?, s:s?, s:s?}", "id", (json_int_t)p.id,
-                     "kind", p.kind, "name", p.name, "public_name",
-                     p.public_name);
+    if (id == 0 || core_cache_party(c, sc, id, a, &p, &he) != STORE_OK) {
+        jsonw_null(w);
+        return;
+    }
+    jsonw_open(w, '{');
+    if (full) {
+        jsonw_key(w, "id");
+        jsonw_int(w, p.id);
+        jsonw_key(w, "kind");
+        jsonw_str(w, p.kind);
+        jsonw_key(w, "name");
+        jsonw_str(w, p.name);
+        jsonw_key(w, "public_name");
+        jsonw_str(w, p.public_name);
+    } else {
+        jsonw_key(w, "name");
+        jsonw_str(w, p.public_name);
+    }
+    jsonw_close(w, '}');
+}
+
+static void time_value(struct jsonw *w, int64_t ms)
+{
+    char buf[32];
+
+    if (ms == 0) {
+        jsonw_null(w);
+        return;
+    }
+    core_time_format(ms, buf);
+    jsonw_str(w, buf);
 }
 
 static int component_each(void *ctx, const struct store_component *k)
 {
-    json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?}", "slot", k->slot,
-                          "part_no", k->part_no, "supplier", k->supplier,
-                          "lot", k->lot, "serial", k->serial);
+    struct jsonw *w = ctx;
 
-    core_set(o, "installed_at", core_time_json(k->installed_at));
-    json_array_append_new(ctx, o);
+    jsonw_open(w, '{');
+    jsonw_key(w, "slot");
+    jsonw_str(w, k->slot);
+    jsonw_key(w, "part_no");
+    jsonw_str(w, k->part_no);
+    jsonw_key(w, "supplier");
+    jsonw_str(w, k->supplier);
+    jsonw_key(w, "lot");
+    jsonw_str(w, k->lot);
+    jsonw_key(w, "serial");
+    jsonw_str(w, k->serial);
+    jsonw_key(w, "installed_at");
+    time_value(w, k->installed_at);
+    jsonw_close(w, '}');
     return 0;
+}
+
+/* A member whose value core builds as a tree (lists that are mostly
+ * empty); false, with err set, when building it failed. */
+static bool tree_member(struct jsonw *w, const char *key, json_t *v)
+{
+    if (v == NULL)
+        return false;
+    jsonw_key(w, key);
+    jsonw_value(w, v, 0);
+    json_decref(v);
+    return true;
+}
+
+/*
+ * A unit as the view shows it, written straight out: the reply of
+ * GET /v1/units/{code} is the registry's hottest, and building it as a
+ * jansson tree, then writing and freeing the tree, was two fifths of
+ * hridd's instructions per request.
+ */
+int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
+                    const struct store_unit *u, enum core_view view,
+                    struct arena *a, struct core_err *err)
+{
+    struct store_model m;
+    struct store_party ent;
+    struct hrid_err he;
+    char display[HRID_CODE_DISPLAY_LEN + 1], entc[7];
+    int rc;
+
+    rc = core_cache_model(c, sc, u->model_row, a, &m, &he);
+    if (rc == STORE_OK)
+        rc = core_cache_party(c, sc, u->enterprise_id, a, &ent, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc == STORE_NOTFOUND ? STORE_EIO : rc,
+                               &he);
+    hrid_code_display(u->code, display);
+    memcpy(entc, u->code, 6);
+    entc[6] = '\0';
+    jsonw_open(w, '{');
+    jsonw_key(w, "code");
+    jsonw_str(w, u->code);
+    jsonw_key(w, "display");
+    jsonw_str(w, display);
+    jsonw_key(w, "view");
+    jsonw_str(w, view == VIEW_REGULATOR      ? "regulator"
+                 : view == VIEW_CUSTODIAN    ? "custodian"
+                 : view == VIEW_MANUFACTURER ? "manufacturer"
+                                             : "public");
+    jsonw_key(w, "country");
+    jsonw_open(w, '{');
+    jsonw_key(w, "code");
+    jsonw_string(w, u->code, 2);
+    jsonw_key(w, "name");
+    jsonw_str(w, hrid_country_name(u->code));
+    jsonw_close(w, '}');
+    jsonw_key(w, "enterprise");
+    jsonw_open(w, '{');
+    jsonw_key(w, "id");
+    jsonw_str(w, entc);
+    jsonw_key(w, "name");
+    jsonw_str(w, ent.public_name);
+    jsonw_close(w, '}');
+    jsonw_key(w, "model");
+    jsonw_open(w, '{');
+    jsonw_key(w, "id");
+    jsonw_str(w, m.model_id);
+    jsonw_key(w, "name");
+    jsonw_str(w, m.name);
+    jsonw_key(w, "level");
+    jsonw_int(w, m.level);
+    jsonw_key(w, "level_meaning");
+    jsonw_str(w, hrid_level_meaning(m.level));
+    jsonw_key(w, "status");
+    jsonw_str(w, m.status);
+    jsonw_close(w, '}');
+    jsonw_key(w, "production_date");
+    jsonw_str(w, u->production_date);
+    jsonw_key(w, "state");
+    jsonw_str(w, u->state);
+    /* Who operates it: by public name, or in full from the custodian's
+     * view up. */
+    jsonw_key(w, "operator");
+    party_ref(w, c, sc, u->operator_id, view >= VIEW_CUSTODIAN, a);
+    jsonw_key(w, "scenario");
+    jsonw_str(w, u->scenario);
+    jsonw_key(w, "region");
+    jsonw_str(w, u->region);
+    /* What the robot is approved for and under which limits, and the
+     * recalls it awaits a remedy for: every view, the public's too. */
+    if (!tree_member(w, "certifications",
+                     core_cert_list_json(sc, m.id, m.model_id, u->id,
+                                         u->code, true, a, err)) ||
+        !tree_member(w, "open_recalls",
+                     core_recall_open_json(sc, u->id, a, err)))
+        return err->status;
+    if (view >= VIEW_MANUFACTURER) {
+        jsonw_key(w, "serial");
+        jsonw_str(w, u->serial);
+        jsonw_key(w, "batch");
+        jsonw_str(w, u->batch);
+        jsonw_key(w, "factory");
+        jsonw_str(w, u->factory);
+        tree_member(w, "firmware", core_json_text(u->firmware));
+        jsonw_key(w, "components");
+        jsonw_open(w, '[');
+        rc = store_component_list(sc, u->id, true, a, component_each, w,
+                                  &he);
+        if (rc != STORE_OK)
+            return core_store_fail(err, rc, &he);
+        jsonw_close(w, ']');
+        jsonw_key(w, "device_key");
+        jsonw_str(w, u->device_key);
+        jsonw_key(w, "market_filing_no");
+        jsonw_str(w, u->market_filing_no);
+        jsonw_key(w, "jurisdiction");
+        jsonw_str(w, u->jurisdiction);
+        jsonw_key(w, "registered_at");
+        time_value(w, u->registered_at);
+        jsonw_key(w, "updated_at");
+        time_value(w, u->updated_at);
+        jsonw_key(w, "last_event_at");
+        time_value(w, u->last_event_at);
+        jsonw_key(w, "last_event_seq");
+        jsonw_int(w, u->last_event_seq);
+        jsonw_key(w, "event_count");
+        jsonw_int(w, u->event_count);
+    }
+    if (view >= VIEW_CUSTODIAN) {
+        int64_t now = core_now_ms();
+
+        if (!tree_member(w, "open_alerts",
+                         core_alerts_open_at(sc, u->id, now, a, err)) ||
+            !tree_member(w, "fence_violations",
+                         core_violations_at(sc, u->id, now, a, err)))
+            return err->status;
+        jsonw_key(w, "custodian");
+        party_ref(w, c, sc, u->custodian_id, true, a);
+        jsonw_key(w, "owner");
+        party_ref(w, c, sc, u->owner_id, true, a);
+        if (u->site != NULL)
+            tree_member(w, "site", core_json_text(u->site));
+        else {
+            jsonw_key(w, "site");
+            jsonw_null(w);
+        }
+        jsonw_key(w, "previous_state");
+        jsonw_str(w, u->prev_state);
+    }
+    jsonw_close(w, '}');
+    if (w->failed)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory writing unit %s", u->code);
+    return CORE_OK;
 }
 
 json_t *core_unit_json(struct core *c, struct store_conn *sc,
                        const struct store_unit *u, enum core_view view,
                        struct arena *a, struct core_err *err)
 {
-    struct store_model m;
-    struct store_party ent;
-    struct hrid_err he;
-    char display[HRID_CODE_DISPLAY_LEN + 1], entc[7];
-    json_t *o, *model, *comps;
-    int rc;
+    struct jsonw w = {.a = a};
+    json_t *o;
 
-    rc = core_cache_model(c, sc, u->model_row, a, &m, &he);
-    if (rc == STORE_OK)
-        rc = core_cache_party(c, sc, u->enterprise_id, a, &ent, &he);
-    if (rc != STORE_OK) {
-        core_store_fail(err, rc == STORE_NOTFOUND ? STORE_EIO : rc, &he);
+    if (core_unit_write(&w, c, sc, u, view, a, err) != CORE_OK)
         return NULL;
-    }
-    hrid_code_display(u->code, display);
-    memcpy(entc, u->code, 6);
-    entc[6] = '\0';
-    o = json_object();
-    core_set(o, "code", json_string(u->code));
-    core_set(o, "display", json_string(display));
-    core_set(o, "view", json_string(view == VIEW_REGULATOR ? "regulator"
-                                    : view == VIEW_CUSTODIAN ? "custodian"
-                                    : view == VIEW_MANUFACTURER
-                                        ? "manufacturer"
-                                        : "public"));
-    core_set(o, "country", json_pack("{s:s%, s:s?}", "code", u->code,
-                                     (size_t)2, "name",
-                                     hrid_country_name(u->code)));
-    core_set(o, "enterprise", json_pack("{s:s, s:s?}", "id", entc, "name",
-                                        ent.public_name));
-    model = json_pack("{s:s, s:s?, s:i, s:s?, s:s?}", "id", m.model_id,
-                      "name", m.name, "level", m.level, "level_meaning",
-                      hrid_level_meaning(m.level), "status", m.status);
-    core_set(o, "model", model);
-    core_set(o, "production_date", core_str(u->production_date));
-    core_set(o, "state", core_str(u->state));
-    core_set(o, "operator", party_ref(c, sc, u->operator_id, false, a));
-    core_set(o, "scenario", core_str(u->scenario));
-    core_set(o, "region", core_str(u->region));
-    /* What the robot is approved for and under which limits, and the
-     * recalls it awaits a remedy for: every view, the public's too. */
-    {
-        json_t *certs = core_cert_list_json(sc, m.id, m.model_id, u->id,
-                                            u->code, true, a, err);
-        json_t *recalls = certs ? core_recall_open_json(sc, u->id, a, err)
-                                : NULL;
-
-        if (recalls == NULL) {
-            json_decref(certs);
-            json_decref(o);
-            return NULL;
-        }
-        core_set(o, "certifications", certs);
-        core_set(o, "open_recalls", recalls);
-    }
-    if (view >= VIEW_MANUFACTURER) {
-        core_set(o, "serial", core_str(u->serial));
-        core_set(o, "batch", core_str(u->batch));
-        core_set(o, "factory", core_str(u->factory));
-        core_set(o, "firmware", core_json_text(u->firmware));
-        comps = json_array();
-        rc = store_component_list(sc, u->id, true, a, component_each, comps,
-                                  &he);
-        if (rc != STORE_OK) {
-            json_decref(comps);
-            json_decref(o);
-            core_store_fail(err, rc, &he);
-            return NULL;
-        }
-        core_set(o, "components", comps);
-        core_set(o, "device_key", core_str(u->device_key));
-        core_set(o, "market_filing_no", core_str(u->market_filing_no));
-        core_set(o, "jurisdiction", core_str(u->jurisdiction));
-        core_set(o, "registered_at", core_time_json(u->registered_at));
-        core_set(o, "updated_at", core_time_json(u->updated_at));
-        core_set(o, "last_event_at", core_time_json(u->last_event_at));
-        json_object_set_new(o, "last_event_seq",
-                            json_integer(u->last_event_seq));
-        json_object_set_new(o, "event_count", json_integer(u->event_count));
-    }
-    if (view >= VIEW_CUSTODIAN) {
-        json_t *alerts = core_alerts_open_at(sc, u->id, core_now_ms(), a,
-                                             err);
-
-        if (alerts == NULL) {
-            json_decref(o);
-            return NULL;
-        }
-        core_set(o, "open_alerts", alerts);
-        alerts = core_violations_at(sc, u->id, core_now_ms(), a, err);
-        if (alerts == NULL) {
-            json_decref(o);
-            return NULL;
-        }
-        core_set(o, "fence_violations", alerts);
-        core_set(o, "custodian", party_ref(c, sc, u->custodian_id, true, a));
-        core_set(o, "owner", party_ref(c, sc, u->owner_id, true, a));
-        json_object_set_new(o, "operator",
-                            party_ref(c, sc, u->operator_id, true, a));
-        core_set(o, "site", u->site ? core_json_text(u->site) : json_null());
-        core_set(o, "previous_state", core_str(u->prev_state));
-    }
+    o = json_loadb(w.p, w.len, 0, NULL);
+    if (o == NULL)
+        core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                  "out of memory reading unit %s", u->code);
     return o;
 }
 
@@ -657,10 +755,12 @@ int core_unit_load(struct store_conn *sc, const char *code, struct arena *a,
     return CORE_OK;
 }
 
-int core_unit_get(struct core *c, const struct core_principal *who,
-                  const char *code, size_t code_len, struct arena *a,
-                  json_t **out, struct core_err *err)
+int core_unit_get_text(struct core *c, const struct core_principal *who,
+                       const char *code, size_t code_len, struct arena *a,
+                       const char **out, size_t *out_len,
+                       struct core_err *err)
 {
+    struct jsonw w = {.a = a};
     struct store_conn *sc;
     struct store_unit u;
     struct hrid_err he;
@@ -669,6 +769,7 @@ int core_unit_get(struct core *c, const struct core_principal *who,
     int rc;
 
     *out = NULL;
+    *out_len = 0;
     rc = core_code_arg(code, code_len, canon, err);
     if (rc != CORE_OK)
         return rc;
@@ -681,13 +782,31 @@ int core_unit_get(struct core *c, const struct core_principal *who,
     rc = core_unit_load(sc, canon, a, &u, err);
     if (rc == CORE_OK)
         rc = core_unit_view(sc, who, &u, a, &view, err);
-    if (rc == CORE_OK) {
-        *out = core_unit_json(c, sc, &u, view, a, err);
-        if (*out == NULL)
-            rc = err->status;
-    }
+    if (rc == CORE_OK)
+        rc = core_unit_write(&w, c, sc, &u, view, a, err);
     store_read_end(sc);
+    if (rc == CORE_OK) {
+        *out = w.p;
+        *out_len = w.len;
+    }
     return rc;
+}
+
+int core_unit_get(struct core *c, const struct core_principal *who,
+                  const char *code, size_t code_len, struct arena *a,
+                  json_t **out, struct core_err *err)
+{
+    const char *text;
+    size_t len;
+    int rc = core_unit_get_text(c, who, code, code_len, a, &text, &len, err);
+
+    *out = NULL;
+    if (rc != CORE_OK)
+        return rc;
+    if ((*out = json_loadb(text, len, 0, NULL)) == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory reading a unit");
+    return CORE_OK;
 }
 
 struct unit_list_ctx {
@@ -695,7 +814,7 @@ struct unit_list_ctx {
     struct store_conn *sc;
     const struct core_principal *who;
     struct arena *a;
-    json_t *items;
+    struct jsonw w;             /* the reply, items written as listed */
     struct core_err *err;
     enum core_view view;
     char last[HRID_CODE_LEN + 1];
@@ -705,11 +824,10 @@ struct unit_list_ctx {
 static int unit_each(void *ctx, const struct store_unit *u)
 {
     struct unit_list_ctx *l = ctx;
-    json_t *o = core_unit_json(l->c, l->sc, u, l->view, l->a, l->err);
 
-    if (o == NULL)
+    if (core_unit_write(&l->w, l->c, l->sc, u, l->view, l->a, l->err) !=
+        CORE_OK)
         return -1;
-    json_array_append_new(l->items, o);
     memcpy(l->last, u->code, sizeof l->last);
     l->n++;
     return 0;
@@ -718,17 +836,17 @@ static int unit_each(void *ctx, const struct store_unit *u)
 int core_unit_list(struct core *c, const struct core_principal *who,
                    const char *state, const char *model_id,
                    const struct core_page *page, struct arena *a,
-                   json_t **out, struct core_err *err)
+                   const char **out, size_t *out_len, struct core_err *err)
 {
     struct store_unit_filter f;
     struct unit_list_ctx l;
     struct store_conn *sc;
     struct store_model m;
     struct hrid_err he;
-    json_t *o;
     int limit, rc;
 
     *out = NULL;
+    *out_len = 0;
     rc = core_require(who, ROLE_ANY_KEY, "list units", err);
     if (rc != CORE_OK)
         return rc;
@@ -782,18 +900,25 @@ int core_unit_list(struct core *c, const struct core_principal *who,
     l.who = who;
     l.a = a;
     l.err = err;
-    l.items = json_array();
+    l.w.a = a;
+    jsonw_open(&l.w, '{');
+    jsonw_key(&l.w, "items");
+    jsonw_open(&l.w, '[');
     rc = store_unit_list(sc, &f, a, unit_each, &l, &he);
     if (rc != STORE_OK) {
-        json_decref(l.items);
         if (rc == -1)
             return err->status;
         return core_store_fail(err, rc, &he);
     }
-    o = json_object();
-    json_object_set_new(o, "items", l.items);
-    core_set(o, "next_cursor", l.n == limit ? json_string(l.last) : NULL);
-    *out = o;
+    jsonw_close(&l.w, ']');
+    jsonw_key(&l.w, "next_cursor");
+    jsonw_str(&l.w, l.n == limit ? l.last : NULL);
+    jsonw_close(&l.w, '}');
+    if (l.w.failed)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory listing units");
+    *out = l.w.p;
+    *out_len = l.w.len;
     return CORE_OK;
 }
 

@@ -328,7 +328,7 @@ static bool leaf_parts(const struct store_event *e, struct jsonw *head,
 char *core_leaf_encode(struct arena *a, const struct store_event *e,
                        size_t *len)
 {
-    struct jsonw head = {a, NULL, 0, 0, false}, tail = head;
+    struct jsonw head = {.a = a}, tail = head;
     size_t blen = strlen(e->body);
     char *out;
 
@@ -347,7 +347,7 @@ int core_leaf_hash_event(struct core_leaf_hasher *h,
                          const struct store_event *e, unsigned char out[32])
 {
     char hb[LEAF_PART_MAX], tb[LEAF_PART_MAX];
-    struct jsonw head = {NULL, hb, 0, sizeof hb, false}, tail = head;
+    struct jsonw head = {.p = hb, .cap = sizeof hb}, tail = head;
     static const unsigned char prefix = 0x00;
     struct arena a;
     size_t len;

@@ -353,7 +353,7 @@ int http_json(struct hreq *r, int status, json_t *body)
 {
     /* 1 KiB covers the decoded code (~400 bytes) and most single-object
      * replies in one piece; growing abandons the old copy in the arena. */
-    struct jsonw w = { &r->arena, NULL, 0, 0, false };
+    struct jsonw w = {.a = &r->arena};
 
     if (body == NULL)
         return -1;

@@ -22,26 +22,31 @@ int route_units_list(struct hreq *r, const struct route_call *call)
 {
     struct core_page page;
     struct core_err err = {0};
-    json_t *out = NULL;
+    const char *out;
+    size_t out_len;
     int rc;
 
     if (route_page(r, &page) != 0)
         return 0;
     rc = core_unit_list(call->core, &call->who, http_query(r, "state", NULL),
                         http_query(r, "model", NULL), &page, http_arena(r),
-                        &out, &err);
-    return route_read(r, rc, out, &err);
+                        &out, &out_len, &err);
+    if (rc != CORE_OK)
+        return route_core_error(r, &err);
+    return http_raw(r, 200, "application/json", out, out_len);
 }
 
 int route_units_get(struct hreq *r, const struct route_call *call)
 {
     struct core_err err = {0};
-    json_t *out = NULL;
-    size_t len;
+    const char *out;
+    size_t len, out_len;
     const char *code = http_param(r, "code", &len);
     int rc;
 
-    rc = core_unit_get(call->core, &call->who, code, len, http_arena(r), &out,
-                       &err);
-    return route_read(r, rc, out, &err);
+    rc = core_unit_get_text(call->core, &call->who, code, len, http_arena(r),
+                            &out, &out_len, &err);
+    if (rc != CORE_OK)
+        return route_core_error(r, &err);
+    return http_raw(r, 200, "application/json", out, out_len);
 }

@@ -137,13 +137,16 @@ static int each_unit(struct core *c, const char *state,
         struct arena a;
         struct core_err err;
         json_t *out, *items, *u, *next;
-        size_t i;
+        const char *text;
+        size_t i, len;
         bool more;
 
         arena_init(&a);
         page.cursor = cursor[0] ? cursor : NULL;
         assert_int_equal(core_unit_list(c, &reg, state, NULL, &page, &a,
-                                        &out, &err), CORE_OK);
+                                        &text, &len, &err), CORE_OK);
+        out = json_loadb(text, len, 0, NULL);
+        assert_non_null(out);
         items = json_object_get(out, "items");
         json_array_foreach(items, i, u) {
             if (fn != NULL)
