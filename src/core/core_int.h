@@ -333,11 +333,14 @@ int core_unit_view(struct store_conn *sc, const struct core_principal *who,
                    enum core_view *view, struct core_err *err);
 
 /* The unit as the view allows, written to w (core/jsonw.h); CORE_OK, or
- * the failure in err. */
+ * the failure in err.  marks (NULL: unknown) say whether its
+ * certifications and recalls need to be looked up. */
 struct jsonw;
 int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
-                    const struct store_unit *u, enum core_view view,
-                    struct arena *a, struct core_err *err);
+                    const struct store_unit *u,
+                    const struct store_unit_marks *marks,
+                    enum core_view view, struct arena *a,
+                    struct core_err *err);
 /* The same as a tree; a new reference, NULL with err on failure. */
 json_t *core_unit_json(struct core *c, struct store_conn *sc,
                        const struct store_unit *u,

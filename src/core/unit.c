@@ -590,8 +590,10 @@ static bool tree_member(struct jsonw *w, const char *key, json_t *v)
  * hridd's instructions per request.
  */
 int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
-                    const struct store_unit *u, enum core_view view,
-                    struct arena *a, struct core_err *err)
+                    const struct store_unit *u,
+                    const struct store_unit_marks *marks,
+                    enum core_view view, struct arena *a,
+                    struct core_err *err)
 {
     struct store_model m;
     struct store_party ent;
@@ -658,13 +660,23 @@ int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
     jsonw_key(w, "region");
     jsonw_str(w, u->region);
     /* What the robot is approved for and under which limits, and the
-     * recalls it awaits a remedy for: every view, the public's too. */
-    if (!tree_member(w, "certifications",
-                     core_cert_list_json(sc, m.id, m.model_id, u->id,
-                                         u->code, true, a, err)) ||
-        !tree_member(w, "open_recalls",
-                     core_recall_open_json(sc, u->id, a, err)))
+     * recalls it awaits a remedy for: every view, the public's too.  The
+     * marks, when known, say whether there is anything to look for. */
+    if (marks != NULL && !marks->certified) {
+        jsonw_key(w, "certifications");
+        jsonw_put(w, "[]", 2);
+    } else if (!tree_member(w, "certifications",
+                            core_cert_list_json(sc, m.id, m.model_id, u->id,
+                                                u->code, true, a, err))) {
         return err->status;
+    }
+    if (marks != NULL && !marks->recalled) {
+        jsonw_key(w, "open_recalls");
+        jsonw_put(w, "[]", 2);
+    } else if (!tree_member(w, "open_recalls",
+                            core_recall_open_json(sc, u->id, a, err))) {
+        return err->status;
+    }
     if (view >= VIEW_MANUFACTURER) {
         jsonw_key(w, "serial");
         jsonw_str(w, u->serial);
@@ -732,7 +744,7 @@ json_t *core_unit_json(struct core *c, struct store_conn *sc,
     struct jsonw w = {.a = a};
     json_t *o;
 
-    if (core_unit_write(&w, c, sc, u, view, a, err) != CORE_OK)
+    if (core_unit_write(&w, c, sc, u, NULL, view, a, err) != CORE_OK)
         return NULL;
     o = json_loadb(w.p, w.len, 0, NULL);
     if (o == NULL)
@@ -741,18 +753,24 @@ json_t *core_unit_json(struct core *c, struct store_conn *sc,
     return o;
 }
 
-int core_unit_load(struct store_conn *sc, const char *code, struct arena *a,
-                   struct store_unit *u, struct core_err *err)
+/* A unit read by code: CORE_OK, or 404 not_found, or the store's failure. */
+static int unit_read(const char *code, int rc, const struct hrid_err *he,
+                     struct core_err *err)
 {
-    struct hrid_err he;
-    int rc = store_unit_get(sc, code, a, u, &he);
-
     if (rc == STORE_NOTFOUND)
         return core_fail(err, CORE_ENOTFOUND, "not_found", "code",
                          "unit '%s' is not registered", code);
     if (rc != STORE_OK)
-        return core_store_fail(err, rc, &he);
+        return core_store_fail(err, rc, he);
     return CORE_OK;
+}
+
+int core_unit_load(struct store_conn *sc, const char *code, struct arena *a,
+                   struct store_unit *u, struct core_err *err)
+{
+    struct hrid_err he;
+
+    return unit_read(code, store_unit_get(sc, code, a, u, &he), &he, err);
 }
 
 int core_unit_get_text(struct core *c, const struct core_principal *who,
@@ -761,11 +779,13 @@ int core_unit_get_text(struct core *c, const struct core_principal *who,
                        struct core_err *err)
 {
     struct jsonw w = {.a = a};
+    struct store_unit_marks marks;
     struct store_conn *sc;
     struct store_unit u;
     struct hrid_err he;
     enum core_view view;
     char canon[HRID_CODE_LEN + 1];
+    bool one_snapshot;
     int rc;
 
     *out = NULL;
@@ -775,16 +795,24 @@ int core_unit_get_text(struct core *c, const struct core_principal *who,
         return rc;
     if ((sc = core_conn(c, err)) == NULL)
         return err->status;
-    /* One snapshot for the unit, its certifications and its recalls:
-     * one read transaction instead of one per statement. */
-    if ((rc = store_read_begin(sc, &he)) != STORE_OK)
+    /*
+     * A public view is the row and, when the row's marks say so, the
+     * certifications and recalls: lists that no column of the row depends
+     * on, read in a statement of their own if at all.  The views with a
+     * key add the components, alerts and parties that go with the row's
+     * own columns (firmware, custodian), so they read in one snapshot.
+     */
+    one_snapshot = who->role != ROLE_PUBLIC;
+    if (one_snapshot && (rc = store_read_begin(sc, &he)) != STORE_OK)
         return core_store_fail(err, rc, &he);
-    rc = core_unit_load(sc, canon, a, &u, err);
+    rc = unit_read(canon, store_unit_view_get(sc, canon, a, &u, &marks, &he),
+                   &he, err);
     if (rc == CORE_OK)
         rc = core_unit_view(sc, who, &u, a, &view, err);
     if (rc == CORE_OK)
-        rc = core_unit_write(&w, c, sc, &u, view, a, err);
-    store_read_end(sc);
+        rc = core_unit_write(&w, c, sc, &u, &marks, view, a, err);
+    if (one_snapshot)
+        store_read_end(sc);
     if (rc == CORE_OK) {
         *out = w.p;
         *out_len = w.len;
@@ -825,8 +853,8 @@ static int unit_each(void *ctx, const struct store_unit *u)
 {
     struct unit_list_ctx *l = ctx;
 
-    if (core_unit_write(&l->w, l->c, l->sc, u, l->view, l->a, l->err) !=
-        CORE_OK)
+    if (core_unit_write(&l->w, l->c, l->sc, u, NULL, l->view, l->a,
+                        l->err) != CORE_OK)
         return -1;
     memcpy(l->last, u->code, sizeof l->last);
     l->n++;

@@ -176,6 +176,14 @@ int store_unit_get(struct store_conn *c, const char *code, struct arena *a,
     return c->store->ops->unit_get(c, code, a, out, err);
 }
 
+int store_unit_view_get(struct store_conn *c, const char *code,
+                        struct arena *a, struct store_unit *out,
+                        struct store_unit_marks *marks,
+                        struct hrid_err *err)
+{
+    return c->store->ops->unit_view_get(c, code, a, out, marks, err);
+}
+
 int store_unit_update(struct store_conn *c, const struct store_unit *was,
                       const struct store_unit *u, struct hrid_err *err)
 {

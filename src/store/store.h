@@ -123,6 +123,12 @@ struct store_unit {
     int64_t event_count;
 };
 
+/* What a unit's view lists besides its row (store_unit_view_get). */
+struct store_unit_marks {
+    bool certified;          /* a certification names the unit or model */
+    bool recalled;           /* a recall awaits the unit's remedy */
+};
+
 struct store_component {
     int64_t id;
     int64_t unit_id;
@@ -496,6 +502,10 @@ struct store_ops {
                        struct hrid_err *err);
     int (*unit_get)(struct store_conn *c, const char *code, struct arena *a,
                     struct store_unit *out, struct hrid_err *err);
+    int (*unit_view_get)(struct store_conn *c, const char *code,
+                         struct arena *a, struct store_unit *out,
+                         struct store_unit_marks *marks,
+                         struct hrid_err *err);
     int (*unit_update)(struct store_conn *c, const struct store_unit *was,
                        const struct store_unit *u, struct hrid_err *err);
     int (*unit_list)(struct store_conn *c, const struct store_unit_filter *f,
@@ -761,6 +771,13 @@ int store_unit_insert(struct store_conn *c, struct store_unit *u,
                       struct hrid_err *err);
 int store_unit_get(struct store_conn *c, const char *code, struct arena *a,
                    struct store_unit *out, struct hrid_err *err);
+/* store_unit_get with marks in the same statement: whether the unit's
+ * view has certifications or open recalls to list, so that a view which
+ * has none (nearly every one) is one statement. */
+int store_unit_view_get(struct store_conn *c, const char *code,
+                        struct arena *a, struct store_unit *out,
+                        struct store_unit_marks *marks,
+                        struct hrid_err *err);
 /* was is the row as read in this transaction, or NULL: a backend may skip
  * rewriting the state and party columns (and their indexes) when they are
  * as they were. */

@@ -19,6 +19,7 @@
                    "scenario, region, market_filing_no, jurisdiction, "    \
                    "extra, registered_at, updated_at, last_event_at, "     \
                    "last_event_seq, event_count"
+#define UNIT_NCOLS 26
 #define COMP_COLS  "id, unit_id, slot, part_no, supplier, lot, serial, "   \
                    "installed_at, installed_seq, removed_at, removed_seq"
 #define EVENT_COLS "seq, unit_id, code, type, at, recorded_at, actor_id, " \

@@ -518,7 +518,8 @@ enum {
     P_KEY_INSERT, P_KEY_GET, P_KEY_REVOKE, P_KEY_EXISTS, P_KEY_LIST,
     P_MODEL_INSERT, P_MODEL_GET, P_MODEL_GET_ROW, P_MODEL_UPDATE,
     P_MODEL_LIST, P_MODEL_LIST_ENT,
-    P_UNIT_INSERT, P_UNIT_GET, P_UNIT_UPDATE, P_UNIT_LIST, P_UNIT_LIST_ENT,
+    P_UNIT_INSERT, P_UNIT_GET, P_UNIT_VIEW_GET, P_UNIT_UPDATE, P_UNIT_LIST,
+    P_UNIT_LIST_ENT,
     P_UNIT_LIST_CUST, P_UNIT_LIST_MODEL, P_UNIT_LIST_STATE,
     P_UNIT_COUNT,
     P_COMP_INSERT, P_COMP_REMOVE, P_COMP_EXISTS, P_COMP_LIST,
@@ -587,6 +588,15 @@ STMT(UNIT_INSERT,
      " $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
      " ON CONFLICT DO NOTHING RETURNING id");
 STMT(UNIT_GET, "SELECT " UNIT_COLS " FROM units WHERE code = $1");
+STMT(UNIT_VIEW_GET,
+     "SELECT " UNIT_COLS ","
+     " (EXISTS (SELECT 1 FROM certifications c"
+     "          WHERE c.model_row = units.model_row)"
+     "  OR EXISTS (SELECT 1 FROM certifications c"
+     "             WHERE c.unit_id = units.id))::int,"
+     " (EXISTS (SELECT 1 FROM recall_units k"
+     "          WHERE k.unit_id = units.id AND k.state = 'notified'))::int"
+     " FROM units WHERE code = $1");
 /* Everything but id, code, model_row, enterprise_id, serial and
  * registered_at, which are fixed at registration.  PostgreSQL writes a
  * new row version whatever changes, so one statement does it all. */
@@ -1731,6 +1741,38 @@ static int pg_unit_get(struct store_conn *sc, const char *code,
     return r;
 }
 
+static int pg_unit_view_get(struct store_conn *sc, const char *code,
+                            struct arena *a, struct store_unit *out,
+                            struct store_unit_marks *marks,
+                            struct hrid_err *err)
+{
+    struct pg_args b;
+    struct pg_row row;
+    PGresult *res;
+    int r;
+
+    memset(out, 0, sizeof *out);
+    memset(marks, 0, sizeof *marks);
+    pg_args_init(&b);
+    pg_str(&b, code);
+    res = pg_run(pgc(sc), &S_UNIT_VIEW_GET, &b, &r, err, "reading a unit");
+    if (res == NULL)
+        return r;
+    if (PQntuples(res) > 0) {
+        pg_row_init(&row, res, 0, a);
+        r = read_unit(&row, out, err);
+        marks->certified = pg_row_i64(&row) != 0;
+        marks->recalled = pg_row_i64(&row) != 0;
+    } else {
+        r = hrid_err_set(err, STORE_NOTFOUND, 0, 0, "unit '%s' not found",
+                         or_empty(code));
+    }
+    PQclear(res);
+    if (r != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return r;
+}
+
 /* One statement rewrites the whole row: PostgreSQL writes a new row
  * version whatever changed, so was is not needed. */
 static int pg_unit_update(struct store_conn *sc, const struct store_unit *was,
@@ -2631,6 +2673,7 @@ const struct store_ops store_pg_ops = {
     .model_list = pg_model_list,
     .unit_insert = pg_unit_insert,
     .unit_get = pg_unit_get,
+    .unit_view_get = pg_unit_view_get,
     .unit_update = pg_unit_update,
     .unit_list = pg_unit_list,
     .unit_count = pg_unit_count,

@@ -541,7 +541,7 @@ enum stmt_id {
     ST_KEY_INSERT, ST_KEY_GET, ST_KEY_REVOKE, ST_KEY_EXISTS, ST_KEY_LIST,
     ST_MODEL_INSERT, ST_MODEL_GET, ST_MODEL_GET_ROW, ST_MODEL_UPDATE,
     ST_MODEL_LIST, ST_MODEL_LIST_ENT,
-    ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_UPDATE, ST_UNIT_SET_STATE,
+    ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_VIEW_GET, ST_UNIT_UPDATE, ST_UNIT_SET_STATE,
     ST_UNIT_SET_PARTIES, ST_UNIT_LIST,
     ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_MODEL, ST_UNIT_LIST_STATE,
     ST_UNIT_COUNT,
@@ -634,6 +634,15 @@ static const char *const SQL[ST_COUNT] = {
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
         " ?, ?, ?, ?, ?, ?)",
     [ST_UNIT_GET] = "SELECT " UNIT_COLS " FROM units WHERE code = ?1",
+    [ST_UNIT_VIEW_GET] =
+        "SELECT " UNIT_COLS ","
+        " EXISTS (SELECT 1 FROM certifications c"
+        "         WHERE c.model_row = units.model_row)"
+        " OR EXISTS (SELECT 1 FROM certifications c"
+        "            WHERE c.unit_id = units.id),"
+        " EXISTS (SELECT 1 FROM recall_units k"
+        "         WHERE k.unit_id = units.id AND k.state = 'notified')"
+        " FROM units WHERE code = ?1",
     /* Everything but id, code, model_row, enterprise_id, serial and
      * registered_at, which are fixed at registration, in three
      * statements.  SQLite rewrites the entries of every index (and checks
@@ -1791,6 +1800,39 @@ static int sq_unit_get(struct store_conn *sc, const char *code,
     bind_str(&b, code);
     GET_ROW(read_unit, out, "reading a unit", "unit '%s' not found",
             or_empty(code));
+    return r;
+}
+
+static int sq_unit_view_get(struct store_conn *sc, const char *code,
+                            struct arena *a, struct store_unit *out,
+                            struct store_unit_marks *marks,
+                            struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_UNIT_VIEW_GET, err);
+    struct bind b;
+    int rc, r;
+
+    memset(out, 0, sizeof *out);
+    memset(marks, 0, sizeof *marks);
+    if (st == NULL)
+        return STORE_EIO;
+    bind_init(&b, st);
+    bind_str(&b, code);
+    rc = bind_step(&b);
+    if (rc == SQLITE_ROW) {
+        r = read_unit(st, a, out, err);
+        marks->certified = sqlite3_column_int(st, UNIT_NCOLS) != 0;
+        marks->recalled = sqlite3_column_int(st, UNIT_NCOLS + 1) != 0;
+    } else if (rc == SQLITE_DONE) {
+        r = hrid_err_set(err, STORE_NOTFOUND, 0, 0, "unit '%s' not found",
+                         or_empty(code));
+    } else {
+        r = sq_error(c, rc, err, "reading a unit");
+    }
+    stmt_done(st);
+    if (r != STORE_OK)
+        memset(out, 0, sizeof *out);
     return r;
 }
 
@@ -4094,6 +4136,7 @@ const struct store_ops store_sqlite_ops = {
     .model_list = sq_model_list,
     .unit_insert = sq_unit_insert,
     .unit_get = sq_unit_get,
+    .unit_view_get = sq_unit_view_get,
     .unit_update = sq_unit_update,
     .unit_list = sq_unit_list,
     .unit_count = sq_unit_count,
