@@ -79,11 +79,12 @@
  * bulk registration does not leave a gigabyte of log behind. */
 #define JOURNAL_SIZE_LIMIT "67108864"
 
-/* The writer copies the WAL back into the database file once the WAL holds
- * this many pages (4 MiB): SQLite's own default for wal_autocheckpoint, so
- * readers' WAL look-ups stay short.  The writer runs it itself, after the
- * batch's callers are woken: their commit is already durable, and they
- * need not wait for the checkpoint's copy and fsync. */
+/* The WAL is copied back into the database file once it holds this many
+ * pages (4 MiB): SQLite's own default for wal_autocheckpoint, so readers'
+ * WAL look-ups stay short.  A thread of its own does it, on a connection
+ * of its own, while the writer goes on committing: run by the writer
+ * between batches, the copy and its fsync were a fifth of the writer's
+ * time under a load of lifecycle events. */
 #define CHECKPOINT_PAGES 1000
 
 /* Longest subject quoted in an error message ("unit 'CN...'"): leaves room
@@ -911,6 +912,7 @@ struct sq_conn {
     bool writer;                /* the writer thread's read-write handle */
     int read_depth;             /* nesting of read_begin on this handle */
     int wal_pages;              /* writer: pages in the WAL after commit */
+    int ck_asked;               /* writer: wal_pages at the last request */
     sqlite3_stmt *st[ST_COUNT]; /* prepared on first use */
 };
 
@@ -923,6 +925,14 @@ struct sq_store {
     struct sq_conn *wconn;      /* owned by the writer thread once started */
     struct store_writer writer;
     bool read_only;             /* "?mode=ro": no writer at all */
+
+    /* The checkpointer: its thread, its read-write connection, and the
+     * writer's request (see CHECKPOINT_PAGES). */
+    struct sq_conn *ckconn;
+    pthread_t ck_thread;
+    pthread_mutex_t ck_mu;
+    pthread_cond_t ck_cv;
+    bool ck_due, ck_stop, ck_started;
 
 };
 
@@ -3688,14 +3698,18 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
-/*
- * Opens a connection: the writer's read-write one (creating the file), or
- * a reader's read-only one, so that a write attempted outside store_write
- * fails instead of racing the writer.
- */
-static struct sq_conn *conn_open(struct sq_store *s, bool writer,
+enum conn_kind {
+    CONN_READER,                /* read-only: a write outside store_write
+                                   fails instead of racing the writer */
+    CONN_WRITER,                /* read-write, creates the file */
+    CONN_CHECKPOINTER           /* read-write, copies the WAL back */
+};
+
+/* Opens a connection of one of the kinds above. */
+static struct sq_conn *conn_open(struct sq_store *s, enum conn_kind kind,
                                  struct hrid_err *err)
 {
+    bool writer = kind == CONN_WRITER;
     static const char PRAGMAS[] =
         "PRAGMA foreign_keys = ON;"
         "PRAGMA mmap_size = " MMAP_SIZE ";";
@@ -3708,7 +3722,8 @@ static struct sq_conn *conn_open(struct sq_store *s, bool writer,
     struct sq_conn *c = calloc(1, sizeof *c);
     int flags = SQLITE_OPEN_NOMUTEX |
                 (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                        : SQLITE_OPEN_READONLY);
+                 : kind == CONN_CHECKPOINTER ? SQLITE_OPEN_READWRITE
+                                             : SQLITE_OPEN_READONLY);
     int rc;
 
     if (c == NULL) {
@@ -3735,16 +3750,20 @@ static struct sq_conn *conn_open(struct sq_store *s, bool writer,
                            : "PRAGMA cache_size = " READER_CACHE_KIB,
                  "cannot set up connection", err) != STORE_OK)
         goto fail;
-    if (writer) {
+    if (kind != CONN_READER) {
         /* FULL: the WAL is synced at every commit, so an acknowledged
          * write survives power loss.  NORMAL syncs only at checkpoints:
-         * faster, but the last commits can be lost. */
+         * faster, but the last commits can be lost.  Either way a
+         * checkpoint syncs the database file before the WAL is reused. */
         if (exec_sql(c, s->sync_full ? "PRAGMA synchronous = FULL"
                                      : "PRAGMA synchronous = NORMAL",
                      "cannot set up connection", err) != STORE_OK ||
             exec_sql(c, "PRAGMA journal_size_limit = " JOURNAL_SIZE_LIMIT,
-                     "cannot set up connection", err) != STORE_OK ||
-            set_wal(c, s->path, err) != STORE_OK)
+                     "cannot set up connection", err) != STORE_OK)
+            goto fail;
+    }
+    if (writer) {
+        if (set_wal(c, s->path, err) != STORE_OK)
             goto fail;
         sqlite3_wal_hook(c->db, wal_hook, c);
     }
@@ -3758,7 +3777,7 @@ fail:
 /* A reader's connection, for store/readers.c. */
 static struct store_conn *reader_open(struct store *st, struct hrid_err *err)
 {
-    struct sq_conn *c = conn_open(sqs(st), false, err);
+    struct sq_conn *c = conn_open(sqs(st), CONN_READER, err);
 
     return c != NULL ? &c->base : NULL;
 }
@@ -3833,18 +3852,82 @@ static bool sq_lost(struct store_conn *sc, char *msg, size_t cap)
     return true;
 }
 
-/* Passive: never waits for readers; what their snapshots still need is
- * copied by a later checkpoint.  Run once the batch's callers are woken:
- * their commit is durable already. */
+/*
+ * After a batch.  Each CHECKPOINT_PAGES the WAL grows, the checkpointer is
+ * asked to copy it back, which it does while the writer goes on.  But the
+ * WAL starts over from its beginning only when a write transaction begins
+ * with every frame copied, which under steady load a checkpoint running
+ * beside the writer never leaves behind.  So once the WAL is
+ * CHECKPOINT_PAGES * 4 long, the writer copies the few frames that are
+ * left itself, between batches (as SQLite's own automatic checkpoint
+ * would), and the next transaction starts the WAL over.
+ */
 static void sq_after(struct store_conn *sc)
 {
     struct sq_conn *c = sqc(sc);
+    struct sq_store *s = sqs(sc->store);
 
-    if (c->wal_pages >= CHECKPOINT_PAGES) {
+    if (c->wal_pages < c->ck_asked)         /* started over */
+        c->ck_asked = 0;
+    if (c->wal_pages >= c->ck_asked + CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&s->ck_mu);
+        s->ck_due = true;
+        pthread_cond_signal(&s->ck_cv);
+        pthread_mutex_unlock(&s->ck_mu);
+        c->ck_asked = c->wal_pages;
+    }
+    if (c->wal_pages >= CHECKPOINT_PAGES * 4)
         sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                   NULL, NULL);
-        c->wal_pages = 0;
+}
+
+/* Passive: never waits for the writer or readers; what their snapshots
+ * still need is copied by a later checkpoint.  A failure (a full disk)
+ * leaves the frames in the WAL, where readers find them. */
+static void *checkpointer_main(void *arg)
+{
+    struct sq_store *s = arg;
+
+    pthread_mutex_lock(&s->ck_mu);
+    for (;;) {
+        while (!s->ck_due && !s->ck_stop)
+            pthread_cond_wait(&s->ck_cv, &s->ck_mu);
+        if (s->ck_stop)
+            break;
+        s->ck_due = false;
+        pthread_mutex_unlock(&s->ck_mu);
+        sqlite3_wal_checkpoint_v2(s->ckconn->db, NULL,
+                                  SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->ck_mu);
     }
+    pthread_mutex_unlock(&s->ck_mu);
+    return NULL;
+}
+
+static int checkpointer_start(struct sq_store *s, struct hrid_err *err)
+{
+    s->ckconn = conn_open(s, CONN_CHECKPOINTER, err);
+    if (s->ckconn == NULL)
+        return STORE_EIO;
+    if (pthread_create(&s->ck_thread, NULL, checkpointer_main, s) != 0)
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "cannot start the checkpoint thread");
+    s->ck_started = true;
+    return STORE_OK;
+}
+
+static void checkpointer_stop(struct sq_store *s)
+{
+    if (s->ck_started) {
+        pthread_mutex_lock(&s->ck_mu);
+        s->ck_stop = true;
+        pthread_cond_signal(&s->ck_cv);
+        pthread_mutex_unlock(&s->ck_mu);
+        pthread_join(s->ck_thread, NULL);
+        s->ck_started = false;
+    }
+    conn_free(s->ckconn);
+    s->ckconn = NULL;
 }
 
 static const struct store_writer_ops sq_writer_ops = {
@@ -4048,9 +4131,12 @@ static void sq_close(struct store *st)
     struct sq_store *s = sqs(st);
 
     store_writer_stop(&s->writer);
+    checkpointer_stop(s);
     store_readers_close(&s->base);
     /* Last, so that closing it checkpoints the WAL into the file. */
     conn_free(s->wconn);
+    pthread_cond_destroy(&s->ck_cv);
+    pthread_mutex_destroy(&s->ck_mu);
     free(s->path);
     free(s);
 }
@@ -4074,6 +4160,8 @@ static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
     if (s == NULL)
         return hrid_err_set(err, STORE_EIO, 0, 0, "out of memory");
     s->base.ops = &store_sqlite_ops;
+    pthread_mutex_init(&s->ck_mu, NULL);
+    pthread_cond_init(&s->ck_cv, NULL);
     r = parse_uri(s, uri, err);
     if (r != STORE_OK)
         goto fail;
@@ -4089,12 +4177,14 @@ static int sq_open(const char *uri, struct store **out, struct hrid_err *err)
         *out = &s->base;
         return STORE_OK;
     }
-    s->wconn = conn_open(s, true, err);
+    s->wconn = conn_open(s, CONN_WRITER, err);
     if (s->wconn == NULL) {
         r = STORE_EIO;
         goto fail;
     }
     r = migrate(s->wconn, s->path, err);
+    if (r == STORE_OK)
+        r = checkpointer_start(s, err);
     if (r != STORE_OK)
         goto fail;
     if (store_writer_start(&s->writer, &sq_writer_ops, &s->wconn->base,
