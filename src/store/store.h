@@ -778,9 +778,9 @@ int store_unit_view_get(struct store_conn *c, const char *code,
                         struct arena *a, struct store_unit *out,
                         struct store_unit_marks *marks,
                         struct hrid_err *err);
-/* was is the row as read in this transaction, or NULL: a backend may skip
+/* was is the row as read in this transaction: a backend may skip
  * rewriting the state and party columns (and their indexes) when they are
- * as they were. */
+ * as they were, and moves the statistics' counts from was to u. */
 int store_unit_update(struct store_conn *c, const struct store_unit *was,
                       const struct store_unit *u, struct hrid_err *err);
 int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,

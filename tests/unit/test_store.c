@@ -143,9 +143,20 @@ static int w_unit(struct store_conn *c, void *arg, struct hrid_err *err)
     return store_unit_insert(c, arg, err);
 }
 
+/* As core does: the row as it was, read in the same transaction. */
 static int w_unit_update(struct store_conn *c, void *arg, struct hrid_err *err)
 {
-    return store_unit_update(c, NULL, arg, err);
+    const struct store_unit *u = arg;
+    struct store_unit was;
+    struct arena a;
+    int rc;
+
+    arena_init(&a);
+    rc = store_unit_get(c, u->code, &a, &was, err);
+    if (rc == STORE_OK)
+        rc = store_unit_update(c, &was, u, err);
+    arena_release(&a);
+    return rc;
 }
 
 static int w_component(struct store_conn *c, void *arg, struct hrid_err *err)
