@@ -282,6 +282,18 @@ void jsonw_value(struct jsonw *w, const json_t *v, unsigned flags)
     put_value(w, v, flags);
 }
 
+void jsonw_member_str(struct jsonw *w, const char *key, const char *s)
+{
+    jsonw_key(w, key);
+    jsonw_str(w, s);
+}
+
+void jsonw_member_int(struct jsonw *w, const char *key, int64_t v)
+{
+    jsonw_key(w, key);
+    jsonw_int(w, v);
+}
+
 char *jsonw_dump(struct arena *a, const json_t *v, unsigned flags,
                  size_t *len)
 {

@@ -63,6 +63,9 @@ void jsonw_int(struct jsonw *w, int64_t v);
 void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 void jsonw_value(struct jsonw *w, const json_t *v, unsigned flags);
+/* A member: jsonw_key, then the value as above. */
+void jsonw_member_str(struct jsonw *w, const char *key, const char *s);
+void jsonw_member_int(struct jsonw *w, const char *key, int64_t v);
 
 /* v written into a, NUL-ended (len, when not NULL, excludes the NUL);
  * NULL when out of memory. */

@@ -523,17 +523,12 @@ static void party_ref(struct jsonw *w, struct core *c, struct store_conn *sc,
     }
     jsonw_open(w, '{');
     if (full) {
-        jsonw_key(w, "id");
-        jsonw_int(w, p.id);
-        jsonw_key(w, "kind");
-        jsonw_str(w, p.kind);
-        jsonw_key(w, "name");
-        jsonw_str(w, p.name);
-        jsonw_key(w, "public_name");
-        jsonw_str(w, p.public_name);
+        jsonw_member_int(w, "id", p.id);
+        jsonw_member_str(w, "kind", p.kind);
+        jsonw_member_str(w, "name", p.name);
+        jsonw_member_str(w, "public_name", p.public_name);
     } else {
-        jsonw_key(w, "name");
-        jsonw_str(w, p.public_name);
+        jsonw_member_str(w, "name", p.public_name);
     }
     jsonw_close(w, '}');
 }
@@ -555,16 +550,11 @@ static int component_each(void *ctx, const struct store_component *k)
     struct jsonw *w = ctx;
 
     jsonw_open(w, '{');
-    jsonw_key(w, "slot");
-    jsonw_str(w, k->slot);
-    jsonw_key(w, "part_no");
-    jsonw_str(w, k->part_no);
-    jsonw_key(w, "supplier");
-    jsonw_str(w, k->supplier);
-    jsonw_key(w, "lot");
-    jsonw_str(w, k->lot);
-    jsonw_key(w, "serial");
-    jsonw_str(w, k->serial);
+    jsonw_member_str(w, "slot", k->slot);
+    jsonw_member_str(w, "part_no", k->part_no);
+    jsonw_member_str(w, "supplier", k->supplier);
+    jsonw_member_str(w, "lot", k->lot);
+    jsonw_member_str(w, "serial", k->serial);
     jsonw_key(w, "installed_at");
     time_value(w, k->installed_at);
     jsonw_close(w, '}');
@@ -611,54 +601,40 @@ int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
     memcpy(entc, u->code, 6);
     entc[6] = '\0';
     jsonw_open(w, '{');
-    jsonw_key(w, "code");
-    jsonw_str(w, u->code);
-    jsonw_key(w, "display");
-    jsonw_str(w, display);
-    jsonw_key(w, "view");
-    jsonw_str(w, view == VIEW_REGULATOR      ? "regulator"
-                 : view == VIEW_CUSTODIAN    ? "custodian"
-                 : view == VIEW_MANUFACTURER ? "manufacturer"
-                                             : "public");
+    jsonw_member_str(w, "code", u->code);
+    jsonw_member_str(w, "display", display);
+    jsonw_member_str(w, "view",
+                     view == VIEW_REGULATOR      ? "regulator"
+                     : view == VIEW_CUSTODIAN    ? "custodian"
+                     : view == VIEW_MANUFACTURER ? "manufacturer"
+                                                 : "public");
     jsonw_key(w, "country");
     jsonw_open(w, '{');
     jsonw_key(w, "code");
     jsonw_string(w, u->code, 2);
-    jsonw_key(w, "name");
-    jsonw_str(w, hrid_country_name(u->code));
+    jsonw_member_str(w, "name", hrid_country_name(u->code));
     jsonw_close(w, '}');
     jsonw_key(w, "enterprise");
     jsonw_open(w, '{');
-    jsonw_key(w, "id");
-    jsonw_str(w, entc);
-    jsonw_key(w, "name");
-    jsonw_str(w, ent.public_name);
+    jsonw_member_str(w, "id", entc);
+    jsonw_member_str(w, "name", ent.public_name);
     jsonw_close(w, '}');
     jsonw_key(w, "model");
     jsonw_open(w, '{');
-    jsonw_key(w, "id");
-    jsonw_str(w, m.model_id);
-    jsonw_key(w, "name");
-    jsonw_str(w, m.name);
-    jsonw_key(w, "level");
-    jsonw_int(w, m.level);
-    jsonw_key(w, "level_meaning");
-    jsonw_str(w, hrid_level_meaning(m.level));
-    jsonw_key(w, "status");
-    jsonw_str(w, m.status);
+    jsonw_member_str(w, "id", m.model_id);
+    jsonw_member_str(w, "name", m.name);
+    jsonw_member_int(w, "level", m.level);
+    jsonw_member_str(w, "level_meaning", hrid_level_meaning(m.level));
+    jsonw_member_str(w, "status", m.status);
     jsonw_close(w, '}');
-    jsonw_key(w, "production_date");
-    jsonw_str(w, u->production_date);
-    jsonw_key(w, "state");
-    jsonw_str(w, u->state);
+    jsonw_member_str(w, "production_date", u->production_date);
+    jsonw_member_str(w, "state", u->state);
     /* Who operates it: by public name, or in full from the custodian's
      * view up. */
     jsonw_key(w, "operator");
     party_ref(w, c, sc, u->operator_id, view >= VIEW_CUSTODIAN, a);
-    jsonw_key(w, "scenario");
-    jsonw_str(w, u->scenario);
-    jsonw_key(w, "region");
-    jsonw_str(w, u->region);
+    jsonw_member_str(w, "scenario", u->scenario);
+    jsonw_member_str(w, "region", u->region);
     /* What the robot is approved for and under which limits, and the
      * recalls it awaits a remedy for: every view, the public's too.  The
      * marks, when known, say whether there is anything to look for. */
@@ -678,12 +654,9 @@ int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
         return err->status;
     }
     if (view >= VIEW_MANUFACTURER) {
-        jsonw_key(w, "serial");
-        jsonw_str(w, u->serial);
-        jsonw_key(w, "batch");
-        jsonw_str(w, u->batch);
-        jsonw_key(w, "factory");
-        jsonw_str(w, u->factory);
+        jsonw_member_str(w, "serial", u->serial);
+        jsonw_member_str(w, "batch", u->batch);
+        jsonw_member_str(w, "factory", u->factory);
         tree_member(w, "firmware", core_json_text(u->firmware));
         jsonw_key(w, "components");
         jsonw_open(w, '[');
@@ -692,22 +665,17 @@ int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
         if (rc != STORE_OK)
             return core_store_fail(err, rc, &he);
         jsonw_close(w, ']');
-        jsonw_key(w, "device_key");
-        jsonw_str(w, u->device_key);
-        jsonw_key(w, "market_filing_no");
-        jsonw_str(w, u->market_filing_no);
-        jsonw_key(w, "jurisdiction");
-        jsonw_str(w, u->jurisdiction);
+        jsonw_member_str(w, "device_key", u->device_key);
+        jsonw_member_str(w, "market_filing_no", u->market_filing_no);
+        jsonw_member_str(w, "jurisdiction", u->jurisdiction);
         jsonw_key(w, "registered_at");
         time_value(w, u->registered_at);
         jsonw_key(w, "updated_at");
         time_value(w, u->updated_at);
         jsonw_key(w, "last_event_at");
         time_value(w, u->last_event_at);
-        jsonw_key(w, "last_event_seq");
-        jsonw_int(w, u->last_event_seq);
-        jsonw_key(w, "event_count");
-        jsonw_int(w, u->event_count);
+        jsonw_member_int(w, "last_event_seq", u->last_event_seq);
+        jsonw_member_int(w, "event_count", u->event_count);
     }
     if (view >= VIEW_CUSTODIAN) {
         int64_t now = core_now_ms();
@@ -727,8 +695,7 @@ int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
             jsonw_key(w, "site");
             jsonw_null(w);
         }
-        jsonw_key(w, "previous_state");
-        jsonw_str(w, u->prev_state);
+        jsonw_member_str(w, "previous_state", u->prev_state);
     }
     jsonw_close(w, '}');
     if (w->failed)
