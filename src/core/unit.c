@@ -533,10 +533,12 @@ static void party_ref(struct jsonw *w, struct core *c, struct store_conn *sc,
     jsonw_close(w, '}');
 }
 
-static void time_value(struct jsonw *w, int64_t ms)
+/* A time member: RFC 3339, or null when ms is 0 (not set). */
+static void time_member(struct jsonw *w, const char *key, int64_t ms)
 {
     char buf[32];
 
+    jsonw_key(w, key);
     if (ms == 0) {
         jsonw_null(w);
         return;
@@ -555,8 +557,7 @@ static int component_each(void *ctx, const struct store_component *k)
     jsonw_member_str(w, "supplier", k->supplier);
     jsonw_member_str(w, "lot", k->lot);
     jsonw_member_str(w, "serial", k->serial);
-    jsonw_key(w, "installed_at");
-    time_value(w, k->installed_at);
+    time_member(w, "installed_at", k->installed_at);
     jsonw_close(w, '}');
     return 0;
 }
@@ -668,12 +669,9 @@ int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
         jsonw_member_str(w, "device_key", u->device_key);
         jsonw_member_str(w, "market_filing_no", u->market_filing_no);
         jsonw_member_str(w, "jurisdiction", u->jurisdiction);
-        jsonw_key(w, "registered_at");
-        time_value(w, u->registered_at);
-        jsonw_key(w, "updated_at");
-        time_value(w, u->updated_at);
-        jsonw_key(w, "last_event_at");
-        time_value(w, u->last_event_at);
+        time_member(w, "registered_at", u->registered_at);
+        time_member(w, "updated_at", u->updated_at);
+        time_member(w, "last_event_at", u->last_event_at);
         jsonw_member_int(w, "last_event_seq", u->last_event_seq);
         jsonw_member_int(w, "event_count", u->event_count);
     }
