@@ -178,6 +178,10 @@ json_t *core_json_text(const char *text);
  * of event bodies), with CORE_JSON_REAL digits for reals; NULL when out
  * of memory. */
 char *core_json_dump(struct arena *a, const json_t *v);
+struct jsonw;
+/* A time as core_time_json has it, written to w (core/jsonw.h): RFC 3339,
+ * or null when ms is 0 (not set). */
+void core_time_write(struct jsonw *w, int64_t ms);
 
 /* Leaf hashing (log.c) with a reused libcrypto context; one per thread. */
 struct core_leaf_hasher {
@@ -335,7 +339,6 @@ int core_unit_view(struct store_conn *sc, const struct core_principal *who,
 /* The unit as the view allows, written to w (core/jsonw.h); CORE_OK, or
  * the failure in err.  marks (NULL: unknown) say whether its
  * certifications and recalls need to be looked up. */
-struct jsonw;
 int core_unit_write(struct jsonw *w, struct core *c, struct store_conn *sc,
                     const struct store_unit *u,
                     const struct store_unit_marks *marks,

@@ -264,12 +264,6 @@ void jsonw_int(struct jsonw *w, int64_t v)
     put_int(w, v);
 }
 
-void jsonw_bool(struct jsonw *w, bool v)
-{
-    sep(w);
-    jsonw_put(w, v ? "true" : "false", v ? 4 : 5);
-}
-
 void jsonw_null(struct jsonw *w)
 {
     sep(w);

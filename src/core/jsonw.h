@@ -60,7 +60,6 @@ void jsonw_string(struct jsonw *w, const char *s, size_t n);
 /* s as a JSON string, or null when s is NULL. */
 void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_int(struct jsonw *w, int64_t v);
-void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 void jsonw_value(struct jsonw *w, const json_t *v, unsigned flags);
 /* A member: jsonw_key, then the value as above. */

@@ -507,8 +507,6 @@ int core_unit_view(struct store_conn *sc, const struct core_principal *who,
     return CORE_OK;
 }
 
-/* {"id":..,"name":..} of a party, or null; names only (public_name) for
- * the public. */
 /* A party named in a unit's view: its public name, or (full) who it is;
  * null when none. */
 static void party_ref(struct jsonw *w, struct core *c, struct store_conn *sc,
@@ -533,18 +531,10 @@ static void party_ref(struct jsonw *w, struct core *c, struct store_conn *sc,
     jsonw_close(w, '}');
 }
 
-/* A time member: RFC 3339, or null when ms is 0 (not set). */
 static void time_member(struct jsonw *w, const char *key, int64_t ms)
 {
-    char buf[32];
-
     jsonw_key(w, key);
-    if (ms == 0) {
-        jsonw_null(w);
-        return;
-    }
-    core_time_format(ms, buf);
-    jsonw_str(w, buf);
+    core_time_write(w, ms);
 }
 
 static int component_each(void *ctx, const struct store_component *k)

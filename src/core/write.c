@@ -289,16 +289,16 @@ char *core_json_dump(struct arena *a, const json_t *v)
  */
 #define LEAF_PART_MAX 512
 
-static void put_time(struct jsonw *w, int64_t ms)
+void core_time_write(struct jsonw *w, int64_t ms)
 {
     char t[32];
 
     if (ms == 0) {
-        jsonw_put(w, "null", 4);
+        jsonw_null(w);
         return;
     }
     core_time_format(ms, t);
-    jsonw_string(w, t, 24);
+    jsonw_str(w, t);
 }
 
 /* head: everything before the body's value; tail: everything after. */
@@ -312,13 +312,13 @@ static bool leaf_parts(const struct store_event *e, struct jsonw *head,
         jsonw_string(head, e->actor_role, strlen(e->actor_role));
     }
     jsonw_put(head, "},\"at\":", 7);
-    put_time(head, e->at);
+    core_time_write(head, e->at);
     jsonw_put(head, ",\"body\":", 8);
 
     jsonw_put(tail, ",\"code\":", 8);
     jsonw_string(tail, e->code, strlen(e->code));
     jsonw_put(tail, ",\"recorded_at\":", 15);
-    put_time(tail, e->recorded_at);
+    core_time_write(tail, e->recorded_at);
     jsonw_put(tail, ",\"type\":", 8);
     jsonw_string(tail, e->type ? e->type : "", e->type ? strlen(e->type) : 0);
     jsonw_put(tail, "}", 1);

@@ -131,6 +131,14 @@ int route_read(struct hreq *r, int rc, json_t *body,
     return http_json(r, 200, body);
 }
 
+int route_read_text(struct hreq *r, int rc, const char *text, size_t len,
+                    const struct core_err *err)
+{
+    if (rc != CORE_OK)
+        return route_core_error(r, err);
+    return http_raw(r, 200, "application/json", text, len);
+}
+
 int route_create(struct hreq *r, const struct route_call *call,
                  route_create_fn create)
 {

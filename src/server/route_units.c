@@ -31,9 +31,7 @@ int route_units_list(struct hreq *r, const struct route_call *call)
     rc = core_unit_list(call->core, &call->who, http_query(r, "state", NULL),
                         http_query(r, "model", NULL), &page, http_arena(r),
                         &out, &out_len, &err);
-    if (rc != CORE_OK)
-        return route_core_error(r, &err);
-    return http_raw(r, 200, "application/json", out, out_len);
+    return route_read_text(r, rc, out, out_len, &err);
 }
 
 int route_units_get(struct hreq *r, const struct route_call *call)
@@ -46,7 +44,5 @@ int route_units_get(struct hreq *r, const struct route_call *call)
 
     rc = core_unit_get_text(call->core, &call->who, code, len, http_arena(r),
                             &out, &out_len, &err);
-    if (rc != CORE_OK)
-        return route_core_error(r, &err);
-    return http_raw(r, 200, "application/json", out, out_len);
+    return route_read_text(r, rc, out, out_len, &err);
 }

@@ -109,6 +109,9 @@ int route_reply(struct hreq *r, int rc, struct core_reply *reply,
  * else the error. */
 int route_read(struct hreq *r, int rc, json_t *body,
                const struct core_err *err);
+/* The same for a core read that wrote its reply as JSON text (len bytes). */
+int route_read_text(struct hreq *r, int rc, const char *text, size_t len,
+                    const struct core_err *err);
 
 /*
  * Reads the "limit" and "cursor" query arguments into page.  limit must

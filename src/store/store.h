@@ -875,8 +875,8 @@ int store_cert_list(struct store_conn *c, int64_t model_row, int64_t unit_id,
  * recall_reach materialises a recall in one statement per model named
  * (one in all when none is): a row, state "notified" and its notice owed,
  * for each unit t reaches (*count: how many); recall_unit_drop deletes one
- * again while it is owed its notice.  A lot range leaves out components without a lot; backends are
- * given one with both ends or none. */
+ * again while it is owed its notice.  A lot range leaves out components
+ * without a lot; backends are given one with both ends or none. */
 int store_recall_insert(struct store_conn *c, struct store_recall *r,
                         struct hrid_err *err);
 int store_recall_get(struct store_conn *c, int64_t id, struct arena *a,

@@ -1725,26 +1725,12 @@ static int pg_unit_insert(struct store_conn *sc, struct store_unit *u,
     return returned_id(res, &u->id, err, subject);
 }
 
-static int pg_unit_get(struct store_conn *sc, const char *code,
-                       struct arena *a, struct store_unit *out,
-                       struct hrid_err *err)
-{
-    struct pg_args b;
-    PGresult *res;
-    int r;
-
-    memset(out, 0, sizeof *out);
-    pg_args_init(&b);
-    pg_str(&b, code);
-    res = pg_run(pgc(sc), &S_UNIT_GET, &b, &r, err, "reading a unit");
-    GET_ROW(read_unit, out, "unit '%s' not found", or_empty(code));
-    return r;
-}
-
-static int pg_unit_view_get(struct store_conn *sc, const char *code,
-                            struct arena *a, struct store_unit *out,
-                            struct store_unit_marks *marks,
-                            struct hrid_err *err)
+/* A unit by code through statement q: S_UNIT_GET, or S_UNIT_VIEW_GET,
+ * whose two columns after the row's are the marks (marks not NULL). */
+static int unit_by_code(struct store_conn *sc, const struct pg_stmt *q,
+                        const char *code, struct arena *a,
+                        struct store_unit *out,
+                        struct store_unit_marks *marks, struct hrid_err *err)
 {
     struct pg_args b;
     struct pg_row row;
@@ -1752,17 +1738,18 @@ static int pg_unit_view_get(struct store_conn *sc, const char *code,
     int r;
 
     memset(out, 0, sizeof *out);
-    memset(marks, 0, sizeof *marks);
     pg_args_init(&b);
     pg_str(&b, code);
-    res = pg_run(pgc(sc), &S_UNIT_VIEW_GET, &b, &r, err, "reading a unit");
+    res = pg_run(pgc(sc), q, &b, &r, err, "reading a unit");
     if (res == NULL)
         return r;
     if (PQntuples(res) > 0) {
         pg_row_init(&row, res, 0, a);
         r = read_unit(&row, out, err);
-        marks->certified = pg_row_i64(&row) != 0;
-        marks->recalled = pg_row_i64(&row) != 0;
+        if (marks != NULL) {
+            marks->certified = pg_row_i64(&row) != 0;
+            marks->recalled = pg_row_i64(&row) != 0;
+        }
     } else {
         r = hrid_err_set(err, STORE_NOTFOUND, 0, 0, "unit '%s' not found",
                          or_empty(code));
@@ -1771,6 +1758,22 @@ static int pg_unit_view_get(struct store_conn *sc, const char *code,
     if (r != STORE_OK)
         memset(out, 0, sizeof *out);
     return r;
+}
+
+static int pg_unit_get(struct store_conn *sc, const char *code,
+                       struct arena *a, struct store_unit *out,
+                       struct hrid_err *err)
+{
+    return unit_by_code(sc, &S_UNIT_GET, code, a, out, NULL, err);
+}
+
+static int pg_unit_view_get(struct store_conn *sc, const char *code,
+                            struct arena *a, struct store_unit *out,
+                            struct store_unit_marks *marks,
+                            struct hrid_err *err)
+{
+    memset(marks, 0, sizeof *marks);
+    return unit_by_code(sc, &S_UNIT_VIEW_GET, code, a, out, marks, err);
 }
 
 /* One statement rewrites the whole row: PostgreSQL writes a new row

@@ -553,9 +553,9 @@ enum stmt_id {
     ST_MODEL_LIST, ST_MODEL_LIST_ENT,
     ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_VIEW_GET, ST_UNIT_UPDATE,
     ST_UNIT_SET_STATE, ST_UNIT_SET_PARTIES, ST_UNIT_LIST,
-    ST_STAT_UNITS_ADD, ST_STAT_UNITS_SUB, ST_STAT_REGISTERED, ST_STAT_RELEASED,
     ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_MODEL, ST_UNIT_LIST_STATE,
     ST_UNIT_COUNT,
+    ST_STAT_UNITS_ADD, ST_STAT_UNITS_SUB, ST_STAT_REGISTERED, ST_STAT_RELEASED,
     ST_COMP_INSERT, ST_COMP_REMOVE, ST_COMP_EXISTS, ST_COMP_LIST,
     ST_COMP_LIST_INSTALLED,
     ST_EVENT_APPEND, ST_EVENT_LIST, ST_EVENT_SCAN, ST_EVENT_SCAN_UNIT,
@@ -1860,37 +1860,19 @@ static int sq_unit_insert(struct store_conn *sc, struct store_unit *u,
     return r;
 }
 
-static int sq_unit_get(struct store_conn *sc, const char *code,
-                       struct arena *a, struct store_unit *out,
-                       struct hrid_err *err)
+/* A unit by code through statement id: ST_UNIT_GET, or ST_UNIT_VIEW_GET,
+ * whose two columns after the row's are the marks (marks not NULL). */
+static int unit_by_code(struct store_conn *sc, enum stmt_id id,
+                        const char *code, struct arena *a,
+                        struct store_unit *out,
+                        struct store_unit_marks *marks, struct hrid_err *err)
 {
     struct sq_conn *c = sqc(sc);
-    sqlite3_stmt *st = stmt_get(c, ST_UNIT_GET, err);
+    sqlite3_stmt *st = stmt_get(c, id, err);
     struct bind b;
     int rc, r;
 
     memset(out, 0, sizeof *out);
-    if (st == NULL)
-        return STORE_EIO;
-    bind_init(&b, st);
-    bind_str(&b, code);
-    GET_ROW(read_unit, out, "reading a unit", "unit '%s' not found",
-            or_empty(code));
-    return r;
-}
-
-static int sq_unit_view_get(struct store_conn *sc, const char *code,
-                            struct arena *a, struct store_unit *out,
-                            struct store_unit_marks *marks,
-                            struct hrid_err *err)
-{
-    struct sq_conn *c = sqc(sc);
-    sqlite3_stmt *st = stmt_get(c, ST_UNIT_VIEW_GET, err);
-    struct bind b;
-    int rc, r;
-
-    memset(out, 0, sizeof *out);
-    memset(marks, 0, sizeof *marks);
     if (st == NULL)
         return STORE_EIO;
     bind_init(&b, st);
@@ -1898,8 +1880,10 @@ static int sq_unit_view_get(struct store_conn *sc, const char *code,
     rc = bind_step(&b);
     if (rc == SQLITE_ROW) {
         r = read_unit(st, a, out, err);
-        marks->certified = sqlite3_column_int(st, UNIT_NCOLS) != 0;
-        marks->recalled = sqlite3_column_int(st, UNIT_NCOLS + 1) != 0;
+        if (marks != NULL) {
+            marks->certified = sqlite3_column_int(st, UNIT_NCOLS) != 0;
+            marks->recalled = sqlite3_column_int(st, UNIT_NCOLS + 1) != 0;
+        }
     } else if (rc == SQLITE_DONE) {
         r = hrid_err_set(err, STORE_NOTFOUND, 0, 0, "unit '%s' not found",
                          or_empty(code));
@@ -1910,6 +1894,22 @@ static int sq_unit_view_get(struct store_conn *sc, const char *code,
     if (r != STORE_OK)
         memset(out, 0, sizeof *out);
     return r;
+}
+
+static int sq_unit_get(struct store_conn *sc, const char *code,
+                       struct arena *a, struct store_unit *out,
+                       struct hrid_err *err)
+{
+    return unit_by_code(sc, ST_UNIT_GET, code, a, out, NULL, err);
+}
+
+static int sq_unit_view_get(struct store_conn *sc, const char *code,
+                            struct arena *a, struct store_unit *out,
+                            struct store_unit_marks *marks,
+                            struct hrid_err *err)
+{
+    memset(marks, 0, sizeof *marks);
+    return unit_by_code(sc, ST_UNIT_VIEW_GET, code, a, out, marks, err);
 }
 
 static bool same_str(const char *x, const char *y)
