@@ -508,6 +508,14 @@ static const char *const MIGRATIONS[] = {
     "DROP TRIGGER IF EXISTS stat_units_insert;"
     "DROP TRIGGER IF EXISTS stat_units_update;"
     "DROP TRIGGER IF EXISTS stat_units_release;",
+
+    /* 17: a unit's code begins with its maker's country and enterprise
+     * code and its model's: the code index finds a maker's or a model's
+     * units as a range (UNITS_OF_ENT, UNITS_OF_MODEL), and two more
+     * indexes cost each registration of a million-unit registry a fifth
+     * of its unit insert. */
+    "DROP INDEX IF EXISTS units_enterprise;"
+    "DROP INDEX IF EXISTS units_model;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -517,11 +525,24 @@ static const char *const MIGRATIONS[] = {
 /* unit_list: ?1 the leading filter (absent from the unfiltered walk),
  * ?2 the last code seen, ?3-?5 the other filters (0 or NULL: none), ?6 the
  * limit.  The planner picks the (filter, code) index for "?1 AND code >
- * ?2 ORDER BY code", so a page costs its own rows, not the ones before. */
+ * ?2 ORDER BY code", or for a maker or a model the code index's range, so
+ * a page costs its own rows, not the ones before. */
 #define UNIT_LIST_REST                                                     \
     " AND code > ?2 AND (?3 = 0 OR enterprise_id = ?3)"                     \
     " AND (?4 = 0 OR model_row = ?4) AND (?5 IS NULL OR state = ?5)"        \
     " ORDER BY code LIMIT ?6"
+
+/* The units of the enterprise or the model whose row is parameter p, as a
+ * range of the code index (migration 17); lo is the lowest code the range
+ * may start after, besides the prefix.  Codes are 0-9A-Z, so every code
+ * with the prefix sorts before the prefix followed by '~'. */
+#define ENT_PREFIX(p)                                                       \
+    "(SELECT country || ent_code FROM parties WHERE id = " p ")"
+#define MODEL_PREFIX(p) "(SELECT model_id FROM models WHERE id = " p ")"
+#define CODE_RANGE(col, lo, prefix)                                         \
+    col " > max(" lo ", " prefix ") AND " col " < " prefix " || '~'"
+#define UNITS_OF_ENT(col, lo, p) CODE_RANGE(col, lo, ENT_PREFIX(p))
+#define UNITS_OF_MODEL(col, lo, p) CODE_RANGE(col, lo, MODEL_PREFIX(p))
 
 /* recall_reach: ?1 the recall, ?2 the maker, ?3-?6 the batch and date
  * ranges, ?7 the model (0: any), ?8-?12 the part, supplier, installed
@@ -696,12 +717,12 @@ static const char *const SQL[ST_COUNT] = {
         " OR operator_id IS NOT ?4)",
     [ST_UNIT_LIST] = "SELECT " UNIT_COLS " FROM units WHERE 1"
                      UNIT_LIST_REST,
-    [ST_UNIT_LIST_ENT] = "SELECT " UNIT_COLS " FROM units"
-                         " WHERE enterprise_id = ?1" UNIT_LIST_REST,
+    [ST_UNIT_LIST_ENT] = "SELECT " UNIT_COLS " FROM units WHERE "
+                         UNITS_OF_ENT("code", "?2", "?1") UNIT_LIST_REST,
     [ST_UNIT_LIST_CUST] = "SELECT " UNIT_COLS " FROM units"
                           " WHERE custodian_id = ?1" UNIT_LIST_REST,
-    [ST_UNIT_LIST_MODEL] = "SELECT " UNIT_COLS " FROM units"
-                           " WHERE model_row = ?1" UNIT_LIST_REST,
+    [ST_UNIT_LIST_MODEL] = "SELECT " UNIT_COLS " FROM units WHERE "
+                           UNITS_OF_MODEL("code", "?2", "?1") UNIT_LIST_REST,
     [ST_UNIT_LIST_STATE] = "SELECT " UNIT_COLS " FROM units"
                            " WHERE state = ?1" UNIT_LIST_REST,
     /* Holders of a part, with and without a lot range: the range is
@@ -765,8 +786,10 @@ static const char *const SQL[ST_COUNT] = {
                              " WHERE id = ?1",
     [ST_RECALL_NOTIFYING] = "SELECT " RECALL_COLS " FROM recalls"
                             " WHERE notify_after >= 0 ORDER BY id LIMIT 1",
-    [ST_REACH_ENT] = REACH_INSERT "u.enterprise_id = ?2" REACH_UNIT,
-    [ST_REACH_MODEL] = REACH_INSERT "u.model_row = ?7" REACH_UNIT,
+    [ST_REACH_ENT] = REACH_INSERT UNITS_OF_ENT("u.code", "''", "?2")
+                     REACH_UNIT,
+    [ST_REACH_MODEL] = REACH_INSERT UNITS_OF_MODEL("u.code", "''", "?7")
+                       REACH_UNIT,
     [ST_REACH_PART] = REACH_INSERT REACH_PART ")" REACH_UNIT,
     [ST_REACH_LOTS] = REACH_INSERT REACH_PART
                       " AND k.lot >= ?11 AND k.lot <= ?12)" REACH_UNIT,
