@@ -367,6 +367,13 @@ int core_event_record(struct store_conn *sc, struct store_unit *u,
                       struct arena *a, struct store_event *e,
                       struct core_err *err);
 
+/* As core_event_record, with the body already in canonical text. */
+int core_event_record_text(struct store_conn *sc, struct store_unit *u,
+                           const char *type, int64_t at,
+                           const struct core_principal *who,
+                           const char *body, struct store_event *e,
+                           struct arena *a, struct core_err *err);
+
 /* Writes the recall notices unit u is owed (recall.c) into its history,
  * oldest recall first; the caller writes u's row.  Every write that
  * records an event on an existing unit calls it first, so those notices

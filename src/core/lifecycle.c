@@ -717,6 +717,20 @@ int core_event_record(struct store_conn *sc, struct store_unit *u,
                       struct arena *a, struct store_event *e,
                       struct core_err *err)
 {
+    const char *text = core_json_dump(a, body);
+
+    if (text == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    return core_event_record_text(sc, u, type, at, who, text, e, a, err);
+}
+
+int core_event_record_text(struct store_conn *sc, struct store_unit *u,
+                           const char *type, int64_t at,
+                           const struct core_principal *who,
+                           const char *body, struct store_event *e,
+                           struct arena *a, struct core_err *err)
+{
     struct hrid_err he;
     int rc;
 
@@ -728,10 +742,7 @@ int core_event_record(struct store_conn *sc, struct store_unit *u,
     e->recorded_at = core_now_ms();
     e->actor_id = who->party_id;
     e->actor_role = core_role_name(who->role);
-    e->body = core_json_dump(a, body);
-    if (e->body == NULL)
-        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
-                         "out of memory");
+    e->body = body;
     rc = store_event_append(sc, e, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);

@@ -67,12 +67,117 @@ static const struct schema_field unit_fields[] = {
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
+/* The models a registration has looked up, so that a bulk naming a few
+ * models, in any order, reads each once.  Past REG_MODELS distinct ones,
+ * the oldest is read again when named. */
+#define REG_MODELS 32
+
 struct reg_op {
     json_t *units;          /* array of checked unit objects */
     bool bulk;
     const struct core_principal *who;
     json_t *serials;        /* counter name -> next serial number */
+    struct store_model models[REG_MODELS];
+    size_t nmodels;         /* models seen; slot nmodels % REG_MODELS next */
+    /* Each unit's register event body as canonical JSON without its
+     * serial and closing brace (reg_bodies). */
+    const char **bodies;
 };
+
+/*
+ * The register event's body is the registration as recorded: the unit
+ * object without "at", its model in canonical form, the registry's
+ * jurisdiction and the serial body, which for an allocated serial only
+ * the writer knows.  "serial" sorts after every other unit field, so the
+ * canonical text is written here, by the request's own thread, up to
+ * where the serial goes; register_one appends the serial.  The writer,
+ * which every write waits for, then does not serialise 10,000 objects.
+ */
+static int reg_bodies(struct core *c, struct reg_op *op, struct arena *a,
+                      struct core_err *err)
+{
+    size_t i, n = json_array_size(op->units);
+    json_t *in;
+
+    op->bodies = arena_alloc(a, n * sizeof *op->bodies);
+    if (op->bodies == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    json_array_foreach(op->units, i, in) {
+        json_t *b = json_copy(in);
+        char mid[HRID_MODEL_ID_LEN + 1];
+        const char *k;
+        json_t *v;
+        char *text;
+
+        if (b == NULL)
+            return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                             "out of memory");
+        core_upper(mid, schema_str(in, "model"), HRID_MODEL_ID_LEN);
+        json_object_del(b, "at");
+        json_object_del(b, "serial");
+        json_object_set_new(b, "model", json_string(mid));
+        json_object_set_new(b, "jurisdiction", json_string(c->country));
+        json_object_foreach(b, k, v) {
+            if (strcmp(k, "serial") > 0) {
+                json_decref(b);
+                return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                                 "unit field '%s' sorts after \"serial\"",
+                                 k);
+            }
+        }
+        text = core_json_dump(a, b);
+        json_decref(b);
+        if (text == NULL)
+            return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                             "out of memory");
+        text[strlen(text) - 1] = '\0';         /* the closing brace */
+        op->bodies[i] = text;
+    }
+    return CORE_OK;
+}
+
+/* Unit i's register event body, with its serial body ser. */
+static const char *reg_body(const struct reg_op *op, size_t i,
+                            const char *ser, struct arena *a)
+{
+    static const char key[] = ",\"serial\":\"";
+    size_t n = strlen(op->bodies[i]), m = strlen(ser);
+    char *t = arena_alloc(a, n + sizeof key - 1 + m + 3);
+
+    if (t == NULL)
+        return NULL;
+    memcpy(t, op->bodies[i], n);
+    memcpy(t + n, key, sizeof key - 1);
+    memcpy(t + n + sizeof key - 1, ser, m);
+    memcpy(t + n + sizeof key - 1 + m, "\"}", 3);
+    return t;
+}
+
+/* The model mid (canonical), from op's models or the store. */
+static int reg_model(struct store_conn *sc, struct reg_op *op,
+                     const char *mid, struct arena *a,
+                     struct store_model **out, struct hrid_err *he)
+{
+    size_t n = op->nmodels < REG_MODELS ? op->nmodels : REG_MODELS;
+    struct store_model *m;
+    int rc;
+
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(op->models[k].model_id, mid) == 0) {
+            *out = &op->models[k];
+            return STORE_OK;
+        }
+    m = &op->models[op->nmodels % REG_MODELS];
+    rc = store_model_get(sc, mid, a, m, he);
+    if (rc != STORE_OK) {
+        m->model_id[0] = '\0';
+        return rc;
+    }
+    op->nmodels++;
+    *out = m;
+    return STORE_OK;
+}
 
 /* Whether a checked unit object asks the platform for its serial. */
 static bool wants_serial(json_t *in)
@@ -151,9 +256,10 @@ static void field_path(char *out, size_t n, bool bulk, size_t i,
 /* Registers one checked unit object; i is its index in a bulk. */
 static int register_one(struct core *c, struct store_conn *sc,
                         struct reg_op *op, size_t i, json_t *in,
-                        struct store_model *model, struct arena *a,
-                        json_t **reply, struct core_err *err)
+                        struct arena *a, json_t **reply,
+                        struct core_err *err)
 {
+    struct store_model *model;
     struct store_unit u, was;
     struct store_event e;
     struct hrid_err he;
@@ -162,7 +268,8 @@ static int register_one(struct core *c, struct store_conn *sc,
     const char *pdate = schema_str(in, "production_date");
     json_t *firmware = json_object_get(in, "firmware");
     json_t *components = json_object_get(in, "components");
-    json_t *body, *comp;
+    const char *body;
+    json_t *comp;
     char field[CORE_FIELD_MAX], ser[HRID_SERIAL_BODY_LEN + 1], mid[13];
     char code[HRID_CODE_LEN + 1];
     int64_t now = core_now_ms();
@@ -170,18 +277,14 @@ static int register_one(struct core *c, struct store_conn *sc,
     size_t k;
     int rc;
 
-    /* The model: one lookup per distinct model in a bulk. */
     core_upper(mid, model_id, HRID_MODEL_ID_LEN);
-    if (strcmp(model->model_id, mid) != 0) {
-        rc = store_model_get(sc, mid, a, model, &he);
-        if (rc != STORE_OK) {
-            model->model_id[0] = '\0';
-            field_path(field, sizeof field, op->bulk, i, "model");
-            if (rc == STORE_NOTFOUND)
-                return core_fail(err, CORE_EINVALID, "invalid_field", field,
-                                 "%s: no model '%s'", field, mid);
-            return core_store_fail(err, rc, &he);
-        }
+    rc = reg_model(sc, op, mid, a, &model, &he);
+    if (rc != STORE_OK) {
+        field_path(field, sizeof field, op->bulk, i, "model");
+        if (rc == STORE_NOTFOUND)
+            return core_fail(err, CORE_EINVALID, "invalid_field", field,
+                             "%s: no model '%s'", field, mid);
+        return core_store_fail(err, rc, &he);
     }
     if (model->enterprise_id != op->who->party_id) {
         field_path(field, sizeof field, op->bulk, i, "model");
@@ -253,15 +356,10 @@ static int register_one(struct core *c, struct store_conn *sc,
         }
     }
 
-    /* The register event's body is the registration as recorded, with
-     * the serial resolved: the canonical record of the unit's birth. */
-    /* The request's own object becomes the body: nothing reads it after
-     * this unit is written, and a copy of 10,000 of them is not free. */
-    body = json_incref(in);
-    json_object_del(body, "at");
-    json_object_set_new(body, "model", json_string(mid));
-    json_object_set_new(body, "serial", json_string(ser));
-    json_object_set_new(body, "jurisdiction", json_string(c->country));
+    body = reg_body(op, i, ser, a);
+    if (body == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
 
     memset(&u, 0, sizeof u);
     memcpy(u.code, code, sizeof code);
@@ -283,19 +381,15 @@ static int register_one(struct core *c, struct store_conn *sc,
     u.last_event_at = at;
     rc = store_unit_insert(sc, &u, &he);
     if (rc == STORE_CONFLICT) {
-        json_decref(body);
         field_path(field, sizeof field, op->bulk, i, "serial");
         return core_fail(err, CORE_ECONFLICT, "unit_exists", field,
                          "unit '%s' is already registered", code);
     }
-    if (rc != STORE_OK) {
-        json_decref(body);
+    if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
-    }
     was = u;
-    rc = core_event_record(sc, &u, "register", at, op->who, body, a, &e,
-                           err);
-    json_decref(body);
+    rc = core_event_record_text(sc, &u, "register", at, op->who, body, &e,
+                                a, err);
     if (rc != CORE_OK)
         return rc;
     /* As inserted but for the counts of its history. */
@@ -337,12 +431,11 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
                        struct core_err *err)
 {
     struct reg_op *op = arg;
-    struct store_model model;
     json_t *list = op->bulk ? json_array() : NULL;
     json_t *in, *one = NULL;
     size_t i;
 
-    memset(&model, 0, sizeof model);
+    op->nmodels = 0;
     op->serials = json_object();
     if (reserve_serials(sc, op, err) != CORE_OK) {
         json_decref(op->serials);
@@ -350,7 +443,7 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
         return err->status;
     }
     json_array_foreach(op->units, i, in) {
-        int rc = register_one(c, sc, op, i, in, &model, a, &one, err);
+        int rc = register_one(c, sc, op, i, in, a, &one, err);
 
         if (rc != CORE_OK) {
             json_decref(op->serials);
@@ -376,11 +469,13 @@ int core_units_register(struct core *c, const struct core_principal *who,
                         struct arena *a, struct core_reply *out,
                         struct core_err *err)
 {
-    struct reg_op op = {NULL, false, who, NULL};
+    struct reg_op op;
     json_t *units = json_object_get(body, "units");
     int rc;
 
     memset(out, 0, sizeof *out);
+    memset(&op, 0, sizeof op);
+    op.who = who;
     rc = core_require(who, ROLE_MANUFACTURER, "register units", err);
     if (rc != CORE_OK)
         return rc;
@@ -420,13 +515,18 @@ int core_units_register(struct core *c, const struct core_principal *who,
         }
         op.units = units;
         op.bulk = true;
+        rc = reg_bodies(c, &op, a, err);
+        if (rc != CORE_OK)
+            return rc;
         return core_write(c, who, idem, register_op, &op, a, out, err);
     }
     rc = schema_check(body, unit_fields, "", err);
     if (rc != CORE_OK)
         return rc;
     op.units = json_pack("[O]", body);
-    rc = core_write(c, who, idem, register_op, &op, a, out, err);
+    rc = reg_bodies(c, &op, a, err);
+    if (rc == CORE_OK)
+        rc = core_write(c, who, idem, register_op, &op, a, out, err);
     json_decref(op.units);
     return rc;
 }
