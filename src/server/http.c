@@ -761,10 +761,12 @@ static bool run_elsewhere(struct http_server *srv, struct hreq *r)
         else
             srv->q_head = r;
         srv->q_tail = r;
-        pthread_cond_signal(&srv->q_cv);
         queued = true;
     }
     pthread_mutex_unlock(&srv->q_mu);
+    /* After unlocking, so that the worker does not wake to a held mutex. */
+    if (queued)
+        pthread_cond_signal(&srv->q_cv);
     return queued;
 }
 
