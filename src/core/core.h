@@ -182,6 +182,12 @@ struct core_reply {
     int http_status;
     json_t *body;
     bool replayed;               /* true when an idempotent replay */
+    /* An operation may leave body NULL and set build instead: core_write
+     * then builds the body from build_arg after the commit, on the
+     * caller's thread, so that the writer every write waits for does not
+     * spend its time on replies. */
+    json_t *(*build)(void *build_arg);
+    void *build_arg;
 };
 
 /* ---- operations ----------------------------------------------------- */

@@ -118,10 +118,11 @@ struct store_conn *core_conn(struct core *c, struct core_err *err);
 
 /*
  * The write path of every operation.  op runs inside store_write; it
- * returns CORE_OK and sets reply->http_status and reply->body, or a core
- * status with err set, and then nothing it wrote is kept.  With an
- * idempotency key, a replay returns the stored reply without running op,
- * and a successful op's reply is stored in the same transaction.
+ * returns CORE_OK and sets reply->http_status and reply->body (or
+ * reply->build), or a core status with err set, and then nothing it wrote
+ * is kept.  With an idempotency key, a replay returns the stored reply
+ * without running op, and a successful op's reply is built and stored in
+ * the same transaction.
  */
 typedef int (*core_op_fn)(struct core *c, struct store_conn *sc, void *arg,
                           struct arena *a, struct core_reply *reply,

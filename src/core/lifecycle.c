@@ -759,7 +759,16 @@ struct event_op {
     json_t *body;                /* the request body (checked) */
     const struct event_rule *rule;
     const struct core_principal *who;
+    struct store_event e;        /* the event recorded, for the reply */
+    const char *state;           /* the unit's state after it */
 };
+
+static json_t *event_reply(void *arg)
+{
+    struct event_op *op = arg;
+
+    return core_event_json(&op->e, op->state);
+}
 
 static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
                         struct arena *a, struct core_reply *reply,
@@ -862,7 +871,10 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
     reply->http_status = 201;
-    reply->body = core_event_json(&e, x.u.state);
+    op->e = e;
+    op->state = x.u.state;
+    reply->build = event_reply;
+    reply->build_arg = op;
     return CORE_OK;
 }
 

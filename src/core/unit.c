@@ -82,7 +82,29 @@ struct reg_op {
     /* Each unit's register event body as canonical JSON without its
      * serial and closing brace (reg_bodies). */
     const char **bodies;
+    /* A bulk's codes and register events, for its reply (reg_reply). */
+    char (*codes)[HRID_CODE_LEN + 1];
+    int64_t *seqs;
 };
+
+/* A bulk registration's reply, built after its commit (core_reply). */
+static json_t *reg_reply(void *arg)
+{
+    const struct reg_op *op = arg;
+    size_t i, n = json_array_size(op->units);
+    json_t *list = json_array();
+
+    for (i = 0; i < n; i++) {
+        char display[HRID_CODE_DISPLAY_LEN + 1];
+
+        hrid_code_display(op->codes[i], display);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:I}", "code",
+                                              op->codes[i], "display",
+                                              display, "seq",
+                                              (json_int_t)op->seqs[i]));
+    }
+    return json_pack("{s:I, s:o}", "count", (json_int_t)n, "units", list);
+}
 
 /*
  * The register event's body is the registration as recorded: the unit
@@ -100,7 +122,9 @@ static int reg_bodies(struct core *c, struct reg_op *op, struct arena *a,
     json_t *in;
 
     op->bodies = arena_alloc(a, n * sizeof *op->bodies);
-    if (op->bodies == NULL)
+    op->codes = arena_alloc(a, n * sizeof *op->codes);
+    op->seqs = arena_alloc(a, n * sizeof *op->seqs);
+    if (op->bodies == NULL || op->codes == NULL || op->seqs == NULL)
         return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                          "out of memory");
     json_array_foreach(op->units, i, in) {
@@ -253,7 +277,9 @@ static void field_path(char *out, size_t n, bool bulk, size_t i,
         snprintf(out, n, "%s", name);
 }
 
-/* Registers one checked unit object; i is its index in a bulk. */
+/* Registers one checked unit object; i is its index in a bulk.  A single
+ * registration's reply (the unit's view) goes to reply; a bulk's code and
+ * event go to op, for reg_reply. */
 static int register_one(struct core *c, struct store_conn *sc,
                         struct reg_op *op, size_t i, json_t *in,
                         struct arena *a, json_t **reply,
@@ -413,11 +439,8 @@ static int register_one(struct core *c, struct store_conn *sc,
             return core_store_fail(err, rc, &he);
     }
     if (op->bulk) {
-        char display[HRID_CODE_DISPLAY_LEN + 1];
-
-        hrid_code_display(code, display);
-        *reply = json_pack("{s:s, s:s, s:I}", "code", code, "display",
-                           display, "seq", (json_int_t)e.seq);
+        memcpy(op->codes[i], code, sizeof op->codes[i]);
+        op->seqs[i] = e.seq;
     } else {
         *reply = core_unit_json(c, sc, &u, VIEW_MANUFACTURER, a, err);
         if (*reply == NULL)
@@ -431,7 +454,6 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
                        struct core_err *err)
 {
     struct reg_op *op = arg;
-    json_t *list = op->bulk ? json_array() : NULL;
     json_t *in, *one = NULL;
     size_t i;
 
@@ -439,7 +461,6 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
     op->serials = json_object();
     if (reserve_serials(sc, op, err) != CORE_OK) {
         json_decref(op->serials);
-        json_decref(list);
         return err->status;
     }
     json_array_foreach(op->units, i, in) {
@@ -447,20 +468,17 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
 
         if (rc != CORE_OK) {
             json_decref(op->serials);
-            json_decref(list);
             return rc;
         }
-        if (list != NULL)
-            json_array_append_new(list, one);
     }
     json_decref(op->serials);
     reply->http_status = 201;
-    if (op->bulk)
-        reply->body = json_pack("{s:I, s:o}", "count",
-                                (json_int_t)json_array_size(op->units),
-                                "units", list);
-    else
+    if (op->bulk) {
+        reply->build = reg_reply;
+        reply->build_arg = op;
+    } else {
         reply->body = one;
+    }
     return CORE_OK;
 }
 

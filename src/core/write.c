@@ -59,9 +59,14 @@ static int write_job_run(struct store_conn *sc, void *arg,
     if (rc != CORE_OK) {
         json_decref(j->reply->body);
         j->reply->body = NULL;
+        j->reply->build = NULL;
         return STORE_ABORT;
     }
     if (with_idem) {
+        if (j->reply->build != NULL) {
+            j->reply->body = j->reply->build(j->reply->build_arg);
+            j->reply->build = NULL;
+        }
         memset(&rec, 0, sizeof rec);
         rec.party_id = j->who->party_id;
         rec.key = idem->key;
@@ -96,11 +101,17 @@ int core_write(struct core *c, const struct core_principal *who,
     err->status = CORE_OK;
     hrid_err_clear(&he);
     rc = store_write(c->store, write_job_run, &j, &he);
-    if (rc == STORE_OK)
+    if (rc == STORE_OK) {
+        if (reply->build != NULL) {
+            reply->body = reply->build(reply->build_arg);
+            reply->build = NULL;
+        }
         return CORE_OK;
+    }
     /* The transaction did not commit: whatever reply op built is void. */
     json_decref(reply->body);
     reply->body = NULL;
+    reply->build = NULL;
     if (rc == STORE_ABORT && err->status != CORE_OK)
         return err->status;
     if (err->status != CORE_OK && rc != STORE_EIO)
