@@ -72,6 +72,25 @@ static const struct schema_field unit_fields[] = {
  * the oldest is read again when named. */
 #define REG_MODELS 32
 
+/* A checked unit object as register_one needs it, read out of the JSON
+ * by the request's thread (reg_prepare). */
+struct reg_unit {
+    char mid[HRID_MODEL_ID_LEN + 1];    /* the model, canonical */
+    const char *serial;     /* the maker's serial body; NULL: allocate */
+    const char *pdate;      /* production date, YYYY-MM-DD */
+    int64_t made;           /* its 00:00 UTC, ms */
+    bool has_at;
+    int64_t at;             /* "at", when given */
+    const char *batch, *factory, *device_key;
+    const char *firmware;   /* canonical JSON */
+    char counter[48];       /* the counter of an allocated serial */
+    /* The register event's body as canonical JSON without its serial
+     * and closing brace. */
+    const char *body;
+    size_t ncomp;
+    struct store_component *comps;      /* slot to serial set */
+};
+
 struct reg_op {
     json_t *units;          /* array of checked unit objects */
     bool bulk;
@@ -79,9 +98,7 @@ struct reg_op {
     json_t *serials;        /* counter name -> next serial number */
     struct store_model models[REG_MODELS];
     size_t nmodels;         /* models seen; slot nmodels % REG_MODELS next */
-    /* Each unit's register event body as canonical JSON without its
-     * serial and closing brace (reg_bodies). */
-    const char **bodies;
+    struct reg_unit *prep;  /* one per unit (reg_prepare) */
     /* A bulk's codes and register events, for its reply (reg_reply). */
     char (*codes)[HRID_CODE_LEN + 1];
     int64_t *seqs;
@@ -106,41 +123,91 @@ static json_t *reg_reply(void *arg)
     return json_pack("{s:I, s:o}", "count", (json_int_t)n, "units", list);
 }
 
+/* Milliseconds of 00:00 UTC on a checked YYYY-MM-DD. */
+static int64_t date_ms(const char *date)
+{
+    char buf[32];
+    int64_t ms = 0;
+
+    snprintf(buf, sizeof buf, "%.10sT00:00:00Z", date);
+    core_time_parse(buf, &ms);
+    return ms;
+}
+
 /*
+ * Reads each checked unit object into op->prep, on the request's own
+ * thread before the job is queued: the writer, which every write waits
+ * for, then neither looks members up nor serialises JSON.
+ *
  * The register event's body is the registration as recorded: the unit
  * object without "at", its model in canonical form, the registry's
  * jurisdiction and the serial body, which for an allocated serial only
  * the writer knows.  "serial" sorts after every other unit field, so the
- * canonical text is written here, by the request's own thread, up to
- * where the serial goes; register_one appends the serial.  The writer,
- * which every write waits for, then does not serialise 10,000 objects.
+ * canonical text is written here up to where the serial goes, and
+ * register_one appends the serial.
  */
-static int reg_bodies(struct core *c, struct reg_op *op, struct arena *a,
-                      struct core_err *err)
+static int reg_prepare(struct core *c, struct reg_op *op, struct arena *a,
+                       struct core_err *err)
 {
     size_t i, n = json_array_size(op->units);
     json_t *in;
 
-    op->bodies = arena_alloc(a, n * sizeof *op->bodies);
+    op->prep = arena_alloc(a, n * sizeof *op->prep);
     op->codes = arena_alloc(a, n * sizeof *op->codes);
     op->seqs = arena_alloc(a, n * sizeof *op->seqs);
-    if (op->bodies == NULL || op->codes == NULL || op->seqs == NULL)
+    if (op->prep == NULL || op->codes == NULL || op->seqs == NULL)
         return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                          "out of memory");
     json_array_foreach(op->units, i, in) {
-        json_t *b = json_copy(in);
-        char mid[HRID_MODEL_ID_LEN + 1];
+        struct reg_unit *p = &op->prep[i];
+        json_t *b = json_copy(in), *fw = json_object_get(in, "firmware");
+        json_t *comps = json_object_get(in, "components"), *v;
         const char *k;
-        json_t *v;
         char *text;
+        size_t j;
 
         if (b == NULL)
             return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                              "out of memory");
-        core_upper(mid, schema_str(in, "model"), HRID_MODEL_ID_LEN);
+        memset(p, 0, sizeof *p);
+        core_upper(p->mid, schema_str(in, "model"), HRID_MODEL_ID_LEN);
+        p->serial = schema_str(in, "serial");
+        if (p->serial != NULL && strcmp(p->serial, "allocate") == 0)
+            p->serial = NULL;
+        p->pdate = schema_str(in, "production_date");
+        p->made = date_ms(p->pdate);
+        p->has_at = json_object_get(in, "at") != NULL;
+        p->at = schema_time(in, "at", 0);
+        p->batch = schema_str(in, "batch");
+        p->factory = schema_str(in, "factory");
+        p->device_key = schema_str(in, "device_key");
+        p->firmware = fw != NULL ? core_json_dump(a, fw) : "{}";
+        /* One counter per model and production date, as an allocated
+         * serial body is YYMMDD and a sequence. */
+        snprintf(p->counter, sizeof p->counter, "serial:%s:%.10s", p->mid,
+                 p->pdate);
+        p->ncomp = json_array_size(comps);
+        p->comps = arena_alloc(a, (p->ncomp ? p->ncomp : 1) *
+                                      sizeof *p->comps);
+        if (p->firmware == NULL || p->comps == NULL) {
+            json_decref(b);
+            return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                             "out of memory");
+        }
+        json_array_foreach(comps, j, v) {
+            struct store_component *sk = &p->comps[j];
+
+            memset(sk, 0, sizeof *sk);
+            sk->slot = schema_str(v, "slot");
+            sk->part_no = schema_str(v, "part_no");
+            sk->supplier = schema_str(v, "supplier");
+            sk->lot = schema_str(v, "lot");
+            sk->serial = schema_str(v, "serial");
+        }
+
         json_object_del(b, "at");
         json_object_del(b, "serial");
-        json_object_set_new(b, "model", json_string(mid));
+        json_object_set_new(b, "model", json_string(p->mid));
         json_object_set_new(b, "jurisdiction", json_string(c->country));
         json_object_foreach(b, k, v) {
             if (strcmp(k, "serial") > 0) {
@@ -156,22 +223,22 @@ static int reg_bodies(struct core *c, struct reg_op *op, struct arena *a,
             return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                              "out of memory");
         text[strlen(text) - 1] = '\0';         /* the closing brace */
-        op->bodies[i] = text;
+        p->body = text;
     }
     return CORE_OK;
 }
 
-/* Unit i's register event body, with its serial body ser. */
-static const char *reg_body(const struct reg_op *op, size_t i,
-                            const char *ser, struct arena *a)
+/* A prepared unit's register event body, with its serial body ser. */
+static const char *reg_body(const struct reg_unit *p, const char *ser,
+                            struct arena *a)
 {
     static const char key[] = ",\"serial\":\"";
-    size_t n = strlen(op->bodies[i]), m = strlen(ser);
+    size_t n = strlen(p->body), m = strlen(ser);
     char *t = arena_alloc(a, n + sizeof key - 1 + m + 3);
 
     if (t == NULL)
         return NULL;
-    memcpy(t, op->bodies[i], n);
+    memcpy(t, p->body, n);
     memcpy(t + n, key, sizeof key - 1);
     memcpy(t + n + sizeof key - 1, ser, m);
     memcpy(t + n + sizeof key - 1 + m, "\"}", 3);
@@ -203,25 +270,6 @@ static int reg_model(struct store_conn *sc, struct reg_op *op,
     return STORE_OK;
 }
 
-/* Whether a checked unit object asks the platform for its serial. */
-static bool wants_serial(json_t *in)
-{
-    const char *serial = schema_str(in, "serial");
-
-    return serial == NULL || strcmp(serial, "allocate") == 0;
-}
-
-/* The counter that numbers allocated serials: one per model and
- * production date, as the serial body is YYMMDD and a sequence. */
-static void serial_counter(json_t *in, char *out, size_t n)
-{
-    char mid[HRID_MODEL_ID_LEN + 1];
-
-    core_upper(mid, schema_str(in, "model"), HRID_MODEL_ID_LEN);
-    snprintf(out, n, "serial:%s:%.10s", mid,
-             schema_str(in, "production_date"));
-}
-
 /*
  * Reserves, for each counter the request draws on, as many numbers as it
  * needs in one store call, so that a bulk of 10,000 allocated serials
@@ -232,17 +280,17 @@ static int reserve_serials(struct store_conn *sc, struct reg_op *op,
 {
     struct hrid_err he;
     const char *name;
-    json_t *in, *count;
-    size_t i;
-    char counter[48];
+    json_t *count;
+    size_t i, units = json_array_size(op->units);
 
-    json_array_foreach(op->units, i, in) {
-        if (!wants_serial(in))
+    for (i = 0; i < units; i++) {
+        const struct reg_unit *p = &op->prep[i];
+
+        if (p->serial != NULL)
             continue;
-        serial_counter(in, counter, sizeof counter);
-        count = json_object_get(op->serials, counter);
+        count = json_object_get(op->serials, p->counter);
         if (count == NULL)
-            json_object_set_new(op->serials, counter, json_integer(1));
+            json_object_set_new(op->serials, p->counter, json_integer(1));
         else
             json_integer_set(count, json_integer_value(count) + 1);
     }
@@ -255,17 +303,6 @@ static int reserve_serials(struct store_conn *sc, struct reg_op *op,
         json_integer_set(count, last - n + 1);
     }
     return CORE_OK;
-}
-
-/* Milliseconds of 00:00 UTC on a checked YYYY-MM-DD. */
-static int64_t date_ms(const char *date)
-{
-    char buf[32];
-    int64_t ms = 0;
-
-    snprintf(buf, sizeof buf, "%.10sT00:00:00Z", date);
-    core_time_parse(buf, &ms);
-    return ms;
 }
 
 static void field_path(char *out, size_t n, bool bulk, size_t i,
@@ -281,29 +318,22 @@ static void field_path(char *out, size_t n, bool bulk, size_t i,
  * registration's reply (the unit's view) goes to reply; a bulk's code and
  * event go to op, for reg_reply. */
 static int register_one(struct core *c, struct store_conn *sc,
-                        struct reg_op *op, size_t i, json_t *in,
-                        struct arena *a, json_t **reply,
-                        struct core_err *err)
+                        struct reg_op *op, size_t i, struct arena *a,
+                        json_t **reply, struct core_err *err)
 {
+    const struct reg_unit *p = &op->prep[i];
+    const char *mid = p->mid, *pdate = p->pdate, *body;
     struct store_model *model;
     struct store_unit u, was;
     struct store_event e;
     struct hrid_err he;
-    const char *model_id = schema_str(in, "model");
-    const char *serial = schema_str(in, "serial");
-    const char *pdate = schema_str(in, "production_date");
-    json_t *firmware = json_object_get(in, "firmware");
-    json_t *components = json_object_get(in, "components");
-    const char *body;
-    json_t *comp;
-    char field[CORE_FIELD_MAX], ser[HRID_SERIAL_BODY_LEN + 1], mid[13];
+    char field[CORE_FIELD_MAX], ser[HRID_SERIAL_BODY_LEN + 1];
     char code[HRID_CODE_LEN + 1];
     int64_t now = core_now_ms();
-    int64_t at = schema_time(in, "at", now);
+    int64_t at = p->has_at ? p->at : now;
     size_t k;
     int rc;
 
-    core_upper(mid, model_id, HRID_MODEL_ID_LEN);
     rc = reg_model(sc, op, mid, a, &model, &he);
     if (rc != STORE_OK) {
         field_path(field, sizeof field, op->bulk, i, "model");
@@ -329,8 +359,8 @@ static int register_one(struct core *c, struct store_conn *sc,
     }
     /* A unit cannot be registered before it was made; a day of slack
      * covers time zones between a factory's date and UTC. */
-    if (date_ms(pdate) > now + 24 * 3600 * 1000LL ||
-        at < date_ms(pdate) - 24 * 3600 * 1000LL) {
+    if (p->made > now + 24 * 3600 * 1000LL ||
+        at < p->made - 24 * 3600 * 1000LL) {
         field_path(field, sizeof field, op->bulk, i, "production_date");
         return core_fail(err, CORE_EINVALID, "invalid_field", field,
                          "%s: '%s' is after the registration time", field,
@@ -339,8 +369,7 @@ static int register_one(struct core *c, struct store_conn *sc,
 
     /* The serial body: the maker's own, or the next of the numbers
      * register_op reserved for this model and production date. */
-    if (serial == NULL || strcmp(serial, "allocate") == 0) {
-        char counter[48];
+    if (p->serial == NULL) {
         json_t *next;
         int64_t n;
         int y = (pdate[0] - '0') * 1000 + (pdate[1] - '0') * 100 +
@@ -348,8 +377,7 @@ static int register_one(struct core *c, struct store_conn *sc,
         int mo = (pdate[5] - '0') * 10 + (pdate[6] - '0');
         int d = (pdate[8] - '0') * 10 + (pdate[9] - '0');
 
-        serial_counter(in, counter, sizeof counter);
-        next = json_object_get(op->serials, counter);
+        next = json_object_get(op->serials, p->counter);
         n = json_integer_value(next);
         json_integer_set(next, n + 1);
         if (hrid_serial_allocate(y, mo, d, (uint64_t)n, ser, &he) != HRID_OK) {
@@ -358,7 +386,7 @@ static int register_one(struct core *c, struct store_conn *sc,
                              "%s: %s", field, he.msg);
         }
     } else {
-        size_t n = strlen(serial);
+        size_t n = strlen(p->serial);
 
         if (n != HRID_SERIAL_BODY_LEN) {
             field_path(field, sizeof field, op->bulk, i, "serial");
@@ -366,7 +394,7 @@ static int register_one(struct core *c, struct store_conn *sc,
                              "%s: must be 16 characters 0-9A-Z (the serial "
                              "body) or \"allocate\"; got %zu", field, n);
         }
-        memcpy(ser, serial, n + 1);
+        memcpy(ser, p->serial, n + 1);
     }
     {
         char cc[3] = {mid[0], mid[1], '\0'}, ent[5], mc[7];
@@ -382,7 +410,7 @@ static int register_one(struct core *c, struct store_conn *sc,
         }
     }
 
-    body = reg_body(op, i, ser, a);
+    body = reg_body(p, ser, a);
     if (body == NULL)
         return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                          "out of memory");
@@ -395,11 +423,11 @@ static int register_one(struct core *c, struct store_conn *sc,
     u.custodian_id = op->who->party_id;
     u.owner_id = op->who->party_id;
     u.serial = ser;
-    u.batch = schema_str(in, "batch");
+    u.batch = p->batch;
     u.production_date = pdate;
-    u.factory = schema_str(in, "factory");
-    u.firmware = firmware ? core_json_dump(a, firmware) : "{}";
-    u.device_key = schema_str(in, "device_key");
+    u.factory = p->factory;
+    u.firmware = p->firmware;
+    u.device_key = p->device_key;
     u.jurisdiction = c->country;
     u.extra = "{}";
     u.registered_at = at;
@@ -422,16 +450,10 @@ static int register_one(struct core *c, struct store_conn *sc,
     rc = store_unit_update(sc, &was, &u, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
-    json_array_foreach(components, k, comp) {
-        struct store_component sc_comp;
+    for (k = 0; k < p->ncomp; k++) {
+        struct store_component sc_comp = p->comps[k];
 
-        memset(&sc_comp, 0, sizeof sc_comp);
         sc_comp.unit_id = u.id;
-        sc_comp.slot = schema_str(comp, "slot");
-        sc_comp.part_no = schema_str(comp, "part_no");
-        sc_comp.supplier = schema_str(comp, "supplier");
-        sc_comp.lot = schema_str(comp, "lot");
-        sc_comp.serial = schema_str(comp, "serial");
         sc_comp.installed_at = at;
         sc_comp.installed_seq = e.seq;
         rc = store_component_insert(sc, &sc_comp, &he);
@@ -454,8 +476,8 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
                        struct core_err *err)
 {
     struct reg_op *op = arg;
-    json_t *in, *one = NULL;
-    size_t i;
+    json_t *one = NULL;
+    size_t i, n = json_array_size(op->units);
 
     op->nmodels = 0;
     op->serials = json_object();
@@ -463,8 +485,8 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
         json_decref(op->serials);
         return err->status;
     }
-    json_array_foreach(op->units, i, in) {
-        int rc = register_one(c, sc, op, i, in, a, &one, err);
+    for (i = 0; i < n; i++) {
+        int rc = register_one(c, sc, op, i, a, &one, err);
 
         if (rc != CORE_OK) {
             json_decref(op->serials);
@@ -533,7 +555,7 @@ int core_units_register(struct core *c, const struct core_principal *who,
         }
         op.units = units;
         op.bulk = true;
-        rc = reg_bodies(c, &op, a, err);
+        rc = reg_prepare(c, &op, a, err);
         if (rc != CORE_OK)
             return rc;
         return core_write(c, who, idem, register_op, &op, a, out, err);
@@ -542,7 +564,7 @@ int core_units_register(struct core *c, const struct core_principal *who,
     if (rc != CORE_OK)
         return rc;
     op.units = json_pack("[O]", body);
-    rc = reg_bodies(c, &op, a, err);
+    rc = reg_prepare(c, &op, a, err);
     if (rc == CORE_OK)
         rc = core_write(c, who, idem, register_op, &op, a, out, err);
     json_decref(op.units);
