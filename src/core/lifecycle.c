@@ -423,7 +423,7 @@ static int replace_parts(struct ev_ctx *x, bool write)
         k.serial = schema_str(part, "serial");
         k.installed_at = x->at;
         k.installed_seq = x->seq;
-        rc = store_component_insert(x->sc, &k, &he);
+        rc = store_component_insert(x->sc, &k, 1, &he);
         if (rc != STORE_OK)
             return core_store_fail(x->err, rc, &he);
     }

@@ -451,15 +451,13 @@ static int register_one(struct core *c, struct store_conn *sc,
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
     for (k = 0; k < p->ncomp; k++) {
-        struct store_component sc_comp = p->comps[k];
-
-        sc_comp.unit_id = u.id;
-        sc_comp.installed_at = at;
-        sc_comp.installed_seq = e.seq;
-        rc = store_component_insert(sc, &sc_comp, &he);
-        if (rc != STORE_OK)
-            return core_store_fail(err, rc, &he);
+        p->comps[k].unit_id = u.id;
+        p->comps[k].installed_at = at;
+        p->comps[k].installed_seq = e.seq;
     }
+    rc = store_component_insert(sc, p->comps, p->ncomp, &he);
+    if (rc != STORE_OK)
+        return core_store_fail(err, rc, &he);
     if (op->bulk) {
         memcpy(op->codes[i], code, sizeof op->codes[i]);
         op->seqs[i] = e.seq;

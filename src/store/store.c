@@ -203,9 +203,9 @@ int store_unit_count(struct store_conn *c, int64_t *n, struct hrid_err *err)
 }
 
 int store_component_insert(struct store_conn *c, struct store_component *k,
-                           struct hrid_err *err)
+                           size_t n, struct hrid_err *err)
 {
-    return c->store->ops->component_insert(c, k, err);
+    return n == 0 ? STORE_OK : c->store->ops->component_insert(c, k, n, err);
 }
 
 int store_component_remove(struct store_conn *c, int64_t id, int64_t at,

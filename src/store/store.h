@@ -514,7 +514,7 @@ struct store_ops {
     int (*unit_count)(struct store_conn *c, int64_t *n, struct hrid_err *err);
 
     int (*component_insert)(struct store_conn *c, struct store_component *k,
-                            struct hrid_err *err);
+                            size_t n, struct hrid_err *err);
     int (*component_remove)(struct store_conn *c, int64_t id, int64_t at,
                             int64_t seq, struct hrid_err *err);
     int (*component_list)(struct store_conn *c, int64_t unit_id,
@@ -787,11 +787,12 @@ int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,
                     struct arena *a, store_each_unit_fn each, void *ctx,
                     struct hrid_err *err);
 int store_unit_count(struct store_conn *c, int64_t *n, struct hrid_err *err);
-/* component_insert may leave k->id 0: the PostgreSQL writer sends the
- * insert without waiting for it (a bulk body is mostly components), and
- * no caller needs the id, which component_list returns. */
+/* Inserts the n components k[0..n).  May leave their ids 0: the
+ * PostgreSQL writer sends the inserts without waiting for them (a bulk
+ * body is mostly components), and no caller needs the id, which
+ * component_list returns. */
 int store_component_insert(struct store_conn *c, struct store_component *k,
-                           struct hrid_err *err);
+                           size_t n, struct hrid_err *err);
 int store_component_remove(struct store_conn *c, int64_t id, int64_t at,
                            int64_t seq, struct hrid_err *err);
 int store_component_list(struct store_conn *c, int64_t unit_id,

@@ -1868,26 +1868,32 @@ static int pg_unit_count(struct store_conn *sc, int64_t *n,
 }
 
 static int pg_component_insert(struct store_conn *sc,
-                               struct store_component *k,
+                               struct store_component *k, size_t n,
                                struct hrid_err *err)
 {
-    struct pg_args b;
+    for (size_t i = 0; i < n; i++) {
+        struct pg_args b;
+        int r;
 
-    pg_args_init(&b);
-    pg_i64(&b, k->unit_id);
-    pg_str(&b, k->slot);
-    pg_str(&b, k->part_no);
-    pg_str(&b, k->supplier);
-    pg_str(&b, k->lot);
-    pg_str(&b, k->serial);
-    pg_i64(&b, k->installed_at);
-    pg_i64(&b, k->installed_seq);
-    pg_i64(&b, k->removed_at);
-    pg_i64(&b, k->removed_seq);
-    /* Sent without waiting (a bulk body's components are most of its
-     * statements): the id stays 0, which no caller reads. */
-    k->id = 0;
-    return pg_defer(pgc(sc), &S_COMP_INSERT, &b, err, "adding a component");
+        pg_args_init(&b);
+        pg_i64(&b, k[i].unit_id);
+        pg_str(&b, k[i].slot);
+        pg_str(&b, k[i].part_no);
+        pg_str(&b, k[i].supplier);
+        pg_str(&b, k[i].lot);
+        pg_str(&b, k[i].serial);
+        pg_i64(&b, k[i].installed_at);
+        pg_i64(&b, k[i].installed_seq);
+        pg_i64(&b, k[i].removed_at);
+        pg_i64(&b, k[i].removed_seq);
+        /* Sent without waiting (a bulk body's components are most of its
+         * statements): the id stays 0, which no caller reads. */
+        k[i].id = 0;
+        r = pg_defer(pgc(sc), &S_COMP_INSERT, &b, err, "adding a component");
+        if (r != STORE_OK)
+            return r;
+    }
+    return STORE_OK;
 }
 
 static int pg_component_remove(struct store_conn *sc, int64_t id, int64_t at,

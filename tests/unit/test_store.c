@@ -161,7 +161,7 @@ static int w_unit_update(struct store_conn *c, void *arg, struct hrid_err *err)
 
 static int w_component(struct store_conn *c, void *arg, struct hrid_err *err)
 {
-    return store_component_insert(c, arg, err);
+    return store_component_insert(c, arg, 1, err);
 }
 
 static int w_event(struct store_conn *c, void *arg, struct hrid_err *err)
@@ -976,6 +976,74 @@ static void test_components(void **state)
     assert_int_equal(got.n, 0);
 }
 
+struct comp_batch {
+    struct store_component *k;
+    size_t n;
+};
+
+static int w_components(struct store_conn *c, void *arg,
+                        struct hrid_err *err)
+{
+    struct comp_batch *b = arg;
+
+    return store_component_insert(c, b->k, b->n, err);
+}
+
+static int collect_component_slot(void *ctx, const struct store_component *k)
+{
+    struct ids *c = ctx;
+
+    snprintf(c->code[c->n], sizeof c->code[c->n], "%s", k->slot);
+    c->id[c->n++] = k->id;
+    return 0;
+}
+
+/* Components given together are inserted in order, more than one
+ * statement's worth at once too, and all or none of them. */
+static void test_components_many(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 11 };            /* more than one statement's rows */
+    struct world w;
+    struct store_component k[N];
+    char slots[N][24];
+    struct comp_batch b = {k, N};
+    struct hrid_err err;
+    struct ids got = {0};
+
+    world_init(f, &w);
+    for (int i = 0; i < N; i++) {
+        snprintf(slots[i], sizeof slots[i], "joint.%02d", i);
+        memset(&k[i], 0, sizeof k[i]);
+        k[i].unit_id = w.unit;
+        k[i].slot = slots[i];
+        k[i].part_no = "KM-40";
+        k[i].lot = i % 2 ? "L2" : "L1";
+        k[i].installed_at = 2000;
+        k[i].installed_seq = 1;
+    }
+    assert_int_equal(store_write(f->s, w_components, &b, &err), STORE_OK);
+    assert_int_equal(store_component_list(rd(f), w.unit, false, &f->a,
+                                          collect_component_slot, &got,
+                                          &err), STORE_OK);
+    assert_int_equal(got.n, N);
+    for (int i = 0; i < N; i++) {
+        assert_string_equal(got.code[i], slots[i]);
+        if (is_sqlite(f))
+            assert_int_equal(got.id[i], k[i].id);
+    }
+
+    /* The last names no unit: the call fails and none of them is kept. */
+    k[N - 1].unit_id = 9999;
+    assert_int_not_equal(store_write(f->s, w_components, &b, &err),
+                         STORE_OK);
+    memset(&got, 0, sizeof got);
+    assert_int_equal(store_component_list(rd(f), w.unit, false, &f->a,
+                                          collect_component_slot, &got,
+                                          &err), STORE_OK);
+    assert_int_equal(got.n, N);
+}
+
 /* Keeps the last component or event a listing showed. */
 static int keep_component(void *ctx, const struct store_component *k)
 {
@@ -1779,6 +1847,7 @@ int main(void)
         T(test_unit_conflict),
         T(test_unit_list),
         T(test_components),
+        T(test_components_many),
         T(test_component_fields),
         T(test_events),
         T(test_events_append_only),
