@@ -150,7 +150,8 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX models_enterprise ON models (enterprise_id, id);"
 
     /* unit_list walks one of these (filter, code) indexes in code order;
-     * listing by model alone walks the code index and filters. */
+     * since migration 17 a maker's or a model's units are a range of the
+     * code index instead (UNITS_OF_ENT, UNITS_OF_MODEL). */
     "CREATE TABLE units ("
     "  id               INTEGER PRIMARY KEY,"
     "  code             TEXT NOT NULL UNIQUE,"
@@ -518,7 +519,7 @@ static const char *const MIGRATIONS[] = {
     /* 17: a unit's code begins with its maker's country and enterprise
      * code and its model's: the code index finds a maker's or a model's
      * units as a range (UNITS_OF_ENT, UNITS_OF_MODEL), and two more
-     * indexes cost each registration of a million-unit registry a fifth
+     * indexes cost each registration of a million-unit registry a quarter
      * of its unit insert. */
     "DROP INDEX IF EXISTS units_enterprise;"
     "DROP INDEX IF EXISTS units_model;",
