@@ -4190,10 +4190,18 @@ static void checkpointer_stop(struct sq_store *s)
     s->ckconn = NULL;
 }
 
-/* The end of a job: the statistics' counts it moved (stat_add). */
+/* The end of a job: the statistics' counts it moved (stat_add), inside
+ * its transaction.  When SQLite has already rolled that transaction back
+ * (sq_lost), they are dropped: written now, each would commit alone. */
 static int sq_finish(struct store_conn *sc, struct hrid_err *err)
 {
-    return stat_flush(sqc(sc), err);
+    struct sq_conn *c = sqc(sc);
+
+    if (sqlite3_get_autocommit(c->db)) {
+        stat_drop(c);
+        return STORE_OK;
+    }
+    return stat_flush(c, err);
 }
 
 static const struct store_writer_ops sq_writer_ops = {
