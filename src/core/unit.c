@@ -83,7 +83,7 @@ struct reg_unit {
     int64_t at;             /* "at", when given */
     const char *batch, *factory, *device_key;
     const char *firmware;   /* canonical JSON */
-    char counter[48];       /* the counter of an allocated serial */
+    char counter[48];       /* an allocated serial's counter, or "" */
     /* The register event's body as canonical JSON without its serial
      * and closing brace. */
     const char *body;
@@ -184,8 +184,9 @@ static int reg_prepare(struct core *c, struct reg_op *op, struct arena *a,
         p->firmware = fw != NULL ? core_json_dump(a, fw) : "{}";
         /* One counter per model and production date, as an allocated
          * serial body is YYMMDD and a sequence. */
-        snprintf(p->counter, sizeof p->counter, "serial:%s:%.10s", p->mid,
-                 p->pdate);
+        if (p->serial == NULL)
+            snprintf(p->counter, sizeof p->counter, "serial:%s:%.10s",
+                     p->mid, p->pdate);
         p->ncomp = json_array_size(comps);
         p->comps = arena_alloc(a, (p->ncomp ? p->ncomp : 1) *
                                       sizeof *p->comps);
