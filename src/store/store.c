@@ -51,6 +51,13 @@ int store_write(struct store *s, store_write_fn fn, void *arg,
     return s->ops->write(s, fn, arg, err);
 }
 
+int store_write_async(struct store *s, store_write_fn fn, void *arg,
+                      struct hrid_err *err, store_done_fn done,
+                      void *done_arg)
+{
+    return s->ops->write_async(s, fn, arg, err, done, done_arg);
+}
+
 void store_set_precommit(struct store *s, store_precommit_fn fn, void *arg)
 {
     s->ops->set_precommit(s, fn, arg);

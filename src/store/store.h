@@ -444,6 +444,10 @@ typedef int (*store_each_recall_unit_fn)(void *ctx,
 typedef int (*store_write_fn)(struct store_conn *c, void *arg,
                               struct hrid_err *err);
 
+/* What store_write_async calls once the write is over: result is what
+ * store_write would have returned. */
+typedef void (*store_done_fn)(void *arg, int result);
+
 /* A function a backend runs in every write transaction after the callers'
  * functions and before COMMIT (see store_set_precommit). */
 typedef int (*store_precommit_fn)(struct store_conn *c, void *arg,
@@ -457,6 +461,9 @@ struct store_ops {
     struct store_conn *(*conn)(struct store *s, struct hrid_err *err);
     int (*write)(struct store *s, store_write_fn fn, void *arg,
                  struct hrid_err *err);
+    int (*write_async)(struct store *s, store_write_fn fn, void *arg,
+                       struct hrid_err *err, store_done_fn done,
+                       void *done_arg);
     void (*set_precommit)(struct store *s, store_precommit_fn fn, void *arg);
     int (*read_begin)(struct store_conn *c, struct hrid_err *err);
     void (*read_end)(struct store_conn *c);
@@ -709,6 +716,19 @@ struct store_conn *store_conn(struct store *s, struct hrid_err *err);
  */
 int store_write(struct store *s, store_write_fn fn, void *arg,
                 struct hrid_err *err);
+
+/*
+ * store_write without the wait: queues fn and returns at once.  Once the
+ * transaction is over, done(done_arg, result) runs on the writer's
+ * thread, with result what store_write would have returned; it must be
+ * quick (the next transaction waits for it) and must not call
+ * store_write.  fn, arg and err must stay valid until then.  Returns
+ * STORE_OK when queued; any other result (with err set) means fn will
+ * never run and done is never called.
+ */
+int store_write_async(struct store *s, store_write_fn fn, void *arg,
+                      struct hrid_err *err, store_done_fn done,
+                      void *done_arg);
 
 /*
  * Installs fn to run in every write transaction, after the functions of

@@ -4228,6 +4228,18 @@ static int sq_write(struct store *st, store_write_fn fn, void *arg,
     return store_writer_run(&s->writer, fn, arg, err);
 }
 
+static int sq_write_async(struct store *st, store_write_fn fn, void *arg,
+                          struct hrid_err *err, store_done_fn done,
+                          void *done_arg)
+{
+    struct sq_store *s = sqs(st);
+
+    if (s->read_only)
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "database '%s' is open read-only", s->path);
+    return store_writer_submit(&s->writer, fn, arg, err, done, done_arg);
+}
+
 /* ---- open, migrate, close ---------------------------------------------- */
 
 /* Creates the schema or brings it forward, in one transaction: a crash
@@ -4481,6 +4493,7 @@ const struct store_ops store_sqlite_ops = {
     .close = sq_close,
     .conn = store_readers_get,
     .write = sq_write,
+    .write_async = sq_write_async,
     .set_precommit = sq_set_precommit,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,

@@ -4,19 +4,23 @@
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "store/writer.h"
 
-/* One store_write call, on its caller's stack until done is set. */
+/* One store_write call, on its caller's stack until done is set; or one
+ * store_write_async call, allocated here and freed by the writer. */
 struct store_job {
     store_write_fn fn;
     void *arg;
     struct hrid_err *err;
     int result;
     struct store_job *next;     /* under the writer's mu */
+    store_done_fn notify;       /* store_write_async's; NULL for a waiter */
+    void *notify_arg;
     /*
      * 0 until the job's transaction is over, then 1: the writer's last
      * touch of the job.  Each caller sleeps on its own word, so that a
@@ -43,6 +47,22 @@ static void job_wake(atomic_uint *done)
 {
     atomic_store_explicit(done, 1, memory_order_release);
     syscall(SYS_futex, done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Tells a job's caller that its transaction is over: the writer's last
+ * touch of the job. */
+static void job_end(struct store_job *j)
+{
+    store_done_fn notify = j->notify;
+    void *arg = j->notify_arg;
+    int result = j->result;
+
+    if (notify == NULL) {
+        job_wake(&j->done);
+        return;
+    }
+    free(j);
+    notify(arg, result);
 }
 
 static void fail_job(struct store_job *j, const char *what, const char *msg)
@@ -168,7 +188,7 @@ static void *writer_main(void *arg)
         run_batch(w, batch, n, precommit, precommit_arg);
 
         for (i = 0; i < n; i++)
-            job_wake(&batch[i]->done);
+            job_end(batch[i]);
         if (w->ops->after != NULL)
             w->ops->after(w->conn);
     }
@@ -216,28 +236,60 @@ void store_writer_stop(struct store_writer *w)
     w->started = false;
 }
 
-int store_writer_run(struct store_writer *w, store_write_fn fn, void *arg,
-                     struct hrid_err *err)
+/* Queues j; false when the writer is stopping and would never run it. */
+static bool enqueue(struct store_writer *w, struct store_job *j)
 {
-    struct store_job job = {fn, arg, err, STORE_OK, NULL, 0};
-
-    /* The writer would wait for itself. */
-    if (pthread_equal(pthread_self(), w->thread))
-        return hrid_err_set(err, STORE_EIO, 0, 0,
-                            "store_write called inside a write function");
     pthread_mutex_lock(&w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        return false;
+    }
     if (w->tail != NULL)
-        w->tail->next = &job;
+        w->tail->next = j;
     else
-        w->head = &job;
-    w->tail = &job;
+        w->head = j;
+    w->tail = j;
     pthread_mutex_unlock(&w->mu);
     /* After unlocking, so that the writer does not wake to a held mutex:
      * the queue changed under it, so the writer either saw the job or
      * is waiting and gets the signal. */
     pthread_cond_signal(&w->work);
+    return true;
+}
+
+int store_writer_run(struct store_writer *w, store_write_fn fn, void *arg,
+                     struct hrid_err *err)
+{
+    struct store_job job = {.fn = fn, .arg = arg, .err = err};
+
+    /* The writer would wait for itself. */
+    if (pthread_equal(pthread_self(), w->thread))
+        return hrid_err_set(err, STORE_EIO, 0, 0,
+                            "store_write called inside a write function");
+    if (!enqueue(w, &job))
+        return hrid_err_set(err, STORE_EIO, 0, 0, "the store is closing");
     job_wait(&job.done);
     return job.result;
+}
+
+int store_writer_submit(struct store_writer *w, store_write_fn fn,
+                        void *arg, struct hrid_err *err, store_done_fn done,
+                        void *done_arg)
+{
+    struct store_job *j = calloc(1, sizeof *j);
+
+    if (j == NULL)
+        return hrid_err_set(err, STORE_EIO, 0, 0, "out of memory");
+    j->fn = fn;
+    j->arg = arg;
+    j->err = err;
+    j->notify = done;
+    j->notify_arg = done_arg;
+    if (!enqueue(w, j)) {
+        free(j);
+        return hrid_err_set(err, STORE_EIO, 0, 0, "the store is closing");
+    }
+    return STORE_OK;
 }
 
 void store_writer_set_precommit(struct store_writer *w,

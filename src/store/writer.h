@@ -80,6 +80,13 @@ void store_writer_stop(struct store_writer *w);
 int store_writer_run(struct store_writer *w, store_write_fn fn, void *arg,
                      struct hrid_err *err);
 
+/* store_write_async: queues fn; done(done_arg, result) runs on the
+ * writer's thread once its transaction is over.  STORE_OK when queued;
+ * otherwise done is never called. */
+int store_writer_submit(struct store_writer *w, store_write_fn fn,
+                        void *arg, struct hrid_err *err, store_done_fn done,
+                        void *done_arg);
+
 void store_writer_set_precommit(struct store_writer *w,
                                 store_precommit_fn fn, void *arg);
 

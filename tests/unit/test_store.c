@@ -1628,6 +1628,73 @@ static void test_group_commit(void **state)
     assert_int_equal(k.value, kept + 1);
 }
 
+/* store_write_async: jobs queued from one thread without waiting, each
+ * told its result once on the writer's thread; the kept ones are in the
+ * store once the last is told. */
+struct async_job {
+    struct gc_ctx g;
+    struct hrid_err err;
+    int result;
+    bool told;
+    pthread_mutex_t *mu;
+    pthread_cond_t *cv;
+    int *left;
+};
+
+static void async_done(void *arg, int result)
+{
+    struct async_job *j = arg;
+
+    pthread_mutex_lock(j->mu);
+    j->result = result;
+    j->told = true;
+    if (--*j->left == 0)
+        pthread_cond_signal(j->cv);
+    pthread_mutex_unlock(j->mu);
+}
+
+static void test_write_async(void **state)
+{
+    struct fx *f = *state;
+    struct world w;
+    struct async_job *jobs = calloc(GC_JOBS, sizeof *jobs);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    int left = GC_JOBS, kept = 0, parties = 0;
+    struct hrid_err err;
+
+    assert_non_null(jobs);
+    world_init(f, &w);
+    for (int i = 0; i < GC_JOBS; i++) {
+        struct async_job *j = &jobs[i];
+
+        j->g = (struct gc_ctx){f->s, w.unit, w.model, w.ent, w.code, 0, 0, i};
+        j->mu = &mu;
+        j->cv = &cv;
+        j->left = &left;
+        assert_int_equal(store_write_async(f->s, w_gc_job, &j->g, &j->err,
+                                           async_done, j),
+                         STORE_OK);
+    }
+    pthread_mutex_lock(&mu);
+    while (left > 0)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    for (int i = 0; i < GC_JOBS; i++) {
+        int want = gc_keeps(i) ? STORE_OK
+                   : i % 4 == 3 ? STORE_ABORT : STORE_CONFLICT;
+
+        assert_true(jobs[i].told);
+        assert_int_equal(jobs[i].result, want);
+        kept += gc_keeps(i);
+    }
+    assert_int_equal(store_party_list(rd(f), "owner", 0, 0, &f->a,
+                                      check_party_name, &parties, &err),
+                     STORE_OK);
+    assert_int_equal(parties, kept);
+    free(jobs);
+}
+
 /* Readers on their own threads (each gets its own connection, closed when
  * the thread exits) while the main thread writes. */
 struct reader_ctx {
@@ -1861,6 +1928,7 @@ int main(void)
         T(test_read_conn_is_read_only),
         T(test_read_snapshot),
         T(test_group_commit),
+        T(test_write_async),
         T(test_concurrent_readers),
         T(test_reopen),
         T(test_schema_version),
