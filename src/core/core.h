@@ -47,7 +47,8 @@ enum core_status {
     CORE_ECONFLICT,   /* 409: the record's state forbids it */
     CORE_ETOOLARGE,   /* 413: a batch or list over its limit */
     CORE_EINVALID,    /* 422: a field is missing, unknown or invalid */
-    CORE_EINTERNAL    /* 500: the store failed */
+    CORE_EINTERNAL,   /* 500: the store failed */
+    CORE_PENDING      /* not a refusal: a write was queued (core_async) */
 };
 
 /* Field paths like "units[17].components[2].serial" fit in 128 bytes: the
@@ -190,6 +191,28 @@ struct core_reply {
     void *build_arg;
 };
 
+/*
+ * A write that does not wait for its commit.  An operation given a
+ * core_async queues its write and returns CORE_PENDING, or refuses at
+ * once (any other status, with its reply and err set as usual).  After
+ * CORE_PENDING, wake(wake_arg) runs on the store's writer thread once the
+ * transaction is over; it must be quick (the next transaction waits for
+ * it) and only tell the caller's thread to go on.  That thread then calls
+ * core_async_finish, which fills the reply and err the operation was
+ * given and returns the status the waiting form would have returned.
+ * Until then, everything handed to the operation stays valid: the body,
+ * the caller, the idempotency key, the arena, the reply, err and the
+ * core_async itself.  It lets a server thread hand a request's write over
+ * and serve other connections meanwhile, with no thread waiting.
+ */
+struct core_async {
+    void (*wake)(void *wake_arg);
+    void *wake_arg;
+    struct write_job *job;       /* core's own */
+};
+
+int core_async_finish(struct core_async *as);
+
 /* ---- operations ----------------------------------------------------- */
 
 /* Listings take at most CORE_PAGE_MAX rows per page (default
@@ -273,6 +296,12 @@ int core_event_add(struct core *c, const struct core_principal *who,
                    const char *code, size_t code_len, json_t *body,
                    const struct core_idem *idem, struct arena *a,
                    struct core_reply *out, struct core_err *err);
+/* core_event_add as a write that does not wait (struct core_async). */
+int core_event_submit(struct core *c, const struct core_principal *who,
+                      const char *code, size_t code_len, json_t *body,
+                      const struct core_idem *idem, struct arena *a,
+                      struct core_async *as, struct core_reply *out,
+                      struct core_err *err);
 int core_event_list(struct core *c, const struct core_principal *who,
                     const char *code, size_t code_len,
                     const struct core_page *page, struct arena *a,

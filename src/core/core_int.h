@@ -132,6 +132,14 @@ int core_write(struct core *c, const struct core_principal *who,
                struct arena *a, struct core_reply *reply,
                struct core_err *err);
 
+/* core_write without the wait (struct core_async): CORE_PENDING once the
+ * write is queued, or core_write's refusal.  arg lives until
+ * core_async_finish. */
+int core_write_async(struct core *c, const struct core_principal *who,
+                     const struct core_idem *idem, core_op_fn op, void *arg,
+                     struct arena *a, struct core_async *as,
+                     struct core_reply *reply, struct core_err *err);
+
 /* Requires one of the roles in mask: CORE_EUNAUTH for a public caller,
  * CORE_EFORBIDDEN otherwise. */
 int core_require(const struct core_principal *who, unsigned mask,

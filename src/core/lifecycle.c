@@ -878,18 +878,18 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     return CORE_OK;
 }
 
-int core_event_add(struct core *c, const struct core_principal *who,
-                   const char *code, size_t code_len, json_t *body,
-                   const struct core_idem *idem, struct arena *a,
-                   struct core_reply *out, struct core_err *err)
+/* The checks of an event request that need no store: the caller's role,
+ * the code (canonical into canon), the body's shape and its type's
+ * fields.  Sets *rule. */
+static int event_check(const struct core_principal *who, const char *code,
+                       size_t code_len, json_t *body,
+                       char canon[HRID_CODE_LEN + 1],
+                       const struct event_rule **rule, struct core_err *err)
 {
-    struct event_op op;
-    char canon[HRID_CODE_LEN + 1];
     const struct event_rule *r;
     const char *type;
     int rc;
 
-    memset(out, 0, sizeof *out);
     rc = core_require(who, ROLE_ANY_KEY & ~ROLE_ADMIN, "record events", err);
     if (rc != CORE_OK)
         return rc;
@@ -927,14 +927,48 @@ int core_event_add(struct core *c, const struct core_principal *who,
                          "type: '%.32s' is not an event type (one of %s)",
                          type, allowed);
     }
-    rc = schema_check(body, r->fields, "", err);
+    *rule = r;
+    return schema_check(body, r->fields, "", err);
+}
+
+int core_event_add(struct core *c, const struct core_principal *who,
+                   const char *code, size_t code_len, json_t *body,
+                   const struct core_idem *idem, struct arena *a,
+                   struct core_reply *out, struct core_err *err)
+{
+    struct event_op op = {.body = body, .who = who};
+    char canon[HRID_CODE_LEN + 1];
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = event_check(who, code, code_len, body, canon, &op.rule, err);
     if (rc != CORE_OK)
         return rc;
     op.code = canon;
-    op.body = body;
-    op.rule = r;
-    op.who = who;
     return core_write(c, who, idem, event_op_run, &op, a, out, err);
+}
+
+int core_event_submit(struct core *c, const struct core_principal *who,
+                      const char *code, size_t code_len, json_t *body,
+                      const struct core_idem *idem, struct arena *a,
+                      struct core_async *as, struct core_reply *out,
+                      struct core_err *err)
+{
+    struct event_op *op = arena_calloc(a, sizeof *op);
+    char *canon = arena_alloc(a, HRID_CODE_LEN + 1);
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (op == NULL || canon == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    rc = event_check(who, code, code_len, body, canon, &op->rule, err);
+    if (rc != CORE_OK)
+        return rc;
+    op->code = canon;
+    op->body = body;
+    op->who = who;
+    return core_write_async(c, who, idem, event_op_run, op, a, as, out, err);
 }
 
 /* ---- history ----------------------------------------------------------- */

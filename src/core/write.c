@@ -24,6 +24,9 @@ struct write_job {
     struct arena *a;
     struct core_reply *reply;
     struct core_err *err;
+    struct hrid_err he;          /* the store's error */
+    int result;                  /* the store's result, once over */
+    struct core_async *as;       /* core_write_async's caller */
 };
 
 static int write_job_run(struct store_conn *sc, void *arg,
@@ -88,20 +91,13 @@ static int write_job_run(struct store_conn *sc, void *arg,
     return STORE_OK;
 }
 
-int core_write(struct core *c, const struct core_principal *who,
-               const struct core_idem *idem, core_op_fn op, void *arg,
-               struct arena *a, struct core_reply *reply,
-               struct core_err *err)
+/* What core_write returns once store_write returned result. */
+static int write_settle(struct write_job *j, int result)
 {
-    struct write_job j = {c, who, idem, op, arg, a, reply, err};
-    struct hrid_err he;
-    int rc;
+    struct core_reply *reply = j->reply;
+    struct core_err *err = j->err;
 
-    memset(reply, 0, sizeof *reply);
-    err->status = CORE_OK;
-    hrid_err_clear(&he);
-    rc = store_write(c->store, write_job_run, &j, &he);
-    if (rc == STORE_OK) {
+    if (result == STORE_OK) {
         if (reply->build != NULL) {
             reply->body = reply->build(reply->build_arg);
             reply->build = NULL;
@@ -112,11 +108,64 @@ int core_write(struct core *c, const struct core_principal *who,
     json_decref(reply->body);
     reply->body = NULL;
     reply->build = NULL;
-    if (rc == STORE_ABORT && err->status != CORE_OK)
+    if (result == STORE_ABORT && err->status != CORE_OK)
         return err->status;
-    if (err->status != CORE_OK && rc != STORE_EIO)
+    if (err->status != CORE_OK && result != STORE_EIO)
         return err->status;
-    return core_store_fail(err, rc == STORE_ABORT ? STORE_EIO : rc, &he);
+    return core_store_fail(err, result == STORE_ABORT ? STORE_EIO : result,
+                           &j->he);
+}
+
+int core_write(struct core *c, const struct core_principal *who,
+               const struct core_idem *idem, core_op_fn op, void *arg,
+               struct arena *a, struct core_reply *reply,
+               struct core_err *err)
+{
+    struct write_job j = {.core = c, .who = who, .idem = idem, .op = op,
+                         .arg = arg, .a = a, .reply = reply, .err = err};
+
+    memset(reply, 0, sizeof *reply);
+    err->status = CORE_OK;
+    hrid_err_clear(&j.he);
+    return write_settle(&j, store_write(c->store, write_job_run, &j, &j.he));
+}
+
+/* On the writer's thread, once the job's transaction is over.  The wake
+ * is the last touch of the job: the caller may free it right after. */
+static void write_done(void *arg, int result)
+{
+    struct write_job *j = arg;
+    struct core_async *as = j->as;
+
+    j->result = result;
+    as->wake(as->wake_arg);
+}
+
+int core_write_async(struct core *c, const struct core_principal *who,
+                     const struct core_idem *idem, core_op_fn op, void *arg,
+                     struct arena *a, struct core_async *as,
+                     struct core_reply *reply, struct core_err *err)
+{
+    struct write_job *j = arena_alloc(a, sizeof *j);
+    int rc;
+
+    memset(reply, 0, sizeof *reply);
+    err->status = CORE_OK;
+    if (j == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    *j = (struct write_job){.core = c, .who = who, .idem = idem, .op = op,
+                            .arg = arg, .a = a, .reply = reply, .err = err};
+    hrid_err_clear(&j->he);
+    j->as = as;
+    as->job = j;
+    rc = store_write_async(c->store, write_job_run, j, &j->he, write_done, j);
+    return rc == STORE_OK ? CORE_PENDING : write_settle(j, rc);
+}
+
+int core_async_finish(struct core_async *as)
+{
+    return write_settle(as->job, as->job->result);
 }
 
 /* Records deleted a transaction: the sweep never holds the writer (and,

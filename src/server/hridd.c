@@ -766,6 +766,7 @@ int main(int argc, char **argv)
     cfg.threads = o.threads;
     cfg.quiet = o.quiet;
     cfg.dispatch = routes_dispatch;
+    cfg.defers = routes_defers;
     cfg.app = core;
     if (http_server_start(&srv, &cfg, errbuf, sizeof(errbuf)) != 0) {
         fprintf(stderr, "hridd: %s\n", errbuf);

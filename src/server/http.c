@@ -53,6 +53,8 @@ struct http_server {
     pthread_cond_t q_cv;
     struct hreq *q_head, *q_tail;
     bool q_stop;                /* no more queueing; workers drain and end */
+    unsigned deferred;          /* requests waiting in http_defer */
+    pthread_cond_t idle_cv;     /* deferred fell to 0 */
     pthread_t *workers;
     unsigned nworkers;
 };
@@ -97,7 +99,10 @@ struct hreq {
     struct timespec t0;         /* CLOCK_MONOTONIC at the first call */
     char ip[INET6_ADDRSTRLEN];
 
-    bool handed_off;            /* dispatched on a worker; answer on resume */
+    bool handed_off;            /* suspended: answer on resume */
+    bool may_defer;             /* dispatched on libmicrohttpd's thread */
+    http_finish_fn finish;      /* http_defer's, run on resume */
+    void *finish_arg;
     struct hreq *q_next;
 };
 
@@ -577,6 +582,12 @@ static void request_free(struct hreq *r)
 {
     struct arena a = r->arena;  /* r lives in the arena it names */
 
+    /* A deferred request whose connection ended before its answer was
+     * made (the client left, or the server stopped): its finish still
+     * runs, since it releases what the work holds.  The wake has come:
+     * libmicrohttpd ends a connection only once it is resumed. */
+    if (r->finish != NULL)
+        r->finish(r, r->finish_arg);
     free(r->body);
     arena_release(&a);
 }
@@ -751,6 +762,10 @@ static bool run_elsewhere(struct http_server *srv, struct hreq *r)
     if (srv->nworkers == 0 || strcmp(r->method, "GET") == 0 ||
         strcmp(r->method, "HEAD") == 0)
         return false;
+    if (srv->cfg.defers != NULL && srv->cfg.defers(r)) {
+        r->may_defer = true;
+        return false;
+    }
     pthread_mutex_lock(&srv->q_mu);
     if (!srv->q_stop) {
         r->handed_off = true;
@@ -768,6 +783,47 @@ static bool run_elsewhere(struct http_server *srv, struct hreq *r)
     if (queued)
         pthread_cond_signal(&srv->q_cv);
     return queued;
+}
+
+/*
+ * Suspending the connection inside the access handler, before the work
+ * is queued, is what makes the wake safe however soon it comes: resuming
+ * only asks libmicrohttpd's thread to go back to the connection once the
+ * handler has returned.  The count lets http_server_stop wait for every
+ * deferred request, since libmicrohttpd must not stop with a connection
+ * suspended.
+ */
+bool http_defer(struct hreq *r, http_finish_fn finish, void *arg)
+{
+    struct http_server *srv = r->srv;
+    bool ok;
+
+    if (!r->may_defer)
+        return false;
+    pthread_mutex_lock(&srv->q_mu);
+    ok = !srv->q_stop;
+    if (ok)
+        srv->deferred++;
+    pthread_mutex_unlock(&srv->q_mu);
+    if (!ok)
+        return false;
+    r->finish = finish;
+    r->finish_arg = arg;
+    r->handed_off = true;
+    MHD_suspend_connection(r->conn);
+    return true;
+}
+
+void http_wake(struct hreq *r)
+{
+    struct http_server *srv = r->srv;
+
+    /* r may be gone as soon as the connection resumes. */
+    MHD_resume_connection(r->conn);
+    pthread_mutex_lock(&srv->q_mu);
+    if (--srv->deferred == 0 && srv->q_stop)
+        pthread_cond_broadcast(&srv->idle_cv);
+    pthread_mutex_unlock(&srv->q_mu);
 }
 
 static void *worker_main(void *arg)
@@ -794,13 +850,16 @@ static void *worker_main(void *arg)
     }
 }
 
-/* Stops queueing and waits for the workers to finish what is queued, so
- * that no connection is left suspended when the daemon stops. */
+/* Stops queueing and deferring, and waits for the workers to finish what
+ * is queued and for every deferred request to be woken, so that no
+ * connection is left suspended when the daemon stops. */
 static void workers_stop(struct http_server *s)
 {
     pthread_mutex_lock(&s->q_mu);
     s->q_stop = true;
     pthread_cond_broadcast(&s->q_cv);
+    while (s->deferred > 0)
+        pthread_cond_wait(&s->idle_cv, &s->q_mu);
     pthread_mutex_unlock(&s->q_mu);
     for (unsigned i = 0; i < s->nworkers; i++)
         pthread_join(s->workers[i], NULL);
@@ -831,8 +890,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         }
         return MHD_YES;
     }
-    if (r->handed_off)          /* resumed: a worker set the response */
+    if (r->handed_off) {        /* resumed: the response is set, or */
+        http_finish_fn finish = r->finish;
+
+        r->finish = NULL;               /* ... finish sets it now */
+        if (finish != NULL && finish(r, r->finish_arg) != 0)
+            set_internal_error(r);
         return queue(r);
+    }
     if (r->responded) {         /* the early 413; ignore any body */
         *upload_data_size = 0;
         return MHD_YES;
@@ -852,6 +917,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
         return MHD_YES;
     else if (srv->cfg.dispatch(r) != 0)
         set_internal_error(r);
+    else if (r->handed_off)     /* http_defer: answered on resume */
+        return MHD_YES;
     return queue(r);
 }
 
@@ -917,6 +984,7 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
     s->cfg.host = s->host;
     pthread_mutex_init(&s->q_mu, NULL);
     pthread_cond_init(&s->q_cv, NULL);
+    pthread_cond_init(&s->idle_cv, NULL);
     {
         unsigned want = cfg->workers ? cfg->workers : HTTP_WORKERS;
 
@@ -995,6 +1063,7 @@ void http_server_stop(struct http_server *s)
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
     pthread_cond_destroy(&s->q_cv);
+    pthread_cond_destroy(&s->idle_cv);
     pthread_mutex_destroy(&s->q_mu);
     free(s->host);
     free(s);

@@ -65,7 +65,8 @@
 
 /*
  * Threads that run the handlers of requests that write (any method but GET
- * and HEAD).  Such a handler waits for its transaction to commit, and the
+ * and HEAD, except those http_config.defers lets run on libmicrohttpd's
+ * threads).  Such a handler waits for its transaction to commit, and the
  * store commits together the writes that wait at the same time (group
  * commit), so the number of writes in flight bounds a commit's size: with
  * the handlers on libmicrohttpd's threads a commit carried 2-8 events and
@@ -97,6 +98,10 @@ struct http_server;
  * (the client then gets 500 "internal"). */
 typedef int (*http_handler_fn)(struct hreq *r);
 
+/* Whether a request's handler defers its wait (http_defer), so that it
+ * may run on libmicrohttpd's thread like a read. */
+typedef bool (*http_defers_fn)(struct hreq *r);
+
 struct http_config {
     const char *host;           /* numeric address or name to bind */
     unsigned port;              /* 0 picks a free port */
@@ -107,6 +112,8 @@ struct http_config {
     unsigned idle_timeout_s;    /* 0 = HTTP_IDLE_TIMEOUT_S */
     bool quiet;                 /* no per-request log lines */
     http_handler_fn dispatch;   /* called for every complete request */
+    http_defers_fn defers;      /* may be NULL: every write then runs on
+                                   a worker */
     void *app;                  /* handed to handlers by http_app() */
 };
 
@@ -179,6 +186,21 @@ json_t *http_body_json(struct hreq *r);
  * request already holds HTTP_PARAMS_MAX captures or memory ran out. */
 int http_param_set(struct hreq *r, const char *name, size_t name_len,
                    const char *value, size_t value_len);
+
+/*
+ * A response that comes later, with no thread waiting for it.  A handler
+ * that queues work elsewhere (a write for the store's writer) calls
+ * http_defer first, then queues the work, and returns 0 without a
+ * response; whoever finishes the work calls http_wake, from any thread,
+ * exactly once.  finish(r, arg) then runs on one of the server's threads
+ * and sets the response as a handler would.  Returns false, and changes
+ * nothing, when the request cannot wait that way: its handler runs on a
+ * worker (one that may block, see http_config.defers), or the server is
+ * stopping; the handler then does its work in place.
+ */
+typedef int (*http_finish_fn)(struct hreq *r, void *arg);
+bool http_defer(struct hreq *r, http_finish_fn finish, void *arg);
+void http_wake(struct hreq *r);
 
 /* ---- setting the response (each returns 0, or -1 when out of memory) */
 

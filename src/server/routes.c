@@ -246,6 +246,39 @@ static int authorize(struct hreq *r, const struct route *rt,
     return route_core_error(r, &err) == 0 ? 1 : -1;
 }
 
+/*
+ * Handlers that never make a server thread wait: they read, then hand
+ * their write to the store's writer with http_defer.  They run on
+ * libmicrohttpd's threads as reads do, which saves each request the hops
+ * to a worker and back, and no thread sleeps while the write commits.
+ * Only for bodies up to ROUTE_DEFER_BODY_MAX: parsing a larger one would
+ * hold up every other connection of the thread.
+ */
+static const route_fn deferring[] = {route_events_post};
+
+bool routes_defers(struct hreq *r)
+{
+    struct capture caps[HTTP_PARAMS_MAX];
+    unsigned ncaps;
+    size_t len;
+
+    http_body(r, &len);
+    if (len > ROUTE_DEFER_BODY_MAX)
+        return false;
+    for (size_t i = 0; i < routes_count; i++) {
+        const struct route *rt = &routes[i];
+
+        if (!method_matches(rt->method, http_method(r)) ||
+            !route_match(rt->pattern, http_path(r), caps, &ncaps))
+            continue;
+        for (size_t k = 0; k < sizeof deferring / sizeof deferring[0]; k++)
+            if (rt->handler == deferring[k])
+                return true;
+        return false;
+    }
+    return false;
+}
+
 int routes_dispatch(struct hreq *r)
 {
     struct capture caps[HTTP_PARAMS_MAX];

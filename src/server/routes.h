@@ -82,6 +82,12 @@ int routes_check(char *errbuf, size_t errlen);
  */
 int routes_dispatch(struct hreq *r);
 
+/* The http_config.defers function: whether the request's row is one
+ * whose handler hands its write over (http_defer) instead of waiting for
+ * it, with a body of at most ROUTE_DEFER_BODY_MAX bytes. */
+#define ROUTE_DEFER_BODY_MAX (64u * 1024u)
+bool routes_defers(struct hreq *r);
+
 /* ---- helpers for handlers (errors.c, args.c) ------------------------- */
 
 /* The HTTP status of a core status (the one table: errors.c); 500 for

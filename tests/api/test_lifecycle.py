@@ -2,6 +2,8 @@
 DESIGN §3)."""
 
 import datetime
+import json
+import signal
 import threading
 import time
 
@@ -9,8 +11,8 @@ from fixtures import (deploy_body, diff, ev, export_body, firmware_body, import_
                       incident_body, inspection_body, iso, maintenance_end_body,
                       maintenance_start_body, now, ok, recycle_body, refused,
                       registry, release_body, resume_body, scrap_body, suspend_body,
-                      transfer_body, void_body)
-from harness import assert_error
+                      server, transfer_body, void_body, World)
+from harness import ServerError, assert_error, persistent_db
 
 
 def walk(w, code, steps):
@@ -501,3 +503,71 @@ def test_concurrent_maintenance_transitions():
         last = state_of[moves[-1]["seq"]] if moves else "in_service"
         assert w.state(code) == last, (w.unit(code), moves[-1:])
         assert moves, "no transition was accepted"
+
+
+def test_event_bodies_past_the_deferral_limit():
+    """An event body over 64 KiB is recorded by a worker thread rather than
+    handed from libmicrohttpd's thread to the writer: the same rules hold."""
+    with registry() as w:
+        code = w.in_service()
+        before = w.snapshot([code])
+        b = incident_body()
+        b["description"] = "x" * 70000
+        refused(w.owner.post(f"/v1/units/{code}/events", b), 422,
+                "invalid_field", "description")
+        assert w.snapshot([code]) == before
+        padded = json.dumps(incident_body(description="padded")).encode()
+        padded = padded[:-1] + b" " * 70000 + b"}"
+        r = ok(w.owner.post(f"/v1/units/{code}/events", padded))
+        assert r["body"]["description"] == "padded" and r["state"] == "in_service", r
+        assert w.history(code)[-1]["seq"] == r["seq"]
+        s, h, again = w.owner.post(f"/v1/units/{code}/events", padded, idem="big-1")
+        assert s == 201
+        s2, h2, replay = w.owner.post(f"/v1/units/{code}/events", padded, idem="big-1")
+        assert s2 == 201 and replay == again and h2.get("idempotent-replay") == "true"
+
+
+def test_stopping_with_events_in_flight():
+    """SIGTERM while events are being recorded: hridd answers what it took
+    in, exits 0, and every event it acknowledged is in the history after a
+    restart."""
+    with persistent_db() as db:
+        s = server("--threads", "2", db=db)
+        s.start()
+        w = World(s)
+        codes = [w.in_service() for _ in range(4)]
+        acked, lock, stop = [], threading.Lock(), threading.Event()
+
+        def post(i):
+            n = 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    st, _, r = w.owner.post(f"/v1/units/{codes[i % 4]}/events",
+                                            incident_body(description=f"c{i} n{n}"))
+                except (OSError, ServerError):
+                    return              # the server went away
+                if st != 201:
+                    return
+                with lock:
+                    acked.append(r)
+
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        s.signal(signal.SIGTERM)
+        assert s.wait() == 0, f"exit {s.returncode}\n{s.stderr()}"
+        stop.set()
+        for t in threads:
+            t.join()
+        s.stop()
+        assert len(acked) > 20, len(acked)
+        with server(db=db) as s2:
+            w.rebind(s2)
+            kept = {}
+            for code in codes:
+                kept.update({e["seq"]: e for e in w.history(code)})
+            for a in acked:
+                e = kept.get(a["seq"])
+                assert e is not None and e["body"] == a["body"], a
