@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/jsonmem.h"
 #include "core/core.h"
 #include "core/demo.h"
 #include "ledger/checkpoint.h"
@@ -703,6 +704,8 @@ int main(int argc, char **argv)
      * unit bulk load, GETs and events stayed where it was (120 MB against
      * 133; the peak, two bulk bodies parsed at once, 258 against 283). */
     mallopt(M_ARENA_MAX, 8);
+    /* Before any JSON value exists: request bodies parse into arenas. */
+    jsonmem_init();
     rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;

@@ -37,6 +37,7 @@
 
 #include <microhttpd.h>
 
+#include "core/jsonmem.h"
 #include "core/jsonw.h"
 #include "server/http.h"
 
@@ -323,7 +324,7 @@ const void *http_body(const struct hreq *r, size_t *len)
     return r->body_len > 0 ? r->body : NULL;
 }
 
-json_t *http_body_json(struct hreq *r)
+static json_t *body_json(struct hreq *r, bool local)
 {
     json_error_t jerr;
     json_t *j;
@@ -333,13 +334,17 @@ json_t *http_body_json(struct hreq *r)
                    "a JSON document was expected");
         return NULL;
     }
-    j = json_loadb(r->body, r->body_len, 0, &jerr);
+    j = local ? jsonmem_loadb(&r->arena, r->body, r->body_len, 0, &jerr)
+              : json_loadb(r->body, r->body_len, 0, &jerr);
     if (j == NULL)
         http_error(r, 400, "bad_json", NULL,
                    "request body is not valid JSON: line %d, column %d: %s",
                    jerr.line, jerr.column, jerr.text);
     return j;
 }
+
+json_t *http_body_json(struct hreq *r) { return body_json(r, false); }
+json_t *http_body_json_local(struct hreq *r) { return body_json(r, true); }
 
 /* ---- responses --------------------------------------------------------- */
 

@@ -48,7 +48,7 @@ int route_events_post(struct hreq *r, const struct route_call *call)
     if (ec == NULL)
         return -1;
     if (route_idem(r, &ec->idem) != 0 ||
-        (ec->body = http_body_json(r)) == NULL)
+        (ec->body = http_body_json_local(r)) == NULL)
         return 0;
     if (!http_defer(r, event_finish, ec)) {
         rc = core_event_add(call->core, &call->who, code, len, ec->body,

@@ -15,7 +15,7 @@
 
 int route_units_post(struct hreq *r, const struct route_call *call)
 {
-    return route_create(r, call, core_units_register);
+    return route_create_local(r, call, core_units_register);
 }
 
 int route_units_list(struct hreq *r, const struct route_call *call)
