@@ -27,6 +27,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -210,10 +211,63 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url, script, env, seconds, conns=64, pid=None):
+def disk_of(path):
+    """The /proc/diskstats name of the block device holding path, or None."""
+    dev = os.stat(path).st_dev
+    with open("/proc/diskstats") as f:
+        for line in f:
+            v = line.split()
+            if (int(v[0]), int(v[1])) == (os.major(dev), os.minor(dev)):
+                return v[2]
+    return None
+
+
+def disk_writes(disk):
+    """Write requests the disk completed so far (0 without a disk)."""
+    if disk is None:
+        return 0
+    with open("/proc/diskstats") as f:
+        for line in f:
+            v = line.split()
+            if v[2] == disk:
+                return int(v[7])
+    return 0
+
+
+def disk_ceiling(where, seconds):
+    """Random 4 KiB writes per second that the disk under where completes,
+    each 256 followed by fdatasync, over a 256 MiB file written first: the
+    pattern of a checkpoint copying pages into the database file.  A
+    lifecycle event on a large registry changes pages spread over the
+    whole file (its unit's row, its unit's entry in the history index),
+    so this rate divided by the disk writes per event bounds events/s."""
+    path = os.path.join(where, "disk-ceiling.tmp")
+    pages = 65536
+    block = os.urandom(4096)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for i in range(0, pages, 256):
+            os.write(fd, block * 256)
+        os.fdatasync(fd)
+        rng = random.Random(1)
+        done, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            for _ in range(256):
+                os.pwrite(fd, block, rng.randrange(pages) * 4096)
+            os.fdatasync(fd)
+            done += 256
+        return done / (time.monotonic() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def wrk(url, script, env, seconds, conns=64, pid=None, disk=None):
     """wrk's requests/s, p50 and p99 (ms) and non-2xx count; with pid,
-    also the CPU time process pid spent per request (us)."""
+    also the CPU time process pid spent per request (us); with disk, also
+    the disk's write requests per request."""
     cpu = cpu_seconds(pid) if pid else 0
+    ios = disk_writes(disk)
     out = subprocess.run(
         ["wrk", "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency",
          "-s", script, url],
@@ -226,9 +280,11 @@ def wrk(url, script, env, seconds, conns=64, pid=None):
         return v / 1000 if unit_ == "us" else v * 1000 if unit_ == "s" else v
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     res = (rps, pct(50), pct(99), int(errors.group(1)) if errors else 0)
+    n = int(re.search(r"(\d+) requests in", out).group(1))
     if pid:
-        n = int(re.search(r"(\d+) requests in", out).group(1))
         res += ((cpu_seconds(pid) - cpu) * 1e6 / max(n, 1),)
+    if disk:
+        res += ((disk_writes(disk) - ios) / max(n, 1),)
     return res
 
 
@@ -307,8 +363,10 @@ def main():
                            [statistics.median(g[i] for g in gets)
                             for i in (0, 1, 2, 4)] +
                            [a.runs, a.seconds, sum(g[3] for g in gets)]))
+        disk = disk_of(tmp) if "events" in phases else None
         evs = [wrk(node.url, os.path.join(here, "wrk/post_event.lua"),
-                   {"CODES": path, "KEY": rk}, a.seconds, pid=node.proc.pid)
+                   {"CODES": path, "KEY": rk}, a.seconds, pid=node.proc.pid,
+                   disk=disk)
                for _ in range(a.runs)] if "events" in phases else None
         evs and print("POST /v1/units/{code}/events (inspection, random "
                       "units): %.0f events/s durable, p50 %.2f ms, p99 %.2f "
@@ -317,6 +375,13 @@ def main():
                           [statistics.median(e[i] for e in evs)
                            for i in (0, 1, 2, 4)] +
                           [a.runs, sum(e[3] for e in evs)]))
+        if evs and disk:
+            per = statistics.median(e[5] for e in evs)
+            iops = disk_ceiling(tmp, 3)
+            print("ceiling: disk %s completes %.0f random 4 KiB writes/s "
+                  "(fdatasync every 256); the events made %.2f disk writes "
+                  "each, so the disk alone allows %.0f events/s"
+                  % (disk, iops, per, iops / per if per else 0))
         if "memory" in phases:
             rss, hwm = node.rss()
             print("hridd memory with %d units: VmRSS %s, peak VmHWM %s"
