@@ -53,7 +53,7 @@ FUZZERS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 # up-to-date tree does not recompile them on every make test.
 .SECONDARY:
 
-.PHONY: all deps test-deps bench-deps test run bench fuzz fuzz-build clean web
+.PHONY: all deps test-deps bench-deps test run bench benches units fuzz fuzz-build clean web
 all: $(LIBHRID) $(LIBSO) $(HRID) $(HRIDD)
 
 $(B)/obj/%.o: %.c
@@ -105,12 +105,15 @@ bench-deps:
 # The test target re-enters make so that pkg-config runs after the
 # packages are installed on a fresh machine.
 test: test-deps
-	@$(MAKE) --no-print-directory SAN=1 all units
+	@$(MAKE) --no-print-directory SAN=1 all units benches
 	@$(MAKE) --no-print-directory web
 	@$(MAKE) --no-print-directory fuzz-build
 	@sh tests/run.sh build/san
 
 units: $(UNITS)
+
+# Built by make test too, so that a benchmark never stops compiling unseen.
+benches: $(BENCHES)
 
 # The address make run serves; hridd's own default.
 LISTEN  ?= 127.0.0.1:8080

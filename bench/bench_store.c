@@ -165,7 +165,7 @@ static int w_register(struct store_conn *c, void *arg, struct hrid_err *err)
             k.serial = serial;
             k.installed_at = u.registered_at;
             k.installed_seq = e.seq;
-            r = store_component_insert(c, &k, err);
+            r = store_component_insert(c, &k, 1, err);
             if (r != STORE_OK)
                 return r;
         }
