@@ -758,7 +758,9 @@ static int body_append(struct hreq *r, const char *data, size_t n)
  * thread.  So a request with another method than GET or HEAD is suspended
  * and handed to a pool of workers; the worker runs the handler, and
  * resuming the connection brings it back to on_access, which sends the
- * response.  Returns true when r was handed off.
+ * response.  A request whose handler defers its wait instead
+ * (http_config.defers) stays on this thread, marked so that http_defer
+ * accepts it.  Returns true when r was handed off.
  */
 static bool run_elsewhere(struct http_server *srv, struct hreq *r)
 {

@@ -48,14 +48,14 @@ struct store_conn *store_conn(struct store *s, struct hrid_err *err)
 int store_write(struct store *s, store_write_fn fn, void *arg,
                 struct hrid_err *err)
 {
-    return s->ops->write(s, fn, arg, err);
+    return s->ops->write(s, fn, arg, err, NULL, NULL);
 }
 
 int store_write_async(struct store *s, store_write_fn fn, void *arg,
                       struct hrid_err *err, store_done_fn done,
                       void *done_arg)
 {
-    return s->ops->write_async(s, fn, arg, err, done, done_arg);
+    return s->ops->write(s, fn, arg, err, done, done_arg);
 }
 
 void store_set_precommit(struct store *s, store_precommit_fn fn, void *arg)

@@ -459,11 +459,9 @@ struct store_ops {
     int (*open)(const char *uri, struct store **out, struct hrid_err *err);
     void (*close)(struct store *s);
     struct store_conn *(*conn)(struct store *s, struct hrid_err *err);
+    /* store_write without done, store_write_async with it */
     int (*write)(struct store *s, store_write_fn fn, void *arg,
-                 struct hrid_err *err);
-    int (*write_async)(struct store *s, store_write_fn fn, void *arg,
-                       struct hrid_err *err, store_done_fn done,
-                       void *done_arg);
+                 struct hrid_err *err, store_done_fn done, void *done_arg);
     void (*set_precommit)(struct store *s, store_precommit_fn fn, void *arg);
     int (*read_begin)(struct store_conn *c, struct hrid_err *err);
     void (*read_end)(struct store_conn *c);
@@ -721,8 +719,8 @@ int store_write(struct store *s, store_write_fn fn, void *arg,
  * store_write without the wait: queues fn and returns at once.  Once the
  * transaction is over, done(done_arg, result) runs on the writer's
  * thread, with result what store_write would have returned; it must be
- * quick (the next transaction waits for it) and must not call
- * store_write.  fn, arg and err must stay valid until then.  Returns
+ * quick (the next transaction waits for it), must not call store_write,
+ * and is not NULL.  fn, arg and err must stay valid until then.  Returns
  * STORE_OK when queued; any other result (with err set) means fn will
  * never run and done is never called.
  */

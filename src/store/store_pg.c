@@ -2457,26 +2457,14 @@ static void pgs_set_precommit(struct store *st, store_precommit_fn fn,
 }
 
 static int pgs_write(struct store *st, store_write_fn fn, void *arg,
-                     struct hrid_err *err)
+                     struct hrid_err *err, store_done_fn done, void *done_arg)
 {
     struct pg_store *s = pgs(st);
 
     if (s->read_only)
         return hrid_err_set(err, STORE_EIO, 0, 0,
                             "the database is open read-only");
-    return store_writer_run(&s->writer, fn, arg, err);
-}
-
-static int pgs_write_async(struct store *st, store_write_fn fn, void *arg,
-                          struct hrid_err *err, store_done_fn done,
-                          void *done_arg)
-{
-    struct pg_store *s = pgs(st);
-
-    if (s->read_only)
-        return hrid_err_set(err, STORE_EIO, 0, 0,
-                            "the database is open read-only");
-    return store_writer_submit(&s->writer, fn, arg, err, done, done_arg);
+    return store_writer_run(&s->writer, fn, arg, err, done, done_arg);
 }
 
 /* ---- open, migrate, close ---------------------------------------------- */
@@ -2675,7 +2663,6 @@ const struct store_ops store_pg_ops = {
     .close = pgs_close,
     .conn = store_readers_get,
     .write = pgs_write,
-    .write_async = pgs_write_async,
     .set_precommit = pgs_set_precommit,
     .read_begin = pgs_read_begin,
     .read_end = pgs_read_end,

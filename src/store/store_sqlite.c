@@ -4218,26 +4218,14 @@ static void sq_set_precommit(struct store *st, store_precommit_fn fn,
 }
 
 static int sq_write(struct store *st, store_write_fn fn, void *arg,
-                    struct hrid_err *err)
+                    struct hrid_err *err, store_done_fn done, void *done_arg)
 {
     struct sq_store *s = sqs(st);
 
     if (s->read_only)
         return hrid_err_set(err, STORE_EIO, 0, 0,
                             "database '%s' is open read-only", s->path);
-    return store_writer_run(&s->writer, fn, arg, err);
-}
-
-static int sq_write_async(struct store *st, store_write_fn fn, void *arg,
-                          struct hrid_err *err, store_done_fn done,
-                          void *done_arg)
-{
-    struct sq_store *s = sqs(st);
-
-    if (s->read_only)
-        return hrid_err_set(err, STORE_EIO, 0, 0,
-                            "database '%s' is open read-only", s->path);
-    return store_writer_submit(&s->writer, fn, arg, err, done, done_arg);
+    return store_writer_run(&s->writer, fn, arg, err, done, done_arg);
 }
 
 /* ---- open, migrate, close ---------------------------------------------- */
@@ -4493,7 +4481,6 @@ const struct store_ops store_sqlite_ops = {
     .close = sq_close,
     .conn = store_readers_get,
     .write = sq_write,
-    .write_async = sq_write_async,
     .set_precommit = sq_set_precommit,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,

@@ -258,38 +258,31 @@ static bool enqueue(struct store_writer *w, struct store_job *j)
 }
 
 int store_writer_run(struct store_writer *w, store_write_fn fn, void *arg,
-                     struct hrid_err *err)
+                     struct hrid_err *err, store_done_fn done,
+                     void *done_arg)
 {
-    struct store_job job = {.fn = fn, .arg = arg, .err = err};
+    struct store_job job = {.fn = fn, .arg = arg, .err = err}, *j = &job;
 
-    /* The writer would wait for itself. */
-    if (pthread_equal(pthread_self(), w->thread))
+    if (done != NULL) {
+        if ((j = calloc(1, sizeof *j)) == NULL)
+            return hrid_err_set(err, STORE_EIO, 0, 0, "out of memory");
+        *j = job;
+        j->notify = done;
+        j->notify_arg = done_arg;
+    } else if (pthread_equal(pthread_self(), w->thread)) {
+        /* The writer would wait for itself. */
         return hrid_err_set(err, STORE_EIO, 0, 0,
                             "store_write called inside a write function");
-    if (!enqueue(w, &job))
-        return hrid_err_set(err, STORE_EIO, 0, 0, "the store is closing");
-    job_wait(&job.done);
-    return job.result;
-}
-
-int store_writer_submit(struct store_writer *w, store_write_fn fn,
-                        void *arg, struct hrid_err *err, store_done_fn done,
-                        void *done_arg)
-{
-    struct store_job *j = calloc(1, sizeof *j);
-
-    if (j == NULL)
-        return hrid_err_set(err, STORE_EIO, 0, 0, "out of memory");
-    j->fn = fn;
-    j->arg = arg;
-    j->err = err;
-    j->notify = done;
-    j->notify_arg = done_arg;
+    }
     if (!enqueue(w, j)) {
-        free(j);
+        if (j != &job)
+            free(j);
         return hrid_err_set(err, STORE_EIO, 0, 0, "the store is closing");
     }
-    return STORE_OK;
+    if (done != NULL)
+        return STORE_OK;
+    job_wait(&job.done);
+    return job.result;
 }
 
 void store_writer_set_precommit(struct store_writer *w,

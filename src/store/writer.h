@@ -76,16 +76,14 @@ int store_writer_start(struct store_writer *w,
 /* Runs the queued jobs, then stops the thread.  For a started writer. */
 void store_writer_stop(struct store_writer *w);
 
-/* store_write: queues fn and waits until its transaction is over. */
+/* Queues fn.  Without done (store_write), waits until its transaction
+ * is over and returns fn's result.  With done (store_write_async),
+ * returns STORE_OK once queued, and done(done_arg, result) runs on the
+ * writer's thread once the transaction is over; any other result means
+ * done is never called. */
 int store_writer_run(struct store_writer *w, store_write_fn fn, void *arg,
-                     struct hrid_err *err);
-
-/* store_write_async: queues fn; done(done_arg, result) runs on the
- * writer's thread once its transaction is over.  STORE_OK when queued;
- * otherwise done is never called. */
-int store_writer_submit(struct store_writer *w, store_write_fn fn,
-                        void *arg, struct hrid_err *err, store_done_fn done,
-                        void *done_arg);
+                     struct hrid_err *err, store_done_fn done,
+                     void *done_arg);
 
 void store_writer_set_precommit(struct store_writer *w,
                                 store_precommit_fn fn, void *arg);
