@@ -288,7 +288,9 @@ struct find_ctx {
     char code[HRID_CODE_LEN + 1];   /* the unit found, or "" */
 };
 
-/* Stops at a unit whose recorded event count differs from its events. */
+/* Stops at a unit whose latest event counts more events than it has: an
+ * earlier one was deleted.  (A deleted latest event leaves a consistent
+ * count behind; the log alone tells of it.) */
 static int find_unit(void *ctx, const struct store_unit *u)
 {
     struct find_ctx *f = ctx;

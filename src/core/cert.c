@@ -250,8 +250,8 @@ static int cert_op_run(struct core *c, struct store_conn *sc, void *arg,
         json_decref(ev);
         if (rc != CORE_OK)
             return rc;
-        if ((rc = store_unit_update(sc, &was, &u, &he)) != STORE_OK)
-            return core_store_fail(err, rc, &he);
+        if ((rc = core_unit_save(sc, &was, &u, err)) != CORE_OK)
+            return rc;
     }
     reply->http_status = 201;
     reply->body = core_cert_json(&k, k.unit_id ? NULL : m.model_id,

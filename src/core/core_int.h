@@ -363,12 +363,19 @@ json_t *core_unit_json(struct core *c, struct store_conn *sc,
 int core_unit_load(struct store_conn *sc, const char *code, struct arena *a,
                    struct store_unit *u, struct core_err *err);
 
+/* Writes unit u, read in this transaction as was, when a column of its
+ * row changed, and then stamps its updated_at; a unit whose events
+ * changed only its history (an inspection, a notice) is left alone. */
+int core_unit_save(struct store_conn *sc, const struct store_unit *was,
+                   struct store_unit *u, struct core_err *err);
+
 /*
  * Appends an event of type to unit u, dated at, recorded now by who, with
  * body (serialised canonically), and notes it in u (last event time and
- * seq, event count, updated_at); the caller writes the unit row, in the
- * same transaction.  e receives the stored event.  Every event goes
- * through here, so the event row and the unit row cannot disagree.
+ * seq, event count), which the event row records too: the store reads a
+ * unit's counts from its latest event.  The caller then saves the unit
+ * (core_unit_save), in the same transaction.  e receives the stored
+ * event.  Every event goes through here.
  */
 int core_event_record(struct store_conn *sc, struct store_unit *u,
                       const char *type, int64_t at,

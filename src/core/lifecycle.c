@@ -743,14 +743,14 @@ int core_event_record_text(struct store_conn *sc, struct store_unit *u,
     e->actor_id = who->party_id;
     e->actor_role = core_role_name(who->role);
     e->body = body;
+    e->unit_count = u->event_count + 1;
+    e->unit_last_at = at > u->last_event_at ? at : u->last_event_at;
     rc = store_event_append(sc, e, &he);
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
-    if (at > u->last_event_at)
-        u->last_event_at = at;
+    u->last_event_at = e->unit_last_at;
     u->last_event_seq = e->seq;
-    u->event_count++;
-    u->updated_at = e->recorded_at;
+    u->event_count = e->unit_count;
     return core_asof_note(sc, u, e, a, err);
 }
 
@@ -779,7 +779,6 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     struct ev_ctx x;
     struct store_unit was;
     struct store_event e;
-    struct hrid_err he;
     unsigned st, rel;
     int64_t now = core_now_ms();
     int rc;
@@ -866,10 +865,10 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     }
     /* The unit row's new strings point into x.body: free it only once
      * the row is written. */
-    rc = store_unit_update(sc, &was, &x.u, &he);
+    rc = core_unit_save(sc, &was, &x.u, err);
     json_decref(x.body);
-    if (rc != STORE_OK)
-        return core_store_fail(err, rc, &he);
+    if (rc != CORE_OK)
+        return rc;
     reply->http_status = 201;
     op->e = e;
     op->state = x.u.state;
@@ -1150,9 +1149,9 @@ static int grant_op_run(struct core *c, struct store_conn *sc, void *arg,
     json_decref(body);
     if (rc != CORE_OK)
         return rc;
-    rc = store_unit_update(sc, &was, &u, &he);
-    if (rc != STORE_OK)
-        return core_store_fail(err, rc, &he);
+    rc = core_unit_save(sc, &was, &u, err);
+    if (rc != CORE_OK)
+        return rc;
     reply->http_status = 201;
     reply->body = grant_json(&g, u.code);
     json_object_set_new(reply->body, "seq", json_integer(e.seq));

@@ -320,11 +320,12 @@ static int notify_run(struct core *c, struct store_conn *sc, void *arg,
         if ((rc = notice_record(sc, &u, &r, body, a, &seq, err)) != CORE_OK)
             break;
         if ((rc = store_recall_unit_notified(sc, r.id, u.id, seq, &he)) !=
-                STORE_OK ||
-            (rc = store_unit_update(sc, &was, &u, &he)) != STORE_OK) {
+            STORE_OK) {
             rc = core_store_fail(err, rc, &he);
             break;
         }
+        if ((rc = core_unit_save(sc, &was, &u, err)) != CORE_OK)
+            break;
         op->written++;
     }
     json_decref(body);
@@ -419,8 +420,8 @@ static int pass_unit(struct pass *p, int64_t unit_id, const char *code)
      * recall still owes it. */
     if ((rc = core_recall_settle(p->sc, &u, p->a, p->err)) != CORE_OK)
         return rc;
-    if ((rc = store_unit_update(p->sc, &was, &u, &he)) != STORE_OK)
-        return core_store_fail(p->err, rc, &he);
+    if ((rc = core_unit_save(p->sc, &was, &u, p->err)) != CORE_OK)
+        return rc;
     p->notified++;
     p->last_notified = unit_id;
     return CORE_OK;
@@ -848,7 +849,6 @@ static int suspend_one(struct suspend_ctx *s, const char *code)
 {
     struct store_unit u, was;
     struct store_event e;
-    struct hrid_err he;
     json_t *body;
     int rc;
 
@@ -872,8 +872,8 @@ static int suspend_one(struct suspend_ctx *s, const char *code)
         return -1;
     u.prev_state = u.state;
     u.state = "suspended";
-    if ((rc = store_unit_update(s->sc, &was, &u, &he)) != STORE_OK)
-        return core_store_fail(s->err, rc, &he), -1;
+    if (core_unit_save(s->sc, &was, &u, s->err) != CORE_OK)
+        return -1;
     s->done++;
     return 0;
 }

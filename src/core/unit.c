@@ -325,7 +325,7 @@ static int register_one(struct core *c, struct store_conn *sc,
     const struct reg_unit *p = &op->prep[i];
     const char *mid = p->mid, *pdate = p->pdate, *body;
     struct store_model *model;
-    struct store_unit u, was;
+    struct store_unit u;
     struct store_event e;
     struct hrid_err he;
     char field[CORE_FIELD_MAX], ser[HRID_SERIAL_BODY_LEN + 1];
@@ -433,7 +433,6 @@ static int register_one(struct core *c, struct store_conn *sc,
     u.extra = "{}";
     u.registered_at = at;
     u.updated_at = now;
-    u.last_event_at = at;
     rc = store_unit_insert(sc, &u, &he);
     if (rc == STORE_CONFLICT) {
         field_path(field, sizeof field, op->bulk, i, "serial");
@@ -442,15 +441,10 @@ static int register_one(struct core *c, struct store_conn *sc,
     }
     if (rc != STORE_OK)
         return core_store_fail(err, rc, &he);
-    was = u;
     rc = core_event_record_text(sc, &u, "register", at, op->who, body, &e,
                                 a, err);
     if (rc != CORE_OK)
         return rc;
-    /* As inserted but for the counts of its history. */
-    rc = store_unit_update(sc, &was, &u, &he);
-    if (rc != STORE_OK)
-        return core_store_fail(err, rc, &he);
     for (k = 0; k < p->ncomp; k++) {
         p->comps[k].unit_id = u.id;
         p->comps[k].installed_at = at;
@@ -867,6 +861,39 @@ int core_unit_load(struct store_conn *sc, const char *code, struct arena *a,
     return unit_read(code, store_unit_get(sc, code, a, u, &he), &he, err);
 }
 
+static bool same_str(const char *x, const char *y)
+{
+    return x == y || (x != NULL && y != NULL && strcmp(x, y) == 0);
+}
+
+int core_unit_save(struct store_conn *sc, const struct store_unit *was,
+                   struct store_unit *u, struct core_err *err)
+{
+    struct hrid_err he;
+    int rc;
+
+    if (same_str(was->state, u->state) &&
+        same_str(was->prev_state, u->prev_state) &&
+        was->custodian_id == u->custodian_id &&
+        was->owner_id == u->owner_id &&
+        was->operator_id == u->operator_id &&
+        same_str(was->batch, u->batch) &&
+        same_str(was->production_date, u->production_date) &&
+        same_str(was->factory, u->factory) &&
+        same_str(was->firmware, u->firmware) &&
+        same_str(was->device_key, u->device_key) &&
+        same_str(was->site, u->site) &&
+        same_str(was->scenario, u->scenario) &&
+        same_str(was->region, u->region) &&
+        same_str(was->market_filing_no, u->market_filing_no) &&
+        same_str(was->jurisdiction, u->jurisdiction) &&
+        same_str(was->extra, u->extra))
+        return CORE_OK;
+    u->updated_at = core_now_ms();
+    rc = store_unit_update(sc, was, u, &he);
+    return rc == STORE_OK ? CORE_OK : core_store_fail(err, rc, &he);
+}
+
 int core_unit_get_text(struct core *c, const struct core_principal *who,
                        const char *code, size_t code_len, struct arena *a,
                        const char **out, size_t *out_len,
@@ -903,6 +930,10 @@ int core_unit_get_text(struct core *c, const struct core_principal *who,
                    &he, err);
     if (rc == CORE_OK)
         rc = core_unit_view(sc, who, &u, a, &view, err);
+    /* Only the views from the maker's up list the history's counts. */
+    if (rc == CORE_OK && view >= VIEW_MANUFACTURER &&
+        (rc = store_unit_history(sc, &u, &he)) != STORE_OK)
+        rc = core_store_fail(err, rc, &he);
     if (rc == CORE_OK)
         rc = core_unit_write(&w, c, sc, &u, &marks, view, a, err);
     if (one_snapshot)

@@ -191,6 +191,12 @@ int store_unit_view_get(struct store_conn *c, const char *code,
     return c->store->ops->unit_view_get(c, code, a, out, marks, err);
 }
 
+int store_unit_history(struct store_conn *c, struct store_unit *u,
+                       struct hrid_err *err)
+{
+    return c->store->ops->unit_history(c, u, err);
+}
+
 int store_unit_update(struct store_conn *c, const struct store_unit *was,
                       const struct store_unit *u, struct hrid_err *err)
 {

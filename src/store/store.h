@@ -117,7 +117,10 @@ struct store_unit {
     const char *extra;       /* JSON object: registration fields kept as
                                 given (the canonical record is the event) */
     int64_t registered_at;
-    int64_t updated_at;
+    int64_t updated_at;      /* when a column above last changed */
+    /* Read from the unit's latest event (its unit_count, unit_last_at),
+     * not kept in the row: an event that changes nothing else (an
+     * inspection, a notice) then leaves the row alone. */
     int64_t last_event_at;
     int64_t last_event_seq;
     int64_t event_count;
@@ -153,6 +156,12 @@ struct store_event {
     int64_t actor_id;        /* the party that recorded it */
     const char *actor_role;
     const char *body;        /* canonical JSON of the event's fields */
+    /* The unit's history with this event: how many events, and the
+     * latest at among them (an incident may be late).  Set by the caller
+     * of store_event_append; the unit's counts are read from its latest
+     * event. */
+    int64_t unit_count;
+    int64_t unit_last_at;
     /* Only from store_event_scan with with_unit: the code of the unit row
      * the event is filed under (unit_id), "" when there is none.  The
      * audit checks it equals code, which the log covers. */
@@ -511,6 +520,8 @@ struct store_ops {
                          struct arena *a, struct store_unit *out,
                          struct store_unit_marks *marks,
                          struct hrid_err *err);
+    int (*unit_history)(struct store_conn *c, struct store_unit *u,
+                        struct hrid_err *err);
     int (*unit_update)(struct store_conn *c, const struct store_unit *was,
                        const struct store_unit *u, struct hrid_err *err);
     int (*unit_list)(struct store_conn *c, const struct store_unit_filter *f,
@@ -791,14 +802,23 @@ int store_unit_get(struct store_conn *c, const char *code, struct arena *a,
                    struct store_unit *out, struct hrid_err *err);
 /* store_unit_get with marks in the same statement: whether the unit's
  * view has certifications or open recalls to list, so that a view which
- * has none (nearly every one) is one statement. */
+ * has none (nearly every one) is one statement.  The history's counts
+ * (last_event_*, event_count) are left 0: the public view, which a scan
+ * of a robot's label shows, has none of them, and a view that does reads
+ * them with store_unit_history. */
 int store_unit_view_get(struct store_conn *c, const char *code,
                         struct arena *a, struct store_unit *out,
                         struct store_unit_marks *marks,
                         struct hrid_err *err);
+/* Reads u's history counts (last_event_at, last_event_seq, event_count)
+ * from its latest event, by u->id; 0 when it has none. */
+int store_unit_history(struct store_conn *c, struct store_unit *u,
+                       struct hrid_err *err);
 /* was is the row as read in this transaction: a backend may skip
  * rewriting the state and party columns (and their indexes) when they are
- * as they were, and moves the statistics' counts from was to u. */
+ * as they were, and moves the statistics' counts from was to u.  The
+ * history's counts (last_event_*, event_count) are not written: they
+ * follow the events appended. */
 int store_unit_update(struct store_conn *c, const struct store_unit *was,
                       const struct store_unit *u, struct hrid_err *err);
 int store_unit_list(struct store_conn *c, const struct store_unit_filter *f,

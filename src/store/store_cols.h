@@ -13,13 +13,27 @@
 #define MODEL_COLS "id, model_id, enterprise_id, level, filing_year, name, " \
                    "status, params, filing, filed_at, approved_at, "       \
                    "approved_by, withdrawn_at"
-#define UNIT_COLS  "id, code, model_row, enterprise_id, state, prev_state, " \
-                   "custodian_id, owner_id, operator_id, serial, batch, "   \
-                   "production_date, factory, firmware, device_key, site, " \
-                   "scenario, region, market_filing_no, jurisdiction, "    \
-                   "extra, registered_at, updated_at, last_event_at, "     \
-                   "last_event_seq, event_count"
-#define UNIT_NCOLS 26
+/* A unit's last_event_at, last_event_seq and event_count: from its latest
+ * event, through the (unit_id, seq, unit_count, unit_last_at) index. */
+#define UNIT_LATEST(col)                                                    \
+    "coalesce((SELECT " col " FROM events WHERE events.unit_id = units.id" \
+    " ORDER BY events.seq DESC LIMIT 1), 0)"
+#define UNIT_HISTORY                                                        \
+    UNIT_LATEST("unit_last_at") ", " UNIT_LATEST("seq") ", "                \
+    UNIT_LATEST("unit_count")
+/* The row's own columns; UNIT_COLS adds its history's counts. */
+#define UNIT_ROW_COLS                                                       \
+    "id, code, model_row, enterprise_id, state, prev_state, "               \
+    "custodian_id, owner_id, operator_id, serial, batch, "                  \
+    "production_date, factory, firmware, device_key, site, scenario, "      \
+    "region, market_filing_no, jurisdiction, extra, registered_at, "        \
+    "updated_at"
+#define UNIT_ROW_NCOLS 23
+#define UNIT_COLS UNIT_ROW_COLS ", " UNIT_HISTORY
+/* The latest event's counts, as UNIT_HISTORY lists them. */
+#define UNIT_HISTORY_SQL(p)                                                 \
+    "SELECT unit_last_at, seq, unit_count FROM events WHERE unit_id = " p   \
+    " ORDER BY seq DESC LIMIT 1"
 #define COMP_COLS  "id, unit_id, slot, part_no, supplier, lot, serial, "   \
                    "installed_at, installed_seq, removed_at, removed_seq"
 #define EVENT_COLS "seq, unit_id, code, type, at, recorded_at, actor_id, " \

@@ -498,6 +498,48 @@ static const char *const MIGRATIONS[] = {
     "    count(*) FILTER (WHERE state = 'remedied') AS m,"
     "    count(*) FILTER (WHERE notified_seq = 0) AS o"
     "    FROM recall_units GROUP BY recall_id) c WHERE c.recall_id = r.id;",
+
+    /* A unit's event count and latest times are read from its latest
+     * event (UNIT_HISTORY), which records them, instead of being kept in
+     * its row, as in the SQLite store (its migration 18).  The history
+     * stays append-only: the new columns are filled once, here, with the
+     * guard lifted inside this transaction only.  A release's month is
+     * now the release event's latest time. */
+    "ALTER TABLE events ADD COLUMN unit_count BIGINT NOT NULL DEFAULT 0,"
+    "  ADD COLUMN unit_last_at BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE events DISABLE TRIGGER events_no_change;"
+    "UPDATE events e SET unit_count = h.n, unit_last_at = h.top FROM"
+    "  (SELECT seq, row_number() OVER w AS n, max(at) OVER w AS top"
+    "   FROM events WINDOW w AS (PARTITION BY unit_id ORDER BY seq)) h"
+    "  WHERE h.seq = e.seq;"
+    "ALTER TABLE events ENABLE TRIGGER events_no_change;"
+    "DROP INDEX events_unit;"
+    "CREATE INDEX events_unit ON events (unit_id, seq)"
+    "  INCLUDE (unit_count, unit_last_at);"
+    "CREATE OR REPLACE FUNCTION stat_units_count() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP = 'UPDATE' THEN"
+    "    IF old.state IS NOT DISTINCT FROM new.state AND"
+    "       old.region IS NOT DISTINCT FROM new.region THEN"
+    "      RETURN NULL;"
+    "    END IF;"
+    "    INSERT INTO stat_units_delta VALUES (old.enterprise_id,"
+    "      old.model_row, old.state, coalesce(old.region, ''), -1);"
+    "    IF old.state = 'registered' AND new.state = 'released' THEN"
+    "      INSERT INTO stat_months_delta VALUES (new.enterprise_id,"
+    "        new.model_row, hrid_month((SELECT unit_last_at FROM events"
+    "        WHERE unit_id = new.id ORDER BY seq DESC LIMIT 1)), 0, 1);"
+    "    END IF;"
+    "  ELSE"
+    "    INSERT INTO stat_months_delta VALUES (new.enterprise_id,"
+    "      new.model_row, hrid_month(new.registered_at), 1, 0);"
+    "  END IF;"
+    "  INSERT INTO stat_units_delta VALUES (new.enterprise_id,"
+    "    new.model_row, new.state, coalesce(new.region, ''), 1);"
+    "  RETURN NULL;"
+    "  END $$;"
+    "ALTER TABLE units DROP COLUMN last_event_at,"
+    "  DROP COLUMN last_event_seq, DROP COLUMN event_count;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -518,7 +560,8 @@ enum {
     P_KEY_INSERT, P_KEY_GET, P_KEY_REVOKE, P_KEY_EXISTS, P_KEY_LIST,
     P_MODEL_INSERT, P_MODEL_GET, P_MODEL_GET_ROW, P_MODEL_UPDATE,
     P_MODEL_LIST, P_MODEL_LIST_ENT,
-    P_UNIT_INSERT, P_UNIT_GET, P_UNIT_VIEW_GET, P_UNIT_UPDATE, P_UNIT_LIST,
+    P_UNIT_INSERT, P_UNIT_GET, P_UNIT_VIEW_GET, P_UNIT_HISTORY,
+    P_UNIT_UPDATE, P_UNIT_LIST,
     P_UNIT_LIST_ENT,
     P_UNIT_LIST_CUST, P_UNIT_LIST_MODEL, P_UNIT_LIST_STATE,
     P_UNIT_COUNT,
@@ -583,13 +626,13 @@ STMT(UNIT_INSERT,
      " prev_state, custodian_id, owner_id, operator_id, serial, batch,"
      " production_date, factory, firmware, device_key, site, scenario,"
      " region, market_filing_no, jurisdiction, extra, registered_at,"
-     " updated_at, last_event_at, last_event_seq, event_count)"
+     " updated_at)"
      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-     " $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+     " $15, $16, $17, $18, $19, $20, $21, $22)"
      " ON CONFLICT DO NOTHING RETURNING id");
 STMT(UNIT_GET, "SELECT " UNIT_COLS " FROM units WHERE code = $1");
 STMT(UNIT_VIEW_GET,
-     "SELECT " UNIT_COLS ","
+     "SELECT " UNIT_ROW_COLS ","
      " (EXISTS (SELECT 1 FROM certifications c"
      "          WHERE c.model_row = units.model_row)"
      "  OR EXISTS (SELECT 1 FROM certifications c"
@@ -597,6 +640,7 @@ STMT(UNIT_VIEW_GET,
      " (EXISTS (SELECT 1 FROM recall_units k"
      "          WHERE k.unit_id = units.id AND k.state = 'notified'))::int"
      " FROM units WHERE code = $1");
+STMT(UNIT_HISTORY, UNIT_HISTORY_SQL("$1"));
 /* Everything but id, code, model_row, enterprise_id, serial and
  * registered_at, which are fixed at registration.  PostgreSQL writes a
  * new row version whatever changes, so one statement does it all. */
@@ -605,8 +649,7 @@ STMT(UNIT_UPDATE,
      " owner_id = $5, operator_id = $6, batch = $7, production_date = $8,"
      " factory = $9, firmware = $10, device_key = $11, site = $12,"
      " scenario = $13, region = $14, market_filing_no = $15,"
-     " jurisdiction = $16, extra = $17, updated_at = $18,"
-     " last_event_at = $19, last_event_seq = $20, event_count = $21"
+     " jurisdiction = $16, extra = $17, updated_at = $18"
      " WHERE id = $1");
 STMT(UNIT_LIST, "SELECT " UNIT_COLS " FROM units WHERE $1::bigint IS NULL"
                 UNIT_LIST_REST);
@@ -640,8 +683,9 @@ STMT(COMP_LIST_INSTALLED, "SELECT " COMP_COLS " FROM components"
  * back insert gives its number back. */
 STMT(EVENT_APPEND,
      "INSERT INTO events (seq, unit_id, code, type, at, recorded_at,"
-     " actor_id, actor_role, body) SELECT coalesce(max(seq), 0) + 1, $1,"
-     " $2, $3, $4, $5, $6, $7, $8 FROM events RETURNING seq");
+     " actor_id, actor_role, body, unit_count, unit_last_at)"
+     " SELECT coalesce(max(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8,"
+     " $9, $10 FROM events RETURNING seq");
 STMT(EVENT_LIST, "SELECT " EVENT_COLS " FROM events"
                  " WHERE unit_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
 STMT(EVENT_SCAN, "SELECT " EVENT_COLS " FROM events"
@@ -1203,8 +1247,8 @@ static int read_model(struct pg_row *r, struct store_model *m,
     return r->oom ? pg_oom(err, "a model") : STORE_OK;
 }
 
-static int read_unit(struct pg_row *r, struct store_unit *u,
-                     struct hrid_err *err)
+/* The row's own columns, UNIT_ROW_COLS. */
+static void unit_row(struct pg_row *r, struct store_unit *u)
 {
     u->id = pg_row_i64(r);
     pg_row_fixed(r, u->code, sizeof u->code);
@@ -1229,6 +1273,13 @@ static int read_unit(struct pg_row *r, struct store_unit *u,
     u->extra = pg_row_str(r);
     u->registered_at = pg_row_i64(r);
     u->updated_at = pg_row_i64(r);
+}
+
+/* UNIT_COLS: the row and its history's counts. */
+static int read_unit(struct pg_row *r, struct store_unit *u,
+                     struct hrid_err *err)
+{
+    unit_row(r, u);
     u->last_event_at = pg_row_i64(r);
     u->last_event_seq = pg_row_i64(r);
     u->event_count = pg_row_i64(r);
@@ -1716,9 +1767,6 @@ static int pg_unit_insert(struct store_conn *sc, struct store_unit *u,
     pg_str(&b, u->extra);
     pg_i64(&b, u->registered_at);
     pg_i64(&b, u->updated_at);
-    pg_i64(&b, u->last_event_at);
-    pg_i64(&b, u->last_event_seq);
-    pg_i64(&b, u->event_count);
     res = pg_run(pgc(sc), &S_UNIT_INSERT, &b, &r, err, "%s", subject);
     if (res == NULL)
         return r;
@@ -1745,10 +1793,13 @@ static int unit_by_code(struct store_conn *sc, const struct pg_stmt *q,
         return r;
     if (PQntuples(res) > 0) {
         pg_row_init(&row, res, 0, a);
-        r = read_unit(&row, out, err);
-        if (marks != NULL) {
+        if (marks == NULL) {
+            r = read_unit(&row, out, err);
+        } else {
+            unit_row(&row, out);
             marks->certified = pg_row_i64(&row) != 0;
             marks->recalled = pg_row_i64(&row) != 0;
+            r = row.oom ? pg_oom(err, "a unit") : STORE_OK;
         }
     } else {
         r = hrid_err_set(err, STORE_NOTFOUND, 0, 0, "unit '%s' not found",
@@ -1803,9 +1854,6 @@ static int pg_unit_update(struct store_conn *sc, const struct store_unit *was,
     pg_str(&b, u->jurisdiction);
     pg_str(&b, u->extra);
     pg_i64(&b, u->updated_at);
-    pg_i64(&b, u->last_event_at);
-    pg_i64(&b, u->last_event_seq);
-    pg_i64(&b, u->event_count);
     /* Sent without waiting: core updates the row it has just read in the
      * same transaction, so a missing row is a bug, and the update fails
      * the job at its end if the row is gone. */
@@ -1850,6 +1898,29 @@ static int pg_unit_list(struct store_conn *sc,
     res = pg_run(pgc(sc), s, &b, &r, err, "listing units");
     LIST_ROWS(read_unit, u, each);
     return r;
+}
+
+static int pg_unit_history(struct store_conn *sc, struct store_unit *u,
+                           struct hrid_err *err)
+{
+    struct pg_args b;
+    PGresult *res;
+    int r;
+
+    u->last_event_at = u->last_event_seq = u->event_count = 0;
+    pg_args_init(&b);
+    pg_i64(&b, u->id);
+    res = pg_run(pgc(sc), &S_UNIT_HISTORY, &b, &r, err,
+                 "the history of unit '%s'", u->code);
+    if (res == NULL)
+        return r;
+    if (PQntuples(res) > 0) {
+        u->last_event_at = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        u->last_event_seq = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        u->event_count = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    }
+    PQclear(res);
+    return STORE_OK;
 }
 
 static int pg_unit_count(struct store_conn *sc, int64_t *n,
@@ -1950,6 +2021,8 @@ static int pg_event_append(struct store_conn *sc, struct store_event *e,
     pg_id(&b, e->actor_id);
     pg_str(&b, e->actor_role);
     pg_str(&b, e->body);
+    pg_i64(&b, e->unit_count);
+    pg_i64(&b, e->unit_last_at);
     res = pg_run(pgc(sc), &S_EVENT_APPEND, &b, &r, err,
                  "event '%s' of unit '%s'", or_empty(e->type), e->code);
     if (res == NULL)
@@ -2683,6 +2756,7 @@ const struct store_ops store_pg_ops = {
     .unit_insert = pg_unit_insert,
     .unit_get = pg_unit_get,
     .unit_view_get = pg_unit_view_get,
+    .unit_history = pg_unit_history,
     .unit_update = pg_unit_update,
     .unit_list = pg_unit_list,
     .unit_count = pg_unit_count,

@@ -523,6 +523,28 @@ static const char *const MIGRATIONS[] = {
      * of its unit insert. */
     "DROP INDEX IF EXISTS units_enterprise;"
     "DROP INDEX IF EXISTS units_model;",
+
+    /* 18: a unit's event count and latest times are read from its latest
+     * event (UNIT_HISTORY), which records them, instead of being kept in
+     * its row: an inspection of a random unit of a large registry dirtied
+     * two scattered pages, the row's and the history index's, and now
+     * dirties the index's alone.  The history stays append-only: the new
+     * columns are filled once, here, for the events already stored. */
+    "ALTER TABLE events ADD COLUMN unit_count INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE events ADD COLUMN unit_last_at INTEGER NOT NULL DEFAULT 0;"
+    "DROP TRIGGER events_no_update;"
+    "UPDATE events SET unit_count = h.n, unit_last_at = h.top FROM"
+    "  (SELECT seq, row_number() OVER w AS n, max(at) OVER w AS top"
+    "   FROM events WINDOW w AS (PARTITION BY unit_id ORDER BY seq)) h"
+    "  WHERE h.seq = events.seq;"
+    "CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+    "  BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+    "DROP INDEX events_unit;"
+    "CREATE INDEX events_unit ON events (unit_id, seq, unit_count,"
+    "  unit_last_at);"
+    "ALTER TABLE units DROP COLUMN last_event_at;"
+    "ALTER TABLE units DROP COLUMN last_event_seq;"
+    "ALTER TABLE units DROP COLUMN event_count;",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -587,7 +609,8 @@ enum stmt_id {
     ST_KEY_INSERT, ST_KEY_GET, ST_KEY_REVOKE, ST_KEY_EXISTS, ST_KEY_LIST,
     ST_MODEL_INSERT, ST_MODEL_GET, ST_MODEL_GET_ROW, ST_MODEL_UPDATE,
     ST_MODEL_LIST, ST_MODEL_LIST_ENT,
-    ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_VIEW_GET, ST_UNIT_UPDATE,
+    ST_UNIT_INSERT, ST_UNIT_GET, ST_UNIT_VIEW_GET, ST_UNIT_HISTORY,
+    ST_UNIT_UPDATE,
     ST_UNIT_SET_STATE, ST_UNIT_SET_PARTIES, ST_UNIT_LIST,
     ST_UNIT_LIST_ENT, ST_UNIT_LIST_CUST, ST_UNIT_LIST_MODEL, ST_UNIT_LIST_STATE,
     ST_UNIT_COUNT,
@@ -677,12 +700,12 @@ static const char *const SQL[ST_COUNT] = {
         " prev_state, custodian_id, owner_id, operator_id, serial, batch,"
         " production_date, factory, firmware, device_key, site, scenario,"
         " region, market_filing_no, jurisdiction, extra, registered_at,"
-        " updated_at, last_event_at, last_event_seq, event_count)"
+        " updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " ?, ?, ?, ?, ?, ?)",
+        " ?, ?, ?)",
     [ST_UNIT_GET] = "SELECT " UNIT_COLS " FROM units WHERE code = ?1",
     [ST_UNIT_VIEW_GET] =
-        "SELECT " UNIT_COLS ","
+        "SELECT " UNIT_ROW_COLS ","
         " EXISTS (SELECT 1 FROM certifications c"
         "         WHERE c.model_row = units.model_row)"
         " OR EXISTS (SELECT 1 FROM certifications c"
@@ -690,6 +713,7 @@ static const char *const SQL[ST_COUNT] = {
         " EXISTS (SELECT 1 FROM recall_units k"
         "         WHERE k.unit_id = units.id AND k.state = 'notified')"
         " FROM units WHERE code = ?1",
+    [ST_UNIT_HISTORY] = UNIT_HISTORY_SQL("?1"),
     /* Everything but id, code, model_row, enterprise_id, serial and
      * registered_at, which are fixed at registration, in three
      * statements.  SQLite rewrites the entries of every index (and checks
@@ -701,8 +725,7 @@ static const char *const SQL[ST_COUNT] = {
         "UPDATE units SET prev_state = ?2, batch = ?3, production_date = ?4,"
         " factory = ?5, firmware = ?6, device_key = ?7, site = ?8,"
         " scenario = ?9, market_filing_no = ?10,"
-        " jurisdiction = ?11, extra = ?12, updated_at = ?13,"
-        " last_event_at = ?14, last_event_seq = ?15, event_count = ?16"
+        " jurisdiction = ?11, extra = ?12, updated_at = ?13"
         " WHERE id = ?1",
     /* The columns the statistics count by: only when they move. */
     [ST_UNIT_SET_STATE] =
@@ -756,7 +779,8 @@ static const char *const SQL[ST_COUNT] = {
 
     [ST_EVENT_APPEND] =
         "INSERT INTO events (unit_id, code, type, at, recorded_at, actor_id,"
-        " actor_role, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " actor_role, body, unit_count, unit_last_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_EVENT_LIST] = "SELECT " EVENT_COLS " FROM events"
                       " WHERE unit_id = ?1 AND seq > ?2 ORDER BY seq"
                       " LIMIT ?3",
@@ -1308,35 +1332,42 @@ static int read_model(sqlite3_stmt *st, struct arena *a,
     return r.oom ? oom(err, "a model") : STORE_OK;
 }
 
+/* The row's own columns, UNIT_ROW_COLS. */
+static void unit_row(struct row *r, struct store_unit *u)
+{
+    u->id = row_i64(r);
+    row_fixed(r, u->code, sizeof u->code);
+    u->model_row = row_i64(r);
+    u->enterprise_id = row_i64(r);
+    u->state = row_str(r);
+    u->prev_state = row_str(r);
+    u->custodian_id = row_i64(r);
+    u->owner_id = row_i64(r);
+    u->operator_id = row_i64(r);
+    u->serial = row_str(r);
+    u->batch = row_str(r);
+    u->production_date = row_str(r);
+    u->factory = row_str(r);
+    u->firmware = row_str(r);
+    u->device_key = row_str(r);
+    u->site = row_str(r);
+    u->scenario = row_str(r);
+    u->region = row_str(r);
+    u->market_filing_no = row_str(r);
+    u->jurisdiction = row_str(r);
+    u->extra = row_str(r);
+    u->registered_at = row_i64(r);
+    u->updated_at = row_i64(r);
+}
+
+/* UNIT_COLS: the row and its history's counts. */
 static int read_unit(sqlite3_stmt *st, struct arena *a, struct store_unit *u,
                      struct hrid_err *err)
 {
     struct row r;
 
     row_init(&r, st, a);
-    u->id = row_i64(&r);
-    row_fixed(&r, u->code, sizeof u->code);
-    u->model_row = row_i64(&r);
-    u->enterprise_id = row_i64(&r);
-    u->state = row_str(&r);
-    u->prev_state = row_str(&r);
-    u->custodian_id = row_i64(&r);
-    u->owner_id = row_i64(&r);
-    u->operator_id = row_i64(&r);
-    u->serial = row_str(&r);
-    u->batch = row_str(&r);
-    u->production_date = row_str(&r);
-    u->factory = row_str(&r);
-    u->firmware = row_str(&r);
-    u->device_key = row_str(&r);
-    u->site = row_str(&r);
-    u->scenario = row_str(&r);
-    u->region = row_str(&r);
-    u->market_filing_no = row_str(&r);
-    u->jurisdiction = row_str(&r);
-    u->extra = row_str(&r);
-    u->registered_at = row_i64(&r);
-    u->updated_at = row_i64(&r);
+    unit_row(&r, u);
     u->last_event_at = row_i64(&r);
     u->last_event_seq = row_i64(&r);
     u->event_count = row_i64(&r);
@@ -1980,9 +2011,6 @@ static int sq_unit_insert(struct store_conn *sc, struct store_unit *u,
     bind_str(&b, u->extra);
     bind_i64(&b, u->registered_at);
     bind_i64(&b, u->updated_at);
-    bind_i64(&b, u->last_event_at);
-    bind_i64(&b, u->last_event_seq);
-    bind_i64(&b, u->event_count);
     rc = bind_step(&b);
     if (rc != SQLITE_DONE)
         r = sq_error(c, rc, err, "unit '%s'", u->code);
@@ -1998,7 +2026,7 @@ static int sq_unit_insert(struct store_conn *sc, struct store_unit *u,
 }
 
 /* A unit by code through statement id: ST_UNIT_GET, or ST_UNIT_VIEW_GET,
- * whose two columns after the row's are the marks (marks not NULL). */
+ * the row's own columns and then the marks (marks not NULL). */
 static int unit_by_code(struct store_conn *sc, enum stmt_id id,
                         const char *code, struct arena *a,
                         struct store_unit *out,
@@ -2015,12 +2043,16 @@ static int unit_by_code(struct store_conn *sc, enum stmt_id id,
     bind_init(&b, st);
     bind_str(&b, code);
     rc = bind_step(&b);
-    if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW && marks == NULL) {
         r = read_unit(st, a, out, err);
-        if (marks != NULL) {
-            marks->certified = sqlite3_column_int(st, UNIT_NCOLS) != 0;
-            marks->recalled = sqlite3_column_int(st, UNIT_NCOLS + 1) != 0;
-        }
+    } else if (rc == SQLITE_ROW) {
+        struct row row;
+
+        row_init(&row, st, a);
+        unit_row(&row, out);
+        r = row.oom ? oom(err, "a unit") : STORE_OK;
+        marks->certified = sqlite3_column_int(st, UNIT_ROW_NCOLS) != 0;
+        marks->recalled = sqlite3_column_int(st, UNIT_ROW_NCOLS + 1) != 0;
     } else if (rc == SQLITE_DONE) {
         r = hrid_err_set(err, STORE_NOTFOUND, 0, 0, "unit '%s' not found",
                          or_empty(code));
@@ -2047,6 +2079,29 @@ static int sq_unit_view_get(struct store_conn *sc, const char *code,
 {
     memset(marks, 0, sizeof *marks);
     return unit_by_code(sc, ST_UNIT_VIEW_GET, code, a, out, marks, err);
+}
+
+static int sq_unit_history(struct store_conn *sc, struct store_unit *u,
+                           struct hrid_err *err)
+{
+    struct sq_conn *c = sqc(sc);
+    sqlite3_stmt *st = stmt_get(c, ST_UNIT_HISTORY, err);
+    int rc, r = STORE_OK;
+
+    u->last_event_at = u->last_event_seq = u->event_count = 0;
+    if (st == NULL)
+        return STORE_EIO;
+    sqlite3_bind_int64(st, 1, u->id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        u->last_event_at = sqlite3_column_int64(st, 0);
+        u->last_event_seq = sqlite3_column_int64(st, 1);
+        u->event_count = sqlite3_column_int64(st, 2);
+    } else if (rc != SQLITE_DONE) {
+        r = sq_error(c, rc, err, "the history of unit '%s'", u->code);
+    }
+    stmt_done(st);
+    return r;
 }
 
 /* The indexed and counted columns: ST_UNIT_SET_STATE (state, region) or
@@ -2080,8 +2135,8 @@ static int unit_set(struct sq_conn *c, enum stmt_id id,
 /*
  * The columns no index or count watches are rewritten in one statement;
  * state, region and the parties only when they changed from was, and then
- * the statistics' counts move with them (stat_add).  A recall notice or
- * an inspection then costs one row rewrite, not three lookups of the row.
+ * the statistics' counts move with them (stat_add).  A firmware update
+ * then costs one row rewrite, not three lookups of the row.
  */
 static int sq_unit_update(struct store_conn *sc, const struct store_unit *was,
                           const struct store_unit *u, struct hrid_err *err)
@@ -2107,9 +2162,6 @@ static int sq_unit_update(struct store_conn *sc, const struct store_unit *was,
     bind_str(&b, u->jurisdiction);
     bind_str(&b, u->extra);
     bind_i64(&b, u->updated_at);
-    bind_i64(&b, u->last_event_at);
-    bind_i64(&b, u->last_event_seq);
-    bind_i64(&b, u->event_count);
     rc = bind_step(&b);
     if (rc != SQLITE_DONE)
         r = sq_error(c, rc, err, "unit '%s'", u->code);
@@ -2372,6 +2424,8 @@ static int sq_event_append(struct store_conn *sc, struct store_event *e,
     bind_id(&b, e->actor_id);
     bind_str(&b, e->actor_role);
     bind_str(&b, e->body);
+    bind_i64(&b, e->unit_count);
+    bind_i64(&b, e->unit_last_at);
     rc = bind_step(&b);
     if (rc != SQLITE_DONE)
         r = sq_error(c, rc, err, "event '%s' of unit '%s'", or_empty(e->type),
@@ -4501,6 +4555,7 @@ const struct store_ops store_sqlite_ops = {
     .unit_insert = sq_unit_insert,
     .unit_get = sq_unit_get,
     .unit_view_get = sq_unit_view_get,
+    .unit_history = sq_unit_history,
     .unit_update = sq_unit_update,
     .unit_list = sq_unit_list,
     .unit_count = sq_unit_count,

@@ -671,9 +671,10 @@ static void test_unit_round_trip(void **state)
     struct world w;
     int64_t owner, op;
     struct store_unit u, out;
+    struct store_event e = {0};
     struct store_conn *c;
     struct hrid_err err;
-    int64_t n;
+    int64_t n, seq;
     char code[30];
 
     world_init(f, &w);
@@ -684,13 +685,29 @@ static void test_unit_round_trip(void **state)
     u.batch = "B-17";
     u.factory = "Shenzhen 2";
     u.device_key = "MCowBQYDK2VwAyEA";
+    /* Not stored: a unit's history counts are its latest event's. */
     u.last_event_at = 2100;
     u.last_event_seq = 3;
     u.event_count = 1;
     assert_int_equal(store_write(f->s, w_unit, &u, &err), STORE_OK);
     assert_true(u.id > w.unit);
-
     c = rd(f);
+    assert_int_equal(store_unit_get(c, code, &f->a, &out, &err), STORE_OK);
+    assert_int_equal(out.last_event_at, 0);
+    assert_int_equal(out.last_event_seq, 0);
+    assert_int_equal(out.event_count, 0);
+    e.unit_id = u.id;
+    snprintf(e.code, sizeof e.code, "%s", code);
+    e.type = "register";
+    e.at = 2100;
+    e.recorded_at = 2101;
+    e.actor_role = "manufacturer";
+    e.body = "{}";
+    e.unit_count = 1;
+    e.unit_last_at = 2100;
+    assert_int_equal(store_write(f->s, w_event, &e, &err), STORE_OK);
+    seq = e.seq;
+
     assert_int_equal(store_unit_get(c, code, &f->a, &out, &err), STORE_OK);
     assert_int_equal(out.id, u.id);
     assert_string_equal(out.code, code);
@@ -716,7 +733,7 @@ static void test_unit_round_trip(void **state)
     assert_int_equal(out.registered_at, 2000);
     assert_int_equal(out.updated_at, 2000);
     assert_int_equal(out.last_event_at, 2100);
-    assert_int_equal(out.last_event_seq, 3);
+    assert_int_equal(out.last_event_seq, seq);
     assert_int_equal(out.event_count, 1);
 
     /* Every mutable column is rewritten; the identity columns are not. */
@@ -745,6 +762,11 @@ static void test_unit_round_trip(void **state)
     u.model_row = 9999;
     u.enterprise_id = 9999;
     assert_int_equal(store_write(f->s, w_unit_update, &u, &err), STORE_OK);
+    /* A late event (an incident) leaves the latest time as it was. */
+    e.type = "incident";
+    e.at = 2050;
+    e.unit_count = 2;
+    assert_int_equal(store_write(f->s, w_event, &e, &err), STORE_OK);
     assert_int_equal(store_unit_get(c, code, &f->a, &out, &err), STORE_OK);
     assert_string_equal(out.state, "suspended");
     assert_string_equal(out.prev_state, "in_service");
@@ -763,9 +785,9 @@ static void test_unit_round_trip(void **state)
     assert_string_equal(out.jurisdiction, "DE");
     assert_string_equal(out.extra, "{\"x\":1}");
     assert_int_equal(out.updated_at, 3000);
-    assert_int_equal(out.last_event_at, 2900);
-    assert_int_equal(out.last_event_seq, 9);
-    assert_int_equal(out.event_count, 4);
+    assert_int_equal(out.last_event_at, 2100);
+    assert_int_equal(out.last_event_seq, seq + 1);
+    assert_int_equal(out.event_count, 2);
     assert_string_equal(out.serial, code + 12);
     assert_int_equal(out.registered_at, 2000);
     assert_int_equal(out.model_row, w.model);
@@ -1795,6 +1817,69 @@ static int64_t file_schema_version(const char *path)
     return v;
 }
 
+/* A registry from before migration 18, whose units kept their history
+ * counts in their rows: the migration writes each event's counts once,
+ * and the units read the same counts from their latest events. */
+static void test_history_counts_migrated(void **state)
+{
+    struct fx *f = *state;
+    struct world w;
+    struct store_unit u;
+    struct hrid_err err;
+    sqlite3 *db = NULL;
+    int64_t v, two, late;
+    char code2[30];
+
+    if (!is_sqlite(f))
+        skip();
+    world_init(f, &w);
+    make_code("CNA7K2326001", 2, code2);
+    two = add_unit(f, code2, w.model, w.ent, "registered", w.ent);
+    add_event(f, w.unit, w.code, "register", 2000);
+    add_event(f, two, code2, "register", 3000);
+    add_event(f, w.unit, w.code, "release", 2100);
+    late = add_event(f, w.unit, w.code, "incident", 2050);
+    store_close(f->s);
+    f->s = NULL;
+    v = file_schema_version(f->path);
+
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "DROP INDEX events_unit;"
+        "CREATE INDEX events_unit ON events (unit_id, seq);"
+        "ALTER TABLE events DROP COLUMN unit_count;"
+        "ALTER TABLE events DROP COLUMN unit_last_at;"
+        "ALTER TABLE units ADD COLUMN last_event_at INTEGER NOT NULL"
+        "  DEFAULT 0;"
+        "ALTER TABLE units ADD COLUMN last_event_seq INTEGER NOT NULL"
+        "  DEFAULT 0;"
+        "ALTER TABLE units ADD COLUMN event_count INTEGER NOT NULL"
+        "  DEFAULT 0;"
+        "UPDATE meta SET value = 17 WHERE key = 'schema_version';",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(fx_open(f), STORE_OK);
+    assert_int_equal(file_schema_version(f->path), v);
+    assert_int_equal(store_unit_get(rd(f), w.code, &f->a, &u, &err),
+                     STORE_OK);
+    assert_int_equal(u.event_count, 3);
+    assert_int_equal(u.last_event_seq, late);
+    assert_int_equal(u.last_event_at, 2100);
+    assert_int_equal(store_unit_get(rd(f), code2, &f->a, &u, &err),
+                     STORE_OK);
+    assert_int_equal(u.event_count, 1);
+    assert_int_equal(u.last_event_at, 3000);
+    /* The history is append-only again. */
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE events SET unit_count = 0",
+                                  NULL, NULL, NULL), SQLITE_CONSTRAINT);
+    sqlite3_close(db);
+    assert_int_equal(fx_open(f), STORE_OK);
+}
+
 static void test_schema_version(void **state)
 {
     struct fx *f = *state;
@@ -1932,6 +2017,7 @@ int main(void)
         T(test_concurrent_readers),
         T(test_reopen),
         T(test_schema_version),
+        T(test_history_counts_migrated),
         T(test_wal_bounded),
         T(test_uri),
     };
