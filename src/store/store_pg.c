@@ -81,6 +81,34 @@ static const char *or_empty(const char *s)
 
 /* ---- schema ------------------------------------------------------------ */
 
+/* The trigger function that keeps the statistics' deltas (see
+ * hrid_fold_stats), made by create; released_at is the SQL of a released
+ * unit's latest event time (new is its row), whose month counts the
+ * release.  The first schema read it from the row, a later migration from
+ * the unit's latest event. */
+#define STAT_UNITS_COUNT(create, released_at)                               \
+    create " FUNCTION stat_units_count() RETURNS trigger"                   \
+    "  LANGUAGE plpgsql AS $$ BEGIN"                                        \
+    "  IF TG_OP = 'UPDATE' THEN"                                            \
+    "    IF old.state IS NOT DISTINCT FROM new.state AND"                   \
+    "       old.region IS NOT DISTINCT FROM new.region THEN"                \
+    "      RETURN NULL;"                                                    \
+    "    END IF;"                                                           \
+    "    INSERT INTO stat_units_delta VALUES (old.enterprise_id,"           \
+    "      old.model_row, old.state, coalesce(old.region, ''), -1);"        \
+    "    IF old.state = 'registered' AND new.state = 'released' THEN"       \
+    "      INSERT INTO stat_months_delta VALUES (new.enterprise_id,"        \
+    "        new.model_row, hrid_month(" released_at "), 0, 1);"            \
+    "    END IF;"                                                           \
+    "  ELSE"                                                                \
+    "    INSERT INTO stat_months_delta VALUES (new.enterprise_id,"          \
+    "      new.model_row, hrid_month(new.registered_at), 1, 0);"            \
+    "  END IF;"                                                             \
+    "  INSERT INTO stat_units_delta VALUES (new.enterprise_id,"             \
+    "    new.model_row, new.state, coalesce(new.region, ''), 1);"           \
+    "  RETURN NULL;"                                                        \
+    "  END $$;"
+
 /*
  * The forward migrations, applied in order inside one transaction at open
  * (under the sequencer lock, so nodes starting together migrate once);
@@ -363,27 +391,7 @@ static const char *const MIGRATIONS[] = {
     "  LANGUAGE sql IMMUTABLE AS"
     "  $$ SELECT to_char(to_timestamp(ms / 1000) AT TIME ZONE 'UTC',"
     "  'YYYY-MM') $$;"
-    "CREATE FUNCTION stat_units_count() RETURNS trigger"
-    "  LANGUAGE plpgsql AS $$ BEGIN"
-    "  IF TG_OP = 'UPDATE' THEN"
-    "    IF old.state IS NOT DISTINCT FROM new.state AND"
-    "       old.region IS NOT DISTINCT FROM new.region THEN"
-    "      RETURN NULL;"
-    "    END IF;"
-    "    INSERT INTO stat_units_delta VALUES (old.enterprise_id,"
-    "      old.model_row, old.state, coalesce(old.region, ''), -1);"
-    "    IF old.state = 'registered' AND new.state = 'released' THEN"
-    "      INSERT INTO stat_months_delta VALUES (new.enterprise_id,"
-    "        new.model_row, hrid_month(new.last_event_at), 0, 1);"
-    "    END IF;"
-    "  ELSE"
-    "    INSERT INTO stat_months_delta VALUES (new.enterprise_id,"
-    "      new.model_row, hrid_month(new.registered_at), 1, 0);"
-    "  END IF;"
-    "  INSERT INTO stat_units_delta VALUES (new.enterprise_id,"
-    "    new.model_row, new.state, coalesce(new.region, ''), 1);"
-    "  RETURN NULL;"
-    "  END $$;"
+    STAT_UNITS_COUNT("CREATE", "new.last_event_at")
     "CREATE TRIGGER stat_units_insert AFTER INSERT ON units"
     "  FOR EACH ROW EXECUTE FUNCTION stat_units_count();"
     "CREATE TRIGGER stat_units_update AFTER UPDATE OF state, region ON units"
@@ -516,28 +524,9 @@ static const char *const MIGRATIONS[] = {
     "DROP INDEX events_unit;"
     "CREATE INDEX events_unit ON events (unit_id, seq)"
     "  INCLUDE (unit_count, unit_last_at);"
-    "CREATE OR REPLACE FUNCTION stat_units_count() RETURNS trigger"
-    "  LANGUAGE plpgsql AS $$ BEGIN"
-    "  IF TG_OP = 'UPDATE' THEN"
-    "    IF old.state IS NOT DISTINCT FROM new.state AND"
-    "       old.region IS NOT DISTINCT FROM new.region THEN"
-    "      RETURN NULL;"
-    "    END IF;"
-    "    INSERT INTO stat_units_delta VALUES (old.enterprise_id,"
-    "      old.model_row, old.state, coalesce(old.region, ''), -1);"
-    "    IF old.state = 'registered' AND new.state = 'released' THEN"
-    "      INSERT INTO stat_months_delta VALUES (new.enterprise_id,"
-    "        new.model_row, hrid_month((SELECT unit_last_at FROM events"
-    "        WHERE unit_id = new.id ORDER BY seq DESC LIMIT 1)), 0, 1);"
-    "    END IF;"
-    "  ELSE"
-    "    INSERT INTO stat_months_delta VALUES (new.enterprise_id,"
-    "      new.model_row, hrid_month(new.registered_at), 1, 0);"
-    "  END IF;"
-    "  INSERT INTO stat_units_delta VALUES (new.enterprise_id,"
-    "    new.model_row, new.state, coalesce(new.region, ''), 1);"
-    "  RETURN NULL;"
-    "  END $$;"
+    STAT_UNITS_COUNT("CREATE OR REPLACE",
+                     "(SELECT unit_last_at FROM events WHERE unit_id = new.id"
+                     " ORDER BY seq DESC LIMIT 1)")
     "ALTER TABLE units DROP COLUMN last_event_at,"
     "  DROP COLUMN last_event_seq, DROP COLUMN event_count;",
 };
