@@ -703,7 +703,10 @@ static const char *const SQL[ST_COUNT] = {
         " updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
         " ?, ?, ?)",
-    [ST_UNIT_GET] = "SELECT " UNIT_COLS " FROM units WHERE code = ?1",
+    /* The row alone: sq_unit_get reads the history's counts with
+     * ST_UNIT_HISTORY, one descent of the history index where UNIT_COLS's
+     * three subqueries make three. */
+    [ST_UNIT_GET] = "SELECT " UNIT_ROW_COLS " FROM units WHERE code = ?1",
     [ST_UNIT_VIEW_GET] =
         "SELECT " UNIT_ROW_COLS ","
         " EXISTS (SELECT 1 FROM certifications c"
@@ -2025,8 +2028,9 @@ static int sq_unit_insert(struct store_conn *sc, struct store_unit *u,
     return r;
 }
 
-/* A unit by code through statement id: ST_UNIT_GET, or ST_UNIT_VIEW_GET,
- * the row's own columns and then the marks (marks not NULL). */
+/* A unit's row by code through statement id: ST_UNIT_GET, or
+ * ST_UNIT_VIEW_GET, whose two columns after the row's are the marks
+ * (marks not NULL). */
 static int unit_by_code(struct store_conn *sc, enum stmt_id id,
                         const char *code, struct arena *a,
                         struct store_unit *out,
@@ -2043,16 +2047,16 @@ static int unit_by_code(struct store_conn *sc, enum stmt_id id,
     bind_init(&b, st);
     bind_str(&b, code);
     rc = bind_step(&b);
-    if (rc == SQLITE_ROW && marks == NULL) {
-        r = read_unit(st, a, out, err);
-    } else if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW) {
         struct row row;
 
         row_init(&row, st, a);
         unit_row(&row, out);
         r = row.oom ? oom(err, "a unit") : STORE_OK;
-        marks->certified = sqlite3_column_int(st, UNIT_ROW_NCOLS) != 0;
-        marks->recalled = sqlite3_column_int(st, UNIT_ROW_NCOLS + 1) != 0;
+        if (marks != NULL) {
+            marks->certified = sqlite3_column_int(st, UNIT_ROW_NCOLS) != 0;
+            marks->recalled = sqlite3_column_int(st, UNIT_ROW_NCOLS + 1) != 0;
+        }
     } else if (rc == SQLITE_DONE) {
         r = hrid_err_set(err, STORE_NOTFOUND, 0, 0, "unit '%s' not found",
                          or_empty(code));
@@ -2065,11 +2069,18 @@ static int unit_by_code(struct store_conn *sc, enum stmt_id id,
     return r;
 }
 
+static int sq_unit_history(struct store_conn *sc, struct store_unit *u,
+                           struct hrid_err *err);
+
 static int sq_unit_get(struct store_conn *sc, const char *code,
                        struct arena *a, struct store_unit *out,
                        struct hrid_err *err)
 {
-    return unit_by_code(sc, ST_UNIT_GET, code, a, out, NULL, err);
+    int r = unit_by_code(sc, ST_UNIT_GET, code, a, out, NULL, err);
+
+    if (r == STORE_OK && (r = sq_unit_history(sc, out, err)) != STORE_OK)
+        memset(out, 0, sizeof *out);
+    return r;
 }
 
 static int sq_unit_view_get(struct store_conn *sc, const char *code,
