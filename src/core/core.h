@@ -182,14 +182,25 @@ struct core_idem {
 struct core_reply {
     int http_status;
     json_t *body;
+    /* Or the body as JSON text, NUL-terminated, in the operation's arena
+     * (body NULL): core_reply_json gives it as a tree to a caller that
+     * wants one. */
+    const char *text;
+    size_t text_len;
     bool replayed;               /* true when an idempotent replay */
-    /* An operation may leave body NULL and set build instead: core_write
-     * then builds the body from build_arg after the commit, on the
-     * caller's thread, so that the writer every write waits for does not
-     * spend its time on replies. */
+    /* An operation may leave body NULL and set build (or build_text)
+     * instead: core_write then builds the body from build_arg after the
+     * commit, on the caller's thread, so that the writer every write waits
+     * for does not spend its time on replies. */
     json_t *(*build)(void *build_arg);
+    int (*build_text)(void *build_arg, struct arena *a, const char **text,
+                      size_t *len);
     void *build_arg;
 };
+
+/* reply's body as a tree, a new reference: body's, or its text parsed;
+ * NULL when there is none. */
+json_t *core_reply_json(const struct core_reply *reply);
 
 /*
  * A write that does not wait for its commit.  An operation given a

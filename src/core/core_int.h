@@ -399,6 +399,10 @@ int core_recall_settle(struct store_conn *sc, struct store_unit *u,
 
 /* The reply form of an event. */
 json_t *core_event_json(const struct store_event *e, const char *state);
+/* The same as NUL-terminated text, into a: the body is copied as stored
+ * (canonical). */
+int core_event_text(const struct store_event *e, const char *state,
+                    struct arena *a, const char **text, size_t *len);
 
 /* ---- telemetry reports (telemetry.c, tel_scan.c) ---------------------- */
 

@@ -1346,6 +1346,7 @@ static int ev(struct worker *w, struct unit *u, unsigned role, int64_t party,
     struct core_err e;
     char type[32];
     const char *st;
+    json_t *reply;
     int rc;
 
     snprintf(type, sizeof type, "%s",
@@ -1360,9 +1361,10 @@ static int ev(struct worker *w, struct unit *u, unsigned role, int64_t party,
                   core_role_name(role), (long long)party);
         return rc;
     }
-    st = json_string_value(json_object_get(rep.body, "state"));
+    reply = core_reply_json(&rep);
+    st = json_string_value(json_object_get(reply, "state"));
     snprintf(u->state, sizeof u->state, "%s", st ? st : "");
-    json_decref(rep.body);
+    json_decref(reply);
     if (at != 0)
         u->t = at;
     w->events++;

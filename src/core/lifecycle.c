@@ -763,11 +763,12 @@ struct event_op {
     const char *state;           /* the unit's state after it */
 };
 
-static json_t *event_reply(void *arg)
+static int event_reply(void *arg, struct arena *a, const char **text,
+                       size_t *len)
 {
     struct event_op *op = arg;
 
-    return core_event_json(&op->e, op->state);
+    return core_event_text(&op->e, op->state, a, text, len);
 }
 
 static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
@@ -872,7 +873,7 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     reply->http_status = 201;
     op->e = e;
     op->state = x.u.state;
-    reply->build = event_reply;
+    reply->build_text = event_reply;
     reply->build_arg = op;
     return CORE_OK;
 }

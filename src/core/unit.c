@@ -1075,6 +1075,42 @@ int core_unit_list(struct core *c, const struct core_principal *who,
     return CORE_OK;
 }
 
+int core_event_text(const struct store_event *e, const char *state,
+                    struct arena *a, const char **text, size_t *len)
+{
+    size_t body_len = strlen(e->body);
+    struct jsonw w = {.a = a};
+
+    /* Room for the members around the body: one allocation. */
+    w.p = arena_alloc(a, body_len + 384);
+    w.cap = w.p != NULL ? body_len + 384 : 0;
+    jsonw_open(&w, '{');
+    jsonw_member_int(&w, "seq", e->seq);
+    jsonw_member_int(&w, "leaf", e->seq - 1);
+    jsonw_member_str(&w, "code", e->code);
+    jsonw_member_str(&w, "type", e->type);
+    time_member(&w, "at", e->at);
+    time_member(&w, "recorded_at", e->recorded_at);
+    jsonw_key(&w, "actor");
+    jsonw_open(&w, '{');
+    jsonw_member_int(&w, "party", e->actor_id);
+    if (e->actor_role != NULL)
+        jsonw_member_str(&w, "role", e->actor_role);
+    jsonw_close(&w, '}');
+    if (state != NULL)
+        jsonw_member_str(&w, "state", state);
+    jsonw_key(&w, "body");
+    jsonw_put(&w, e->body, body_len);
+    jsonw_close(&w, '}');
+    jsonw_put(&w, "", 0);       /* as jsonw_dump: room for the NUL */
+    if (w.failed || w.p == NULL)
+        return -1;
+    w.p[w.len] = '\0';
+    *text = w.p;
+    *len = w.len;
+    return 0;
+}
+
 json_t *core_event_json(const struct store_event *e, const char *state)
 {
     json_t *o = json_object();

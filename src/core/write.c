@@ -29,6 +29,43 @@ struct write_job {
     struct core_async *as;       /* core_write_async's caller */
 };
 
+/* The reply's body from its build or build_text, if it has one yet; -1
+ * when there is no memory for it (the commit stands). */
+static int reply_build(struct core_reply *reply, struct arena *a)
+{
+    int rc = 0;
+
+    if (reply->build_text != NULL)
+        rc = reply->build_text(reply->build_arg, a, &reply->text,
+                               &reply->text_len);
+    else if (reply->build != NULL && (reply->body = reply->build(
+                                          reply->build_arg)) == NULL)
+        rc = -1;
+    reply->build = NULL;
+    reply->build_text = NULL;
+    return rc;
+}
+
+/* Forgets what an operation that failed had put in its reply. */
+static void reply_void(struct core_reply *reply)
+{
+    json_decref(reply->body);
+    reply->body = NULL;
+    reply->text = NULL;
+    reply->text_len = 0;
+    reply->build = NULL;
+    reply->build_text = NULL;
+}
+
+json_t *core_reply_json(const struct core_reply *reply)
+{
+    if (reply->body != NULL)
+        return json_incref(reply->body);
+    if (reply->text != NULL)
+        return json_loadb(reply->text, reply->text_len, 0, NULL);
+    return NULL;
+}
+
 static int write_job_run(struct store_conn *sc, void *arg,
                          struct hrid_err *he)
 {
@@ -60,22 +97,23 @@ static int write_job_run(struct store_conn *sc, void *arg,
     }
     rc = j->op(j->core, sc, j->arg, j->a, j->reply, j->err);
     if (rc != CORE_OK) {
-        json_decref(j->reply->body);
-        j->reply->body = NULL;
-        j->reply->build = NULL;
+        reply_void(j->reply);
         return STORE_ABORT;
     }
     if (with_idem) {
-        if (j->reply->build != NULL) {
-            j->reply->body = j->reply->build(j->reply->build_arg);
-            j->reply->build = NULL;
+        if (reply_build(j->reply, j->a) != 0) {
+            core_fail(j->err, CORE_EINTERNAL, "internal", NULL,
+                      "out of memory");
+            return STORE_ABORT;
         }
         memset(&rec, 0, sizeof rec);
         rec.party_id = j->who->party_id;
         rec.key = idem->key;
         memcpy(rec.req_hash, idem->req_hash, 32);
         rec.status = j->reply->http_status;
-        rec.response = core_json_dump(j->a, j->reply->body);
+        rec.response = j->reply->text != NULL
+                           ? j->reply->text
+                           : core_json_dump(j->a, j->reply->body);
         rec.created_at = core_now_ms();
         if (rec.response == NULL) {
             core_fail(j->err, CORE_EINTERNAL, "internal", NULL,
@@ -98,16 +136,13 @@ static int write_settle(struct write_job *j, int result)
     struct core_err *err = j->err;
 
     if (result == STORE_OK) {
-        if (reply->build != NULL) {
-            reply->body = reply->build(reply->build_arg);
-            reply->build = NULL;
-        }
+        if (reply_build(reply, j->a) != 0)
+            return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                             "out of memory writing the reply");
         return CORE_OK;
     }
     /* The transaction did not commit: whatever reply op built is void. */
-    json_decref(reply->body);
-    reply->body = NULL;
-    reply->build = NULL;
+    reply_void(reply);
     if (result == STORE_ABORT && err->status != CORE_OK)
         return err->status;
     if (err->status != CORE_OK && result != STORE_EIO)

@@ -117,6 +117,9 @@ int route_reply(struct hreq *r, int rc, struct core_reply *reply,
         json_decref(body);
         return -1;
     }
+    if (body == NULL && reply->text != NULL)
+        return http_raw(r, reply->http_status != 0 ? reply->http_status : 200,
+                        "application/json", reply->text, reply->text_len);
     return http_json(r, reply->http_status != 0 ? reply->http_status : 200,
                      body);
 }
