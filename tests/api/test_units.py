@@ -2,13 +2,16 @@
 (docs/API.md, "Units" and "Conventions")."""
 
 import datetime
+import sqlite3
 import subprocess
 import time
 
+import pgcluster
 from fixtures import (ALLOC_ALPHABET, Actor, World, check_char, deploy_body,
-                      inspection_body, ok, refused, registry, release_body,
-                      server, today, transfer_body, unit_count)
-from harness import assert_error, hridd_path, persistent_db, quote
+                      incident_body, inspection_body, iso, ok, refused,
+                      registry, release_body, server, today, transfer_body,
+                      unit_count)
+from harness import assert_error, hridd_path, persistent_db, pg_base, quote
 
 # What each view shows (docs/API.md, the table under GET /v1/units/{code}).
 PUBLIC = {"code", "display", "country", "enterprise", "model", "production_date",
@@ -352,6 +355,93 @@ def test_restart_keeps_everything():
                                     "description": "slipped"})
             new = w.register()
             assert new not in {u["code"] for u in before["units"]}
+
+
+# A registry taken back to the layout before its units' history counts moved
+# to their latest events (SQLite schema 17, PostgreSQL's 3): the counts in
+# the unit rows, none in the events.
+SQLITE_BEFORE_COUNTS = """
+DROP INDEX events_unit;
+CREATE INDEX events_unit ON events (unit_id, seq);
+ALTER TABLE events DROP COLUMN unit_count;
+ALTER TABLE events DROP COLUMN unit_last_at;
+ALTER TABLE units ADD COLUMN last_event_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE units ADD COLUMN last_event_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE units ADD COLUMN event_count INTEGER NOT NULL DEFAULT 0;
+UPDATE meta SET value = 17 WHERE key = 'schema_version';
+"""
+PG_BEFORE_COUNTS = """
+DROP INDEX events_unit;
+CREATE INDEX events_unit ON events (unit_id, seq);
+ALTER TABLE events DROP COLUMN unit_count, DROP COLUMN unit_last_at;
+ALTER TABLE units ADD COLUMN last_event_at BIGINT NOT NULL DEFAULT 0,
+  ADD COLUMN last_event_seq BIGINT NOT NULL DEFAULT 0,
+  ADD COLUMN event_count BIGINT NOT NULL DEFAULT 0;
+UPDATE meta SET value = 3 WHERE key = 'schema_version';
+"""
+
+
+def test_history_counts_carried_over_by_the_upgrade():
+    """Each unit's event count, last event and latest time are the same
+    after the upgrade as before, read from events whose counts the
+    migration wrote; later events count on from them."""
+    born = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2)
+    with persistent_db() as db:
+        with server(db=db) as s:
+            w = World(s)
+            codes = [w.in_service_since(born), w.in_service_since(born),
+                     w.register()]
+            w.event(w.regulator, codes[0], inspection_body())
+            # late: before the unit's last event, which keeps its time
+            late = dict(incident_body(), at=iso(born + datetime.timedelta(seconds=2)))
+            w.event(w.owner, codes[1], late)
+            before = {c: w.unit(c) for c in codes}
+            months = ok(w.maker.get("/v1/stats/registrations"), 200)
+        # This takes the registry back one migration, the latest: a later
+        # one must be undone here too.
+        if pg_base():
+            base, name = db.rsplit("/", 1)
+            version = pgcluster.psql(base, name, "SELECT value FROM meta WHERE "
+                                     "key = 'schema_version'")
+            assert int(version) == 4, version
+            pgcluster.psql(base, name, PG_BEFORE_COUNTS)
+            layout = pgcluster.psql(base, name, "SELECT count(*) FROM "
+                                    "information_schema.columns WHERE "
+                                    "table_name = 'units' AND "
+                                    "column_name = 'event_count'")
+        else:
+            con = sqlite3.connect(db)
+            version = con.execute("SELECT value FROM meta WHERE "
+                                  "key = 'schema_version'").fetchone()[0]
+            assert version == 18, version
+            con.executescript(SQLITE_BEFORE_COUNTS)
+            layout = con.execute("SELECT count(*) FROM pragma_table_info"
+                                 "('units') WHERE name = 'event_count'"
+                                 ).fetchone()[0]
+            con.close()
+        assert int(layout) == 1, layout
+        with server(db=db) as s:
+            w.rebind(s)
+            for c in codes:
+                after = w.unit(c)
+                for k in ("event_count", "last_event_seq", "last_event_at",
+                          "updated_at", "state"):
+                    assert after[k] == before[c][k], (c, k, after[k], before[c][k])
+            assert before[codes[1]]["last_event_at"] == iso(
+                born + datetime.timedelta(seconds=3)), before[codes[1]]
+            assert ok(w.maker.get("/v1/stats/registrations"), 200) == months
+            # A release counts in its month, which the statistics now read
+            # from the unit's latest event.
+            w.event(w.maker, codes[2], release_body())
+            e = w.event(w.regulator, codes[2], inspection_body())
+            after = w.unit(codes[2])
+            assert after["event_count"] == before[codes[2]]["event_count"] + 2
+            assert after["last_event_seq"] == e["seq"], (after, e)
+            month = e["at"][:7]
+            was = {m["month"]: m["released"] for m in months["items"]}
+            now = {m["month"]: m["released"]
+                   for m in ok(w.maker.get("/v1/stats/registrations"), 200)["items"]}
+            assert now[month] == was.get(month, 0) + 1, (was, now)
 
 
 def test_demo_leaves_an_existing_database_alone():
