@@ -188,13 +188,13 @@ struct core_reply {
     const char *text;
     size_t text_len;
     bool replayed;               /* true when an idempotent replay */
-    /* An operation may leave body NULL and set build (or build_text)
-     * instead: core_write then builds the body from build_arg after the
-     * commit, on the caller's thread, so that the writer every write waits
-     * for does not spend its time on replies. */
-    json_t *(*build)(void *build_arg);
-    int (*build_text)(void *build_arg, struct arena *a, const char **text,
-                      size_t *len);
+    /* An operation may leave body NULL and set build instead: core_write
+     * then writes the text from build_arg after the commit, on the
+     * caller's thread (into a, the operation's arena), so that the writer
+     * every write waits for does not spend its time on replies.  build
+     * returns 0, or -1 when out of memory. */
+    int (*build)(void *build_arg, struct arena *a, const char **text,
+                 size_t *len);
     void *build_arg;
 };
 

@@ -2072,7 +2072,7 @@ static int register_chunk(struct worker *w, int mi, int k0, int n)
                                    NULL};
     struct core_reply rep;
     struct core_err e;
-    json_t *list = json_array(), *body, *codes;
+    json_t *list = json_array(), *body, *codes, *reply;
     int rc;
 
     for (int j = 0; j < n; j++)
@@ -2086,12 +2086,13 @@ static int register_chunk(struct worker *w, int mi, int k0, int n)
         arena_release(&w->a);
         return rc;
     }
-    codes = json_object_get(rep.body, "units");
+    reply = core_reply_json(&rep);
+    codes = json_object_get(reply, "units");
     for (int j = 0; j < n; j++)
         snprintf(w->chunk[j].code, sizeof w->chunk[j].code, "%s",
                  json_string_value(json_object_get(
                      json_array_get(codes, (size_t)j), "code")));
-    json_decref(rep.body);
+    json_decref(reply);
     arena_release(&w->a);
     w->units += n;
     w->events += n;

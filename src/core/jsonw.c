@@ -288,17 +288,22 @@ void jsonw_member_int(struct jsonw *w, const char *key, int64_t v)
     jsonw_int(w, v);
 }
 
+char *jsonw_finish(struct jsonw *w, size_t *len)
+{
+    jsonw_put(w, "", 0);        /* room for the NUL */
+    if (w->failed || w->p == NULL)
+        return NULL;
+    w->p[w->len] = '\0';
+    if (len != NULL)
+        *len = w->len;
+    return w->p;
+}
+
 char *jsonw_dump(struct arena *a, const json_t *v, unsigned flags,
                  size_t *len)
 {
     struct jsonw w = {.a = a};
 
     jsonw_value(&w, v, flags);
-    jsonw_put(&w, "", 0);
-    if (w.failed || w.p == NULL)
-        return NULL;
-    w.p[w.len] = '\0';
-    if (len != NULL)
-        *len = w.len;
-    return w.p;
+    return jsonw_finish(&w, len);
 }

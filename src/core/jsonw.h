@@ -66,8 +66,11 @@ void jsonw_value(struct jsonw *w, const json_t *v, unsigned flags);
 void jsonw_member_str(struct jsonw *w, const char *key, const char *s);
 void jsonw_member_int(struct jsonw *w, const char *key, int64_t v);
 
-/* v written into a, NUL-ended (len, when not NULL, excludes the NUL);
- * NULL when out of memory. */
+/* Ends what w wrote with a NUL and returns it (len, when not NULL,
+ * excludes the NUL); NULL when out of memory. */
+char *jsonw_finish(struct jsonw *w, size_t *len);
+
+/* v written into a, as jsonw_finish returns it. */
 char *jsonw_dump(struct arena *a, const json_t *v, unsigned flags,
                  size_t *len);
 

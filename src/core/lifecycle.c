@@ -873,7 +873,7 @@ static int event_op_run(struct core *c, struct store_conn *sc, void *arg,
     reply->http_status = 201;
     op->e = e;
     op->state = x.u.state;
-    reply->build_text = event_reply;
+    reply->build = event_reply;
     reply->build_arg = op;
     return CORE_OK;
 }

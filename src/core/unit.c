@@ -104,23 +104,31 @@ struct reg_op {
     int64_t *seqs;
 };
 
-/* A bulk registration's reply, built after its commit (core_reply). */
-static json_t *reg_reply(void *arg)
+/* A bulk registration's reply, written after its commit (core_reply). */
+static int reg_reply(void *arg, struct arena *a, const char **text,
+                     size_t *len)
 {
     const struct reg_op *op = arg;
     size_t i, n = json_array_size(op->units);
-    json_t *list = json_array();
+    struct jsonw w = {.a = a};
 
+    jsonw_open(&w, '{');
+    jsonw_member_int(&w, "count", (int64_t)n);
+    jsonw_key(&w, "units");
+    jsonw_open(&w, '[');
     for (i = 0; i < n; i++) {
         char display[HRID_CODE_DISPLAY_LEN + 1];
 
         hrid_code_display(op->codes[i], display);
-        json_array_append_new(list, json_pack("{s:s, s:s, s:I}", "code",
-                                              op->codes[i], "display",
-                                              display, "seq",
-                                              (json_int_t)op->seqs[i]));
+        jsonw_open(&w, '{');
+        jsonw_member_str(&w, "code", op->codes[i]);
+        jsonw_member_str(&w, "display", display);
+        jsonw_member_int(&w, "seq", op->seqs[i]);
+        jsonw_close(&w, '}');
     }
-    return json_pack("{s:I, s:o}", "count", (json_int_t)n, "units", list);
+    jsonw_close(&w, ']');
+    jsonw_close(&w, '}');
+    return (*text = jsonw_finish(&w, len)) != NULL ? 0 : -1;
 }
 
 /* Milliseconds of 00:00 UTC on a checked YYYY-MM-DD. */
@@ -1102,13 +1110,7 @@ int core_event_text(const struct store_event *e, const char *state,
     jsonw_key(&w, "body");
     jsonw_put(&w, e->body, body_len);
     jsonw_close(&w, '}');
-    jsonw_put(&w, "", 0);       /* as jsonw_dump: room for the NUL */
-    if (w.failed || w.p == NULL)
-        return -1;
-    w.p[w.len] = '\0';
-    *text = w.p;
-    *len = w.len;
-    return 0;
+    return (*text = jsonw_finish(&w, len)) != NULL ? 0 : -1;
 }
 
 json_t *core_event_json(const struct store_event *e, const char *state)

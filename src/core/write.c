@@ -29,20 +29,16 @@ struct write_job {
     struct core_async *as;       /* core_write_async's caller */
 };
 
-/* The reply's body from its build or build_text, if it has one yet; -1
- * when there is no memory for it (the commit stands). */
+/* The reply's text from its build, if it has one yet; -1 when there is
+ * no memory for it (the commit stands). */
 static int reply_build(struct core_reply *reply, struct arena *a)
 {
     int rc = 0;
 
-    if (reply->build_text != NULL)
-        rc = reply->build_text(reply->build_arg, a, &reply->text,
-                               &reply->text_len);
-    else if (reply->build != NULL && (reply->body = reply->build(
-                                          reply->build_arg)) == NULL)
-        rc = -1;
+    if (reply->build != NULL)
+        rc = reply->build(reply->build_arg, a, &reply->text,
+                          &reply->text_len);
     reply->build = NULL;
-    reply->build_text = NULL;
     return rc;
 }
 
@@ -54,7 +50,6 @@ static void reply_void(struct core_reply *reply)
     reply->text = NULL;
     reply->text_len = 0;
     reply->build = NULL;
-    reply->build_text = NULL;
 }
 
 json_t *core_reply_json(const struct core_reply *reply)
