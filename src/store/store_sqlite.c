@@ -551,14 +551,6 @@ static const char *const MIGRATIONS[] = {
 
 /* ---- cached statements ------------------------------------------------- */
 
-/* One component row; sq_component_insert adds more rows to it, up to
- * COMP_ROWS. */
-#define SQL_COMP_INSERT                                                    \
-    "INSERT INTO components (unit_id, slot, part_no, supplier, lot,"        \
-    " serial, installed_at, installed_seq, removed_at, removed_seq)"        \
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-#define COMP_ROWS 8
-
 /* unit_list: ?1 the leading filter (absent from the unfiltered walk),
  * ?2 the last code seen, ?3-?5 the other filters (0 or NULL: none), ?6 the
  * limit.  The planner picks the (filter, code) index for "?1 AND code >
@@ -770,7 +762,10 @@ static const char *const SQL[ST_COUNT] = {
      * written plainly so that components_part (part_no, lot) serves it. */
     [ST_UNIT_COUNT] = "SELECT count(*) FROM units",
 
-    [ST_COMP_INSERT] = SQL_COMP_INSERT,
+    [ST_COMP_INSERT] = "INSERT INTO components (unit_id, slot, part_no,"
+                       " supplier, lot, serial, installed_at, installed_seq,"
+                       " removed_at, removed_seq)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_COMP_REMOVE] = "UPDATE components SET removed_at = ?2,"
                        " removed_seq = ?3 WHERE id = ?1 AND removed_at = 0",
     [ST_COMP_EXISTS] = "SELECT 1 FROM components WHERE id = ?1",
@@ -1014,7 +1009,6 @@ struct sq_conn {
     int wal_pages;              /* writer: pages in the WAL after commit */
     int ck_asked;               /* writer: wal_pages at the last request */
     sqlite3_stmt *st[ST_COUNT]; /* prepared on first use */
-    sqlite3_stmt *comp_rows[COMP_ROWS + 1];  /* n components at once */
     struct stat_move *moves;    /* writer: the job's counts (stat_add) */
     size_t nmoves, cap_moves;
 };
@@ -2280,38 +2274,15 @@ static int sq_unit_count(struct store_conn *sc, int64_t *n,
     return r;
 }
 
-/* The statement inserting n components (1 to COMP_ROWS) at once. */
-static sqlite3_stmt *comp_insert_stmt(struct sq_conn *c, size_t n,
-                                      struct hrid_err *err)
-{
-    static const char row[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    char sql[sizeof SQL_COMP_INSERT + COMP_ROWS * sizeof row];
-    size_t at;
-    int rc;
-
-    if (n == 1)
-        return stmt_get(c, ST_COMP_INSERT, err);
-    if (c->comp_rows[n] != NULL)
-        return c->comp_rows[n];
-    at = (size_t)snprintf(sql, sizeof sql, "%s", SQL_COMP_INSERT);
-    for (size_t i = 1; i < n; i++)
-        at += (size_t)snprintf(sql + at, sizeof sql - at, ", %s", row);
-    rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &c->comp_rows[n], NULL);
-    if (rc != SQLITE_OK) {
-        hrid_err_set(err, STORE_EIO, 0, 0, "cannot prepare statement: %s",
-                     sqlite3_errmsg(c->db));
-        sqlite3_finalize(c->comp_rows[n]);
-        c->comp_rows[n] = NULL;
-    }
-    return c->comp_rows[n];
-}
-
 /*
- * Up to COMP_ROWS components a statement: a unit's four, say, then cost
- * one statement's set-up, cursors and foreign-key checks' cursors instead
- * of four (a component row was a fifth of the writer's time in a bulk
- * registration, most of it the statement around the row).
+ * One statement a component row.  A statement of several rows costs less
+ * set-up, but SQLite gives a statement that writes more than one row and
+ * may fail part-way (here: the NOT NULL columns and the foreign key) a
+ * journal of its own, and copies into it, before changing it, every page
+ * the statement touches: three to four pages a unit in a bulk
+ * registration, 18 KB more written per unit than the rows themselves,
+ * and 5-10% more of hridd's time a unit (docs/PERFORMANCE.md).  A single
+ * row is written whole or not at all, so it needs none.
  */
 static int sq_component_insert(struct store_conn *sc,
                                struct store_component *k, size_t n,
@@ -2319,43 +2290,33 @@ static int sq_component_insert(struct store_conn *sc,
 {
     struct sq_conn *c = sqc(sc);
 
-    while (n > 0) {
-        size_t m = n < COMP_ROWS ? n : COMP_ROWS;
-        sqlite3_stmt *st = comp_insert_stmt(c, m, err);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = stmt_get(c, ST_COMP_INSERT, err);
         struct bind b;
         int rc, r = STORE_OK;
 
         if (st == NULL)
             return STORE_EIO;
         bind_init(&b, st);
-        for (size_t i = 0; i < m; i++) {
-            bind_i64(&b, k[i].unit_id);
-            bind_str(&b, k[i].slot);
-            bind_str(&b, k[i].part_no);
-            bind_str(&b, k[i].supplier);
-            bind_str(&b, k[i].lot);
-            bind_str(&b, k[i].serial);
-            bind_i64(&b, k[i].installed_at);
-            bind_i64(&b, k[i].installed_seq);
-            bind_i64(&b, k[i].removed_at);
-            bind_i64(&b, k[i].removed_seq);
-        }
+        bind_i64(&b, k[i].unit_id);
+        bind_str(&b, k[i].slot);
+        bind_str(&b, k[i].part_no);
+        bind_str(&b, k[i].supplier);
+        bind_str(&b, k[i].lot);
+        bind_str(&b, k[i].serial);
+        bind_i64(&b, k[i].installed_at);
+        bind_i64(&b, k[i].installed_seq);
+        bind_i64(&b, k[i].removed_at);
+        bind_i64(&b, k[i].removed_seq);
         rc = bind_step(&b);
-        if (rc != SQLITE_DONE) {
+        if (rc != SQLITE_DONE)
             r = sq_error(c, rc, err, "component '%s' of unit row %lld",
-                         or_empty(k[0].slot), (long long)k[0].unit_id);
-        } else {
-            /* The rows of one statement take consecutive rowids. */
-            int64_t last = sqlite3_last_insert_rowid(c->db);
-
-            for (size_t i = 0; i < m; i++)
-                k[i].id = last - (int64_t)(m - 1 - i);
-        }
+                         or_empty(k[i].slot), (long long)k[i].unit_id);
+        else
+            k[i].id = sqlite3_last_insert_rowid(c->db);
         stmt_done(st);
         if (r != STORE_OK)
             return r;
-        k += m;
-        n -= m;
     }
     return STORE_OK;
 }
@@ -3960,8 +3921,6 @@ static void conn_free(struct sq_conn *c)
     free(c->moves);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(c->st[i]);
-    for (int i = 0; i <= COMP_ROWS; i++)
-        sqlite3_finalize(c->comp_rows[i]);
     sqlite3_close_v2(c->db);
     free(c);
 }
