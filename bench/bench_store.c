@@ -12,7 +12,13 @@
  *   - store_unit_get by code, random codes, on the database the bulk runs
  *     built, grown to BIG_UNITS units when that takes under BUILD_BUDGET_S
  *     seconds at the measured rate (else left at BULK_UNITS), from one
- *     thread and from two (each with its own read connection).
+ *     thread and from two (each with its own read connection);
+ *   - lifecycle events on random units of that database, the store's part
+ *     of what hridd's writer does for an inspection: the unit read by code
+ *     with its history's counts, and the event appended, EVENT_BATCH to a
+ *     store_write as its group commit takes them under load.  The rules,
+ *     the log's leaves and HTTP are not in it: the store's ceiling for
+ *     events on this machine, from its one writer thread.
  * Every figure is the median of RUNS runs.  Codes are in serial order
  * within an enterprise, as a manufacturer registers a production batch.
  *
@@ -43,6 +49,8 @@
 #define SOLO_JOBS       1000    /* single-unit jobs, one thread */
 #define LOOKUPS         1000000 /* unit_get calls per lookup run */
 #define LOOKUP_THREADS  2       /* the machine has 2 vCPUs (MEASURED.md) */
+#define EVENTS          100000  /* events per timed run */
+#define EVENT_BATCH     64      /* events per store_write */
 
 static char scratch[512];
 
@@ -355,6 +363,68 @@ static double lookup_run(struct store *s, const char *codes, uint64_t n,
     return (double)nthreads * LOOKUPS / (t1 - t0);
 }
 
+/* ---- lifecycle events ------------------------------------------------- */
+
+struct event_job {
+    const char *codes;      /* n codes, 32 bytes apart */
+    uint64_t n;
+    uint64_t *x;            /* the random walk's state */
+    int64_t at;
+};
+
+/* EVENT_BATCH inspections of random units: each unit read by code with
+ * its history's counts, as hridd's writer reads it, then its event. */
+static int w_events(struct store_conn *c, void *arg, struct hrid_err *err)
+{
+    struct event_job *j = arg;
+    struct store_unit u;
+    struct store_event e;
+    struct arena a;
+    int r = STORE_OK;
+
+    arena_init(&a);
+    for (int i = 0; i < EVENT_BATCH && r == STORE_OK; i++) {
+        uint64_t x = *j->x;
+
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *j->x = x;
+        r = store_unit_get(c, j->codes + (x * 0x2545F4914F6CDD1Dull % j->n) *
+                                             32, &a, &u, err);
+        if (r != STORE_OK)
+            break;
+        memset(&e, 0, sizeof e);
+        e.unit_id = u.id;
+        memcpy(e.code, u.code, sizeof e.code);
+        e.type = "inspection";
+        e.at = ++j->at;
+        e.recorded_at = e.at;
+        e.actor_id = u.custodian_id;
+        e.actor_role = "operator";
+        e.body = "{\"result\":\"pass\",\"site\":\"Warehouse 7\"}";
+        e.unit_count = u.event_count + 1;
+        e.unit_last_at = e.at > u.last_event_at ? e.at : u.last_event_at;
+        r = store_event_append(c, &e, err);
+    }
+    arena_release(&a);
+    return r;
+}
+
+/* Events per second from one thread, EVENT_BATCH to a transaction. */
+static double events_run(struct store *s, const char *codes, uint64_t n,
+                         uint64_t seed)
+{
+    struct event_job j = {codes, n, &seed, 1779500000000};
+    struct hrid_err err;
+    double t0 = bench_now();
+
+    for (int done = 0; done < EVENTS; done += EVENT_BATCH)
+        if (store_write(s, w_events, &j, &err) != STORE_OK)
+            die("events", &err);
+    return EVENTS / (bench_now() - t0);
+}
+
 static double file_mib(const char *name)
 {
     char p[600];
@@ -442,6 +512,13 @@ int main(int argc, char **argv)
                  t, t > 1 ? "s" : "");
         report(label, "lookups/s", rate, RUNS, "");
     }
+
+    events_run(s, codes, units, 7);          /* warm up the writer's cache */
+    for (int r = 0; r < RUNS; r++)
+        rate[r] = events_run(s, codes, units, 2000 + (uint64_t)r);
+    snprintf(extra, sizeof extra, ", %d events of %d a store_write", EVENTS,
+             EVENT_BATCH);
+    report("events on random units, 1 writer", "events/s", rate, RUNS, extra);
 
     free(codes);
     store_close(s);
