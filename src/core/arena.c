@@ -49,6 +49,21 @@ void arena_release(struct arena *a)
     arena_init(a);
 }
 
+void arena_reset(struct arena *a)
+{
+    struct arena_block *keep = a->head, *b, *next;
+
+    if (keep == NULL)
+        return;
+    for (b = keep->next; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
+    keep->next = NULL;
+    keep->used = 0;
+    a->total = sizeof(*keep) + keep->size;
+}
+
 /* Makes a new head block with room for at least n aligned bytes. */
 static struct arena_block *arena_grow(struct arena *a, size_t n)
 {

@@ -47,6 +47,11 @@ void arena_init(struct arena *a);
  * never allocated. */
 void arena_release(struct arena *a);
 
+/* As arena_release, but keeps the newest block for what comes next: for
+ * an arena emptied again and again (one item of a batch at a time), which
+ * then reuses the same memory instead of asking malloc each time. */
+void arena_reset(struct arena *a);
+
 /* Returns n bytes (uninitialised, aligned to ARENA_ALIGN) owned by the
  * arena, or NULL when malloc fails or n is absurdly large.  n == 0 returns
  * a valid unique pointer to zero bytes. */

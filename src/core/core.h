@@ -288,6 +288,14 @@ int core_units_register(struct core *c, const struct core_principal *who,
                         json_t *body, const struct core_idem *idem,
                         struct arena *a, struct core_reply *out,
                         struct core_err *err);
+/* The same from the body's text (len bytes, not NUL-terminated).  A bulk
+ * ({"units":[...]}) is read one unit at a time, so that what the request
+ * holds while its write waits is what the writer needs of each unit,
+ * about a tenth of the parsed tree (docs/PERFORMANCE.md). */
+int core_units_register_text(struct core *c, const struct core_principal *who,
+                             const char *text, size_t len,
+                             const struct core_idem *idem, struct arena *a,
+                             struct core_reply *out, struct core_err *err);
 int core_unit_get(struct core *c, const struct core_principal *who,
                   const char *code, size_t code_len, struct arena *a,
                   json_t **out, struct core_err *err);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/jsonmem.h"
 
@@ -56,4 +57,77 @@ json_t *jsonmem_loadb(struct arena *a, const char *buf, size_t len,
     v = json_loadb(buf, len, flags, error);
     parsing = NULL;
     return v;
+}
+
+/* Past JSON's whitespace from p. */
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* Past c, after whitespace, or NULL when the next token is not c. */
+static const char *expect(const char *p, const char *end, char c)
+{
+    p = skip_ws(p, end);
+    return p < end && *p == c ? p + 1 : NULL;
+}
+
+enum jsonmem_each_result jsonmem_each(const char *text, size_t len,
+                                      const char *key, struct arena *scratch,
+                                      jsonmem_each_fn each, void *ctx,
+                                      size_t *n)
+{
+    const char *p = text, *end = text + len;
+    size_t klen = strlen(key), i = 0;
+
+    *n = 0;
+    if ((p = expect(p, end, '{')) == NULL || (p = expect(p, end, '"')) == NULL ||
+        (size_t)(end - p) < klen + 1 || memcmp(p, key, klen) != 0 ||
+        p[klen] != '"' || (p = expect(p + klen + 1, end, ':')) == NULL ||
+        (p = expect(p, end, '[')) == NULL)
+        return JSONMEM_EACH_SHAPE;
+    p = skip_ws(p, end);
+    if (p < end && *p == ']') {
+        p++;
+    } else {
+        for (;;) {
+            json_error_t jerr;
+            json_t *v;
+            int stop;
+
+            p = skip_ws(p, end);
+            if (p == end || *p != '{')
+                return JSONMEM_EACH_SHAPE;
+            /* Parsing stops at the element's closing brace, and says in
+             * position how far it read. */
+            v = jsonmem_loadb(scratch, p, (size_t)(end - p),
+                              JSON_DISABLE_EOF_CHECK, &jerr);
+            if (v == NULL) {
+                arena_reset(scratch);
+                return JSONMEM_EACH_SHAPE;
+            }
+            p += jerr.position;
+            stop = each(ctx, i++, v);
+            json_decref(v);
+            arena_reset(scratch);
+            *n = i;
+            if (stop)
+                return JSONMEM_EACH_STOPPED;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p < end && *p == ']') {
+                p++;
+                break;
+            }
+            return JSONMEM_EACH_SHAPE;
+        }
+    }
+    if ((p = expect(p, end, '}')) == NULL || skip_ws(p, end) != end)
+        return JSONMEM_EACH_SHAPE;
+    return JSONMEM_EACH_DONE;
 }

@@ -33,4 +33,35 @@ void jsonmem_init(void);
 json_t *jsonmem_loadb(struct arena *a, const char *buf, size_t len,
                       size_t flags, json_error_t *error);
 
+/*
+ * For a body that holds a long array, whose tree in memory is some ten
+ * times the size of its text: walks text of the form
+ *
+ *     {"key": [{...}, {...}, ...]}
+ *
+ * (whitespace anywhere between tokens), parsing one element at a time
+ * into scratch, which is emptied after each, and calls each(ctx, i, v)
+ * with the element i.  each keeps what it needs of v elsewhere, and
+ * returns nonzero to stop.  key must be the object's one member, written
+ * without escapes, and every element an object.
+ *
+ * Returns JSONMEM_EACH_DONE once every element was handed over (*n of
+ * them), JSONMEM_EACH_STOPPED when each stopped, and JSONMEM_EACH_SHAPE
+ * when text is not of that form or not valid JSON: the caller then parses
+ * it whole, as any other body, which says what is wrong with it.  The
+ * elements handed over before that are not taken back.
+ */
+enum jsonmem_each_result {
+    JSONMEM_EACH_DONE,
+    JSONMEM_EACH_STOPPED,
+    JSONMEM_EACH_SHAPE
+};
+
+typedef int (*jsonmem_each_fn)(void *ctx, size_t i, json_t *v);
+
+enum jsonmem_each_result jsonmem_each(const char *text, size_t len,
+                                      const char *key, struct arena *scratch,
+                                      jsonmem_each_fn each, void *ctx,
+                                      size_t *n);
+
 #endif

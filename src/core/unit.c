@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "core/jsonmem.h"
 #include "core/jsonw.h"
 
 static const char *const state_names[] = {
@@ -84,15 +85,17 @@ struct reg_unit {
     const char *batch, *factory, *device_key;
     const char *firmware;   /* canonical JSON */
     char counter[48];       /* an allocated serial's counter, or "" */
-    /* The register event's body as canonical JSON without its serial
-     * and closing brace. */
-    const char *body;
+    /* The register event's body as canonical JSON up to its serial,
+     * body_len bytes, with room after them for the serial member and the
+     * closing brace, which register_one writes (reg_body). */
+    char *body;
+    size_t body_len;
     size_t ncomp;
     struct store_component *comps;      /* slot to serial set */
 };
 
 struct reg_op {
-    json_t *units;          /* array of checked unit objects */
+    size_t n;               /* units */
     bool bulk;
     const struct core_principal *who;
     json_t *serials;        /* counter name -> next serial number */
@@ -109,7 +112,7 @@ static int reg_reply(void *arg, struct arena *a, const char **text,
                      size_t *len)
 {
     const struct reg_op *op = arg;
-    size_t i, n = json_array_size(op->units);
+    size_t i, n = op->n;
     struct jsonw w = {.a = a};
 
     jsonw_open(&w, '{');
@@ -142,10 +145,25 @@ static int64_t date_ms(const char *date)
     return ms;
 }
 
+/* The serial member register_one appends to a register event's body. */
+static const char serial_key[] = ",\"serial\":\"";
+#define SERIAL_TAIL (sizeof serial_key - 1 + HRID_SERIAL_BODY_LEN + 3)
+
+/* s, in a unless tmp is a (where s already is); false when out of
+ * memory.  The strings of a unit object read from a bulk's text live in
+ * tmp, which the next unit reuses. */
+static bool keep(struct arena *a, const struct arena *tmp, const char **s)
+{
+    if (*s == NULL || a == tmp)
+        return true;
+    return (*s = arena_strdup(a, *s)) != NULL;
+}
+
 /*
- * Reads each checked unit object into op->prep, on the request's own
- * thread before the job is queued: the writer, which every write waits
- * for, then neither looks members up nor serialises JSON.
+ * Reads a checked unit object in into p, on the request's own thread
+ * before the job is queued: the writer, which every write waits for, then
+ * neither looks members up nor serialises JSON.  What p keeps is in a;
+ * in and the JSON written on the way are in tmp (which may be a).
  *
  * The register event's body is the registration as recorded: the unit
  * object without "at", its model in canonical form, the registry's
@@ -154,104 +172,130 @@ static int64_t date_ms(const char *date)
  * canonical text is written here up to where the serial goes, and
  * register_one appends the serial.
  */
-static int reg_prepare(struct core *c, struct reg_op *op, struct arena *a,
-                       struct core_err *err)
+static int reg_prepare_one(struct core *c, struct reg_unit *p, json_t *in,
+                           struct arena *a, struct arena *tmp,
+                           struct core_err *err)
 {
-    size_t i, n = json_array_size(op->units);
-    json_t *in;
+    json_t *b = json_copy(in), *fw = json_object_get(in, "firmware");
+    json_t *comps = json_object_get(in, "components"), *v;
+    const char *k, *text;
+    size_t j, n;
+    bool ok = true;
 
-    op->prep = arena_alloc(a, n * sizeof *op->prep);
-    op->codes = arena_alloc(a, n * sizeof *op->codes);
-    op->seqs = arena_alloc(a, n * sizeof *op->seqs);
-    if (op->prep == NULL || op->codes == NULL || op->seqs == NULL)
+    if (b == NULL)
         return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                          "out of memory");
-    json_array_foreach(op->units, i, in) {
-        struct reg_unit *p = &op->prep[i];
-        json_t *b = json_copy(in), *fw = json_object_get(in, "firmware");
-        json_t *comps = json_object_get(in, "components"), *v;
-        const char *k;
-        char *text;
-        size_t j;
+    memset(p, 0, sizeof *p);
+    core_upper(p->mid, schema_str(in, "model"), HRID_MODEL_ID_LEN);
+    p->serial = schema_str(in, "serial");
+    if (p->serial != NULL && strcmp(p->serial, "allocate") == 0)
+        p->serial = NULL;
+    p->pdate = schema_str(in, "production_date");
+    p->made = date_ms(p->pdate);
+    p->has_at = json_object_get(in, "at") != NULL;
+    p->at = schema_time(in, "at", 0);
+    p->batch = schema_str(in, "batch");
+    p->factory = schema_str(in, "factory");
+    p->device_key = schema_str(in, "device_key");
+    p->firmware = fw != NULL ? core_json_dump(tmp, fw) : "{}";
+    ok = p->firmware != NULL && keep(a, tmp, &p->serial) &&
+         keep(a, tmp, &p->pdate) && keep(a, tmp, &p->batch) &&
+         keep(a, tmp, &p->factory) && keep(a, tmp, &p->device_key) &&
+         keep(a, tmp, &p->firmware);
+    /* One counter per model and production date, as an allocated serial
+     * body is YYMMDD and a sequence. */
+    if (p->serial == NULL)
+        snprintf(p->counter, sizeof p->counter, "serial:%s:%.10s", p->mid,
+                 p->pdate);
+    p->ncomp = json_array_size(comps);
+    p->comps = arena_alloc(a, (p->ncomp ? p->ncomp : 1) * sizeof *p->comps);
+    ok = ok && p->comps != NULL;
+    json_array_foreach(comps, j, v) {
+        struct store_component *sk = &p->comps[j];
 
-        if (b == NULL)
-            return core_fail(err, CORE_EINTERNAL, "internal", NULL,
-                             "out of memory");
-        memset(p, 0, sizeof *p);
-        core_upper(p->mid, schema_str(in, "model"), HRID_MODEL_ID_LEN);
-        p->serial = schema_str(in, "serial");
-        if (p->serial != NULL && strcmp(p->serial, "allocate") == 0)
-            p->serial = NULL;
-        p->pdate = schema_str(in, "production_date");
-        p->made = date_ms(p->pdate);
-        p->has_at = json_object_get(in, "at") != NULL;
-        p->at = schema_time(in, "at", 0);
-        p->batch = schema_str(in, "batch");
-        p->factory = schema_str(in, "factory");
-        p->device_key = schema_str(in, "device_key");
-        p->firmware = fw != NULL ? core_json_dump(a, fw) : "{}";
-        /* One counter per model and production date, as an allocated
-         * serial body is YYMMDD and a sequence. */
-        if (p->serial == NULL)
-            snprintf(p->counter, sizeof p->counter, "serial:%s:%.10s",
-                     p->mid, p->pdate);
-        p->ncomp = json_array_size(comps);
-        p->comps = arena_alloc(a, (p->ncomp ? p->ncomp : 1) *
-                                      sizeof *p->comps);
-        if (p->firmware == NULL || p->comps == NULL) {
+        if (!ok)
+            break;
+        memset(sk, 0, sizeof *sk);
+        sk->slot = schema_str(v, "slot");
+        sk->part_no = schema_str(v, "part_no");
+        sk->supplier = schema_str(v, "supplier");
+        sk->lot = schema_str(v, "lot");
+        sk->serial = schema_str(v, "serial");
+        ok = keep(a, tmp, &sk->slot) && keep(a, tmp, &sk->part_no) &&
+             keep(a, tmp, &sk->supplier) && keep(a, tmp, &sk->lot) &&
+             keep(a, tmp, &sk->serial);
+    }
+    if (!ok) {
+        json_decref(b);
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    }
+
+    json_object_del(b, "at");
+    json_object_del(b, "serial");
+    json_object_set_new(b, "model", json_string(p->mid));
+    json_object_set_new(b, "jurisdiction", json_string(c->country));
+    json_object_foreach(b, k, v) {
+        if (strcmp(k, "serial") > 0) {
             json_decref(b);
             return core_fail(err, CORE_EINTERNAL, "internal", NULL,
-                             "out of memory");
+                             "unit field '%s' sorts after \"serial\"", k);
         }
-        json_array_foreach(comps, j, v) {
-            struct store_component *sk = &p->comps[j];
-
-            memset(sk, 0, sizeof *sk);
-            sk->slot = schema_str(v, "slot");
-            sk->part_no = schema_str(v, "part_no");
-            sk->supplier = schema_str(v, "supplier");
-            sk->lot = schema_str(v, "lot");
-            sk->serial = schema_str(v, "serial");
-        }
-
-        json_object_del(b, "at");
-        json_object_del(b, "serial");
-        json_object_set_new(b, "model", json_string(p->mid));
-        json_object_set_new(b, "jurisdiction", json_string(c->country));
-        json_object_foreach(b, k, v) {
-            if (strcmp(k, "serial") > 0) {
-                json_decref(b);
-                return core_fail(err, CORE_EINTERNAL, "internal", NULL,
-                                 "unit field '%s' sorts after \"serial\"",
-                                 k);
-            }
-        }
-        text = core_json_dump(a, b);
-        json_decref(b);
-        if (text == NULL)
-            return core_fail(err, CORE_EINTERNAL, "internal", NULL,
-                             "out of memory");
-        text[strlen(text) - 1] = '\0';         /* the closing brace */
-        p->body = text;
     }
+    text = core_json_dump(tmp, b);
+    json_decref(b);
+    if (text == NULL || (n = strlen(text)) == 0 ||
+        (p->body = arena_alloc(a, n - 1 + SERIAL_TAIL)) == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    p->body_len = n - 1;                   /* without the closing brace */
+    memcpy(p->body, text, p->body_len);
     return CORE_OK;
 }
 
 /* A prepared unit's register event body, with its serial body ser. */
-static const char *reg_body(const struct reg_unit *p, const char *ser,
-                            struct arena *a)
+static const char *reg_body(const struct reg_unit *p, const char *ser)
 {
-    static const char key[] = ",\"serial\":\"";
-    size_t n = strlen(p->body), m = strlen(ser);
-    char *t = arena_alloc(a, n + sizeof key - 1 + m + 3);
+    char *t = p->body + p->body_len;
 
-    if (t == NULL)
-        return NULL;
-    memcpy(t, p->body, n);
-    memcpy(t + n, key, sizeof key - 1);
-    memcpy(t + n + sizeof key - 1, ser, m);
-    memcpy(t + n + sizeof key - 1 + m, "\"}", 3);
-    return t;
+    memcpy(t, serial_key, sizeof serial_key - 1);
+    t += sizeof serial_key - 1;
+    memcpy(t, ser, HRID_SERIAL_BODY_LEN);
+    memcpy(t + HRID_SERIAL_BODY_LEN, "\"}", 3);
+    return p->body;
+}
+
+/* Room for the codes and events a bulk's reply lists (reg_reply). */
+static int reg_results(struct reg_op *op, struct arena *a,
+                       struct core_err *err)
+{
+    op->codes = arena_alloc(a, op->n * sizeof *op->codes);
+    op->seqs = arena_alloc(a, op->n * sizeof *op->seqs);
+    if (op->codes == NULL || op->seqs == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    return CORE_OK;
+}
+
+/* Reads the checked unit objects of units into op (reg_prepare_one). */
+static int reg_prepare(struct core *c, struct reg_op *op, json_t *units,
+                       struct arena *a, struct core_err *err)
+{
+    size_t i;
+    json_t *in;
+
+    op->n = json_array_size(units);
+    op->prep = arena_alloc(a, op->n * sizeof *op->prep);
+    if (op->prep == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    json_array_foreach(units, i, in) {
+        int rc = reg_prepare_one(c, &op->prep[i], in, a, a, err);
+
+        if (rc != CORE_OK)
+            return rc;
+    }
+    return reg_results(op, a, err);
 }
 
 /* The model mid (canonical), from op's models or the store. */
@@ -290,7 +334,7 @@ static int reserve_serials(struct store_conn *sc, struct reg_op *op,
     struct hrid_err he;
     const char *name;
     json_t *count;
-    size_t i, units = json_array_size(op->units);
+    size_t i, units = op->n;
 
     for (i = 0; i < units; i++) {
         const struct reg_unit *p = &op->prep[i];
@@ -419,10 +463,7 @@ static int register_one(struct core *c, struct store_conn *sc,
         }
     }
 
-    body = reg_body(p, ser, a);
-    if (body == NULL)
-        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
-                         "out of memory");
+    body = reg_body(p, ser);
 
     memset(&u, 0, sizeof u);
     memcpy(u.code, code, sizeof code);
@@ -478,7 +519,7 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
 {
     struct reg_op *op = arg;
     json_t *one = NULL;
-    size_t i, n = json_array_size(op->units);
+    size_t i, n = op->n;
 
     op->nmodels = 0;
     op->serials = json_object();
@@ -511,7 +552,7 @@ int core_units_register(struct core *c, const struct core_principal *who,
                         struct core_err *err)
 {
     struct reg_op op;
-    json_t *units = json_object_get(body, "units");
+    json_t *units = json_object_get(body, "units"), *one;
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -554,9 +595,8 @@ int core_units_register(struct core *c, const struct core_principal *who,
             if (rc != CORE_OK)
                 return rc;
         }
-        op.units = units;
         op.bulk = true;
-        rc = reg_prepare(c, &op, a, err);
+        rc = reg_prepare(c, &op, units, a, err);
         if (rc != CORE_OK)
             return rc;
         return core_write(c, who, idem, register_op, &op, a, out, err);
@@ -564,11 +604,109 @@ int core_units_register(struct core *c, const struct core_principal *who,
     rc = schema_check(body, unit_fields, "", err);
     if (rc != CORE_OK)
         return rc;
-    op.units = json_pack("[O]", body);
-    rc = reg_prepare(c, &op, a, err);
+    one = json_pack("[O]", body);
+    rc = reg_prepare(c, &op, one, a, err);
     if (rc == CORE_OK)
         rc = core_write(c, who, idem, register_op, &op, a, out, err);
-    json_decref(op.units);
+    json_decref(one);
+    return rc;
+}
+
+/* A bulk's text read one unit at a time (core_units_register_text). */
+struct reg_stream {
+    struct core *c;
+    struct reg_op *op;
+    size_t cap;                 /* op->prep's room */
+    struct arena *a, *tmp;
+    struct core_err *err;
+    int rc;
+};
+
+static int reg_each(void *ctx, size_t i, json_t *u)
+{
+    struct reg_stream *s = ctx;
+    struct reg_op *op = s->op;
+    char path[32];
+
+    if (i >= CORE_BULK_MAX) {
+        s->rc = core_fail(s->err, CORE_ETOOLARGE, "too_large", "units",
+                          "units: more than %d units in one request; at "
+                          "most %d", CORE_BULK_MAX, CORE_BULK_MAX);
+        return 1;
+    }
+    snprintf(path, sizeof path, "units[%zu]", i);
+    if ((s->rc = schema_check(u, unit_fields, path, s->err)) != CORE_OK)
+        return 1;
+    if (i == s->cap) {
+        /* The room doubles: what it leaves behind is at most as much as
+         * the units read. */
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        struct reg_unit *prep = arena_alloc(s->a, cap * sizeof *prep);
+
+        if (prep == NULL) {
+            s->rc = core_fail(s->err, CORE_EINTERNAL, "internal", NULL,
+                              "out of memory");
+            return 1;
+        }
+        if (i > 0)
+            memcpy(prep, op->prep, i * sizeof *prep);
+        op->prep = prep;
+        s->cap = cap;
+    }
+    s->rc = reg_prepare_one(s->c, &op->prep[i], u, s->a, s->tmp, s->err);
+    op->n = i + 1;
+    return s->rc != CORE_OK;
+}
+
+int core_units_register_text(struct core *c, const struct core_principal *who,
+                             const char *text, size_t len,
+                             const struct core_idem *idem, struct arena *a,
+                             struct core_reply *out, struct core_err *err)
+{
+    struct reg_op op;
+    struct arena tmp;
+    struct reg_stream s = {.c = c, .op = &op, .a = a, .tmp = &tmp,
+                           .err = err};
+    enum jsonmem_each_result r;
+    json_error_t jerr;
+    json_t *body;
+    size_t n;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    memset(&op, 0, sizeof op);
+    op.who = who;
+    op.bulk = true;
+    rc = core_require(who, ROLE_MANUFACTURER, "register units", err);
+    if (rc != CORE_OK)
+        return rc;
+    if (len == 0)
+        return core_fail(err, CORE_EBADREQ, "bad_json", NULL,
+                         "request body is empty: a JSON document was "
+                         "expected");
+    arena_init(&tmp);
+    r = jsonmem_each(text, len, "units", &tmp, reg_each, &s, &n);
+    arena_release(&tmp);
+    if (r == JSONMEM_EACH_STOPPED)
+        return s.rc;
+    if (r == JSONMEM_EACH_DONE) {
+        if (n == 0)
+            return core_fail(err, CORE_EINVALID, "invalid_field", "units",
+                             "units: must be an array of 1 to %d unit "
+                             "objects", CORE_BULK_MAX);
+        if (reg_results(&op, a, err) != CORE_OK)
+            return err->status;
+        return core_write(c, who, idem, register_op, &op, a, out, err);
+    }
+    /* A single unit, or a body of any other shape: parsed whole, which
+     * also says what is wrong with one that is not valid JSON. */
+    body = jsonmem_loadb(a, text, len, 0, &jerr);
+    if (body == NULL)
+        return core_fail(err, CORE_EBADREQ, "bad_json", NULL,
+                         "request body is not valid JSON: line %d, column "
+                         "%d: %s", jerr.line, jerr.column, jerr.text);
+    rc = core_units_register(c, who, body, idem, a, out, err);
+    json_decref(body);
     return rc;
 }
 

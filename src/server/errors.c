@@ -142,8 +142,8 @@ int route_read_text(struct hreq *r, int rc, const char *text, size_t len,
     return http_raw(r, 200, "application/json", text, len);
 }
 
-static int create_with(struct hreq *r, const struct route_call *call,
-                       route_create_fn create, bool local)
+int route_create(struct hreq *r, const struct route_call *call,
+                 route_create_fn create)
 {
     struct core_idem idem;
     struct core_reply reply;
@@ -153,25 +153,13 @@ static int create_with(struct hreq *r, const struct route_call *call,
 
     if (route_idem(r, &idem) != 0)
         return 0;
-    body = local ? http_body_json_local(r) : http_body_json(r);
+    body = http_body_json(r);
     if (body == NULL)
         return 0;
     rc = create(call->core, &call->who, body, &idem, http_arena(r), &reply,
                 &err);
     json_decref(body);
     return route_reply(r, rc, &reply, &err);
-}
-
-int route_create(struct hreq *r, const struct route_call *call,
-                 route_create_fn create)
-{
-    return create_with(r, call, create, false);
-}
-
-int route_create_local(struct hreq *r, const struct route_call *call,
-                       route_create_fn create)
-{
-    return create_with(r, call, create, true);
 }
 
 int route_create_on_unit(struct hreq *r, const struct route_call *call,

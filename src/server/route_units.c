@@ -13,9 +13,22 @@
  */
 #include "server/routes.h"
 
+/* The body goes to core as text: a bulk is read one unit at a time. */
 int route_units_post(struct hreq *r, const struct route_call *call)
 {
-    return route_create_local(r, call, core_units_register);
+    struct core_idem idem;
+    struct core_reply reply;
+    struct core_err err = {0};
+    const void *body;
+    size_t len;
+    int rc;
+
+    if (route_idem(r, &idem) != 0)
+        return 0;
+    body = http_body(r, &len);
+    rc = core_units_register_text(call->core, &call->who, body, len, &idem,
+                                  http_arena(r), &reply, &err);
+    return route_reply(r, rc, &reply, &err);
 }
 
 int route_units_list(struct hreq *r, const struct route_call *call)

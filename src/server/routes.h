@@ -155,10 +155,6 @@ typedef int (*route_create_fn)(struct core *c,
  * call, the reply or the error.  Returns as a handler. */
 int route_create(struct hreq *r, const struct route_call *call,
                  route_create_fn create);
-/* The same with the body in the request's arena (http_body_json_local),
- * for a core call that keeps no part of it. */
-int route_create_local(struct hreq *r, const struct route_call *call,
-                       route_create_fn create);
 
 /* A core call that records something on the unit named by the path's
  * {code} (an event, a grant). */

@@ -149,6 +149,49 @@ def test_bulk_is_all_or_nothing():
                 422, "unknown_field", "x")
 
 
+def test_bulk_body_in_any_layout():
+    """A bulk is read one unit at a time; any layout of valid JSON is taken,
+    and any other body is answered as a whole body is."""
+    import json
+    with registry() as w:
+        units = [w.unit_body(w.model, serial=f"26052200000020{i:02d}") for i in range(3)]
+        pretty = json.dumps({"units": units}, indent=2).replace("\n", "\r\n\t")
+        body = ok(w.maker.post("/v1/units", pretty.encode()))
+        assert body["count"] == 3, body
+        assert [u["code"][12:28] for u in body["units"]] == \
+            [f"26052200000020{i:02d}" for i in range(3)], body
+        dense = json.dumps({"units": [w.unit_body(w.model, serial="2605220000002100")]},
+                           separators=(",", ":"))
+        assert ok(w.maker.post("/v1/units", dense.encode()))["count"] == 1
+        assert unit_count(w.maker) == 4
+
+        good = json.dumps(w.unit_body(w.model))
+        # Broken JSON inside the second unit, after a good first one.
+        status, _, err = w.maker.post(
+            "/v1/units", ('{"units": [%s, {"model": "%s",}]}' % (good, w.model)).encode())
+        assert_error(err, "bad_json", 400, status)
+        assert "line 1" in err["error"]["message"], err
+        # An element that is not an object, after a good one.
+        refused(w.maker.post("/v1/units", ('{"units": [%s, 7]}' % good).encode()),
+                422, "invalid_field", "units[1]")
+        # Anything after the body's closing brace.
+        status, _, err = w.maker.post("/v1/units", ('{"units": [%s]} x' % good).encode())
+        assert_error(err, "bad_json", 400, status)
+        # A unit whose strings hold braces, brackets and escaped quotes.
+        tricky = w.unit_body(w.model, serial="2605220000002200")
+        tricky["factory"] = 'Plant "}]," {['
+        tricky["batch"] = "L\\]}"
+        body = ok(w.maker.post("/v1/units", json.dumps({"units": [tricky]}).encode()))
+        assert body["count"] == 1, body
+        got = ok(w.maker.get("/v1/units/" + body["units"][0]["code"]), 200)
+        assert got["factory"] == 'Plant "}]," {[' and got["batch"] == "L\\]}", got
+        # An empty body, and an empty list.
+        status, _, err = w.maker.post("/v1/units", b"")
+        assert_error(err, "bad_json", 400, status)
+        refused(w.maker.post("/v1/units", b'{"units": [ ]}'), 422, "invalid_field", "units")
+        assert unit_count(w.maker) == 5
+
+
 def test_bulk_over_the_limit_is_413():
     with registry() as w:
         units = [{"model": w.model, "production_date": "2026-05-22"}] * 10001

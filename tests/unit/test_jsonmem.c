@@ -2,8 +2,10 @@
  * test_jsonmem.c - JSON parsed into an arena (src/core/jsonmem.c): the
  * tree is the one json_loadb builds, it can be changed and freed as any
  * other (what it gains comes from malloc), and values from malloc and
- * from an arena mix in one process.  Run under AddressSanitizer, a value
- * freed the wrong way or left unfreed fails the run.
+ * from an arena mix in one process; jsonmem_each hands over the elements
+ * of {"key": [...]} one at a time, in any layout, and leaves any other
+ * body to be parsed whole.  Run under AddressSanitizer, a value freed the
+ * wrong way or left unfreed fails the run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,6 +110,134 @@ static void test_outside_an_arena(void **state)
     json_decref(v);
 }
 
+/* What jsonmem_each handed over: each element's text, as compact JSON,
+ * joined by '|'. */
+struct seen {
+    char out[512];
+    size_t len;
+    size_t stop_at;         /* stop after this element; SIZE_MAX: never */
+};
+
+static int collect(void *ctx, size_t i, json_t *v)
+{
+    struct seen *s = ctx;
+    char t[256];
+    size_t n = json_dumpb(v, t, sizeof t - 1, JSON_COMPACT | JSON_SORT_KEYS);
+
+    assert_true(n > 0 && n < sizeof t);
+    t[n] = '\0';
+    s->len += (size_t)snprintf(s->out + s->len, sizeof s->out - s->len,
+                               "%s%s", s->len ? "|" : "", t);
+    return i == s->stop_at;
+}
+
+static enum jsonmem_each_result each_of(const char *text, struct seen *s,
+                                        size_t *n)
+{
+    struct arena scratch;
+    enum jsonmem_each_result r;
+
+    arena_init(&scratch);
+    r = jsonmem_each(text, strlen(text), "units", &scratch, collect, s, n);
+    arena_release(&scratch);
+    return r;
+}
+
+static void test_each_layouts(void **state)
+{
+    static const char *const same[] = {
+        "{\"units\":[{\"a\":1},{\"b\":\"x\"}]}",
+        " \r\n{ \"units\" :\t[ {\"a\" : 1} ,\n {\"b\":\"x\"}\r\n] }\n",
+    };
+    struct seen s;
+    size_t n;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
+        memset(&s, 0, sizeof s);
+        s.stop_at = SIZE_MAX;
+        assert_int_equal(each_of(same[k], &s, &n), JSONMEM_EACH_DONE);
+        assert_int_equal(n, 2);
+        assert_string_equal(s.out, "{\"a\":1}|{\"b\":\"x\"}");
+    }
+    /* Braces, brackets, commas and quotes inside strings, nested
+     * objects and arrays: each element ends at its own closing brace. */
+    memset(&s, 0, sizeof s);
+    s.stop_at = SIZE_MAX;
+    assert_int_equal(each_of("{\"units\":[{\"f\":\"}],\\\"{[\",\"c\":[{\"s\":"
+                             "[1,{}]}]},{}]}", &s, &n),
+                     JSONMEM_EACH_DONE);
+    assert_int_equal(n, 2);
+    assert_string_equal(s.out,
+                        "{\"c\":[{\"s\":[1,{}]}],\"f\":\"}],\\\"{[\"}|{}");
+    /* An empty list. */
+    memset(&s, 0, sizeof s);
+    assert_int_equal(each_of("{\"units\": [ ] }", &s, &n), JSONMEM_EACH_DONE);
+    assert_int_equal(n, 0);
+    /* Stopped by the callback. */
+    memset(&s, 0, sizeof s);
+    s.stop_at = 0;
+    assert_int_equal(each_of("{\"units\":[{\"a\":1},{\"b\":2}]}", &s, &n),
+                     JSONMEM_EACH_STOPPED);
+    assert_int_equal(n, 1);
+}
+
+static void test_each_other_shapes(void **state)
+{
+    static const char *const other[] = {
+        "",
+        "[]",
+        "{}",
+        "{\"units\":{}}",
+        "{\"units\":[1]}",
+        "{\"units\":[{\"a\":1},2]}",
+        "{\"units\":[{\"a\":1}],\"x\":1}",
+        "{\"x\":1,\"units\":[{\"a\":1}]}",
+        "{\"unit\\u0073\":[{\"a\":1}]}",
+        "{\"units\":[{\"a\":1}]} x",
+        "{\"units\":[{\"a\":1}]",
+        "{\"units\":[{\"a\":1},]}",
+        "{\"units\":[{\"a\":1}{\"b\":2}]}",
+        "{\"units\":[{\"a\":}]}",
+        "{\"units\":[{\"a\":1",
+        "{\"unitsx\":[{\"a\":1}]}",
+    };
+    struct seen s;
+    size_t n;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof other / sizeof other[0]; k++) {
+        memset(&s, 0, sizeof s);
+        s.stop_at = SIZE_MAX;
+        if (each_of(other[k], &s, &n) != JSONMEM_EACH_SHAPE)
+            fail_msg("not left to a whole parse: %s", other[k]);
+    }
+}
+
+/* An arena emptied with arena_reset keeps one block and serves from it
+ * again; what it held before is gone (AddressSanitizer sees the rest
+ * freed). */
+static void test_arena_reset(void **state)
+{
+    struct arena a;
+    char *p, *q;
+
+    (void)state;
+    arena_init(&a);
+    arena_reset(&a);                        /* empty: nothing to do */
+    for (int i = 0; i < 100; i++)
+        assert_non_null(arena_alloc(&a, 1000));
+    p = arena_alloc(&a, 16);
+    assert_non_null(p);
+    arena_reset(&a);
+    assert_true(a.total > 0 && a.total <= 2 * ARENA_BLOCK_MAX);
+    q = arena_alloc(&a, 16);
+    assert_non_null(q);
+    memset(q, 1, 16);
+    arena_release(&a);
+    assert_int_equal(a.total, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +245,9 @@ int main(void)
         cmocka_unit_test(test_changed_after_parse),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_outside_an_arena),
+        cmocka_unit_test(test_each_layouts),
+        cmocka_unit_test(test_each_other_shapes),
+        cmocka_unit_test(test_arena_reset),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);
