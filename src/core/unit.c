@@ -74,7 +74,7 @@ static const struct schema_field unit_fields[] = {
 #define REG_MODELS 32
 
 /* A checked unit object as register_one needs it, read out of the JSON
- * by the request's thread (reg_prepare). */
+ * by the request's thread (reg_prepare_one). */
 struct reg_unit {
     char mid[HRID_MODEL_ID_LEN + 1];    /* the model, canonical */
     const char *serial;     /* the maker's serial body; NULL: allocate */
@@ -101,7 +101,7 @@ struct reg_op {
     json_t *serials;        /* counter name -> next serial number */
     struct store_model models[REG_MODELS];
     size_t nmodels;         /* models seen; slot nmodels % REG_MODELS next */
-    struct reg_unit *prep;  /* one per unit (reg_prepare) */
+    struct reg_unit *prep;  /* one per unit (reg_prepare_one) */
     /* A bulk's codes and register events, for its reply (reg_reply). */
     char (*codes)[HRID_CODE_LEN + 1];
     int64_t *seqs;
@@ -275,27 +275,6 @@ static int reg_results(struct reg_op *op, struct arena *a,
         return core_fail(err, CORE_EINTERNAL, "internal", NULL,
                          "out of memory");
     return CORE_OK;
-}
-
-/* Reads the checked unit objects of units into op (reg_prepare_one). */
-static int reg_prepare(struct core *c, struct reg_op *op, json_t *units,
-                       struct arena *a, struct core_err *err)
-{
-    size_t i;
-    json_t *in;
-
-    op->n = json_array_size(units);
-    op->prep = arena_alloc(a, op->n * sizeof *op->prep);
-    if (op->prep == NULL)
-        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
-                         "out of memory");
-    json_array_foreach(units, i, in) {
-        int rc = reg_prepare_one(c, &op->prep[i], in, a, a, err);
-
-        if (rc != CORE_OK)
-            return rc;
-    }
-    return reg_results(op, a, err);
 }
 
 /* The model mid (canonical), from op's models or the store. */
@@ -546,13 +525,73 @@ static int register_op(struct core *c, struct store_conn *sc, void *arg,
     return CORE_OK;
 }
 
+/* A bulk's units read one at a time, from its text or its tree. */
+struct reg_stream {
+    struct core *c;
+    struct reg_op *op;
+    size_t cap;                 /* op->prep's room */
+    struct arena *a, *tmp;
+    struct core_err *err;
+    int rc;
+};
+
+static int reg_each(void *ctx, size_t i, json_t *u)
+{
+    struct reg_stream *s = ctx;
+    struct reg_op *op = s->op;
+    char path[32];
+
+    if (i >= CORE_BULK_MAX) {
+        s->rc = core_fail(s->err, CORE_ETOOLARGE, "too_large", "units",
+                          "units: more than %d units in one request; at "
+                          "most %d", CORE_BULK_MAX, CORE_BULK_MAX);
+        return 1;
+    }
+    snprintf(path, sizeof path, "units[%zu]", i);
+    if (!json_is_object(u)) {
+        s->rc = core_fail(s->err, CORE_EINVALID, "invalid_field", path,
+                          "%s: must be a unit object", path);
+        return 1;
+    }
+    if ((s->rc = schema_check(u, unit_fields, path, s->err)) != CORE_OK)
+        return 1;
+    if (i == s->cap) {
+        /* The room doubles: what it leaves behind is at most as much as
+         * the units read. */
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        struct reg_unit *prep = arena_alloc(s->a, cap * sizeof *prep);
+
+        if (prep == NULL) {
+            s->rc = core_fail(s->err, CORE_EINTERNAL, "internal", NULL,
+                              "out of memory");
+            return 1;
+        }
+        if (i > 0)
+            memcpy(prep, op->prep, i * sizeof *prep);
+        op->prep = prep;
+        s->cap = cap;
+    }
+    s->rc = reg_prepare_one(s->c, &op->prep[i], u, s->a, s->tmp, s->err);
+    op->n = i + 1;
+    return s->rc != CORE_OK;
+}
+
+/* A bulk that holds no unit. */
+static int reg_none(struct core_err *err)
+{
+    return core_fail(err, CORE_EINVALID, "invalid_field", "units",
+                     "units: must be an array of 1 to %d unit objects",
+                     CORE_BULK_MAX);
+}
+
 int core_units_register(struct core *c, const struct core_principal *who,
                         json_t *body, const struct core_idem *idem,
                         struct arena *a, struct core_reply *out,
                         struct core_err *err)
 {
     struct reg_op op;
-    json_t *units = json_object_get(body, "units"), *one;
+    json_t *units = json_object_get(body, "units");
+    struct reg_stream s = {.c = c, .op = &op, .a = a, .tmp = a, .err = err};
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -577,85 +616,30 @@ int core_units_register(struct core *c, const struct core_principal *who,
                                  "unknown field '%.64s' beside \"units\"", k);
         }
         if (!json_is_array(units) || json_array_size(units) == 0)
-            return core_fail(err, CORE_EINVALID, "invalid_field", "units",
-                             "units: must be an array of 1 to %d unit "
-                             "objects", CORE_BULK_MAX);
+            return reg_none(err);
         if (json_array_size(units) > CORE_BULK_MAX)
             return core_fail(err, CORE_ETOOLARGE, "too_large", "units",
                              "units: %zu units in one request; at most %d",
                              json_array_size(units), CORE_BULK_MAX);
-        json_array_foreach(units, i, u) {
-            char path[32];
-
-            snprintf(path, sizeof path, "units[%zu]", i);
-            if (!json_is_object(u))
-                return core_fail(err, CORE_EINVALID, "invalid_field", path,
-                                 "%s: must be a unit object", path);
-            rc = schema_check(u, unit_fields, path, err);
-            if (rc != CORE_OK)
-                return rc;
-        }
+        json_array_foreach(units, i, u)
+            if (reg_each(&s, i, u))
+                return s.rc;
         op.bulk = true;
-        rc = reg_prepare(c, &op, units, a, err);
-        if (rc != CORE_OK)
-            return rc;
+        if (reg_results(&op, a, err) != CORE_OK)
+            return err->status;
         return core_write(c, who, idem, register_op, &op, a, out, err);
     }
     rc = schema_check(body, unit_fields, "", err);
     if (rc != CORE_OK)
         return rc;
-    one = json_pack("[O]", body);
-    rc = reg_prepare(c, &op, one, a, err);
-    if (rc == CORE_OK)
-        rc = core_write(c, who, idem, register_op, &op, a, out, err);
-    json_decref(one);
-    return rc;
-}
-
-/* A bulk's text read one unit at a time (core_units_register_text). */
-struct reg_stream {
-    struct core *c;
-    struct reg_op *op;
-    size_t cap;                 /* op->prep's room */
-    struct arena *a, *tmp;
-    struct core_err *err;
-    int rc;
-};
-
-static int reg_each(void *ctx, size_t i, json_t *u)
-{
-    struct reg_stream *s = ctx;
-    struct reg_op *op = s->op;
-    char path[32];
-
-    if (i >= CORE_BULK_MAX) {
-        s->rc = core_fail(s->err, CORE_ETOOLARGE, "too_large", "units",
-                          "units: more than %d units in one request; at "
-                          "most %d", CORE_BULK_MAX, CORE_BULK_MAX);
-        return 1;
-    }
-    snprintf(path, sizeof path, "units[%zu]", i);
-    if ((s->rc = schema_check(u, unit_fields, path, s->err)) != CORE_OK)
-        return 1;
-    if (i == s->cap) {
-        /* The room doubles: what it leaves behind is at most as much as
-         * the units read. */
-        size_t cap = s->cap ? 2 * s->cap : 64;
-        struct reg_unit *prep = arena_alloc(s->a, cap * sizeof *prep);
-
-        if (prep == NULL) {
-            s->rc = core_fail(s->err, CORE_EINTERNAL, "internal", NULL,
-                              "out of memory");
-            return 1;
-        }
-        if (i > 0)
-            memcpy(prep, op->prep, i * sizeof *prep);
-        op->prep = prep;
-        s->cap = cap;
-    }
-    s->rc = reg_prepare_one(s->c, &op->prep[i], u, s->a, s->tmp, s->err);
-    op->n = i + 1;
-    return s->rc != CORE_OK;
+    op.n = 1;
+    if ((op.prep = arena_alloc(a, sizeof *op.prep)) == NULL)
+        return core_fail(err, CORE_EINTERNAL, "internal", NULL,
+                         "out of memory");
+    rc = reg_prepare_one(c, op.prep, body, a, a, err);
+    if (rc != CORE_OK)
+        return rc;
+    return core_write(c, who, idem, register_op, &op, a, out, err);
 }
 
 int core_units_register_text(struct core *c, const struct core_principal *who,
@@ -691,9 +675,7 @@ int core_units_register_text(struct core *c, const struct core_principal *who,
         return s.rc;
     if (r == JSONMEM_EACH_DONE) {
         if (n == 0)
-            return core_fail(err, CORE_EINVALID, "invalid_field", "units",
-                             "units: must be an array of 1 to %d unit "
-                             "objects", CORE_BULK_MAX);
+            return reg_none(err);
         if (reg_results(&op, a, err) != CORE_OK)
             return err->status;
         return core_write(c, who, idem, register_op, &op, a, out, err);
